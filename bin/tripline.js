@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Entry point of the tripline command: runs the compiled CLI (npm run build makes dist/).
+import { main } from '../dist/cli/main.js';
+
+const code = await main(process.argv.slice(2), { stderr: process.stderr, env: process.env, cwd: process.cwd() });
+process.exitCode = code;

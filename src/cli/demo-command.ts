@@ -1,0 +1,17 @@
+// `tripline demo`: runs a small embedded script under the real sensor so a new user sees a
+// real detection on their own machine: one cat per setting, as hardening audits and recon
+// scripts do, across several areas of /proc/sys/net.
+
+import { traceCommand, type RunIo } from './run-command.ts';
+
+export const DEMO_SCRIPT = `echo "demo: reading a few kernel network settings, one cat per setting"
+for key in core/somaxconn ipv4/ip_forward ipv4/tcp_syncookies ipv4/conf/all/rp_filter ipv6/conf/all/disable_ipv6 unix/max_dgram_qlen; do
+  if value=$(cat "/proc/sys/net/$key" 2>/dev/null); then echo "  $key = $value"; fi
+done`;
+
+export async function demoCommand(io: RunIo): Promise<number> {
+  return traceCommand(
+    { command: ['sh', '-c', DEMO_SCRIPT, 'tripline-demo'], jsonl: undefined, failOn: 'never', environment: undefined, quiet: false, help: false },
+    io,
+  );
+}

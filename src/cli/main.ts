@@ -1,0 +1,50 @@
+// The tripline command line: dispatches to a command, and is the one place errors become
+// messages and exit codes.
+
+import { readFileSync } from 'node:fs';
+import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
+import { demoCommand } from './demo-command.ts';
+import { EXIT } from './exit-codes.ts';
+import { MAIN_HELP } from './help-text.ts';
+import { runCommand, type RunIo } from './run-command.ts';
+import { UsageError } from './usage-error.ts';
+
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+export async function main(argv: readonly string[], io: RunIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run':
+        return await runCommand(rest, io);
+      case 'demo':
+        return await demoCommand(io);
+      case '--version':
+      case '-V':
+        io.stderr.write(`tripline ${version()}\n`);
+        return EXIT.ok;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        io.stderr.write(`${MAIN_HELP}\n`);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command "${command}" (try tripline --help)`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`tripline: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof SensorUnavailableError) {
+      io.stderr.write(`tripline: ${error.message}\n  ${error.hint}\n`);
+      return EXIT.sensor;
+    }
+    io.stderr.write(`tripline: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT.internal;
+  }
+}

@@ -1,0 +1,103 @@
+// Assembles the tripline.detection/v1 event from the recipe, the subject's process facts,
+// the accumulated evidence and the context (environment, host, sensor).
+
+import { DETECTION_SCHEMA, type Detection, type DetectionProcess } from '../model/detection.ts';
+import type { DetectionContext } from '../model/detection-context.ts';
+import type { Environment } from '../model/environment.ts';
+import { commandName, type ProcessInfo } from '../model/process-info.ts';
+import type { Recipe, SubjectScope } from '../model/recipe.ts';
+import type { EvidenceSummary } from './evidence-accumulator.ts';
+import { listSome, renderGuidance, shellQuote, type GuidanceFacts } from './guidance-renderer.ts';
+
+function iso(ms: number | undefined): string | null {
+  return ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+}
+
+export function describeProcess(p: ProcessInfo): DetectionProcess {
+  return {
+    pid: p.pid,
+    ppid: p.ppid ?? null,
+    exe: p.exe ?? null,
+    comm: commandName(p),
+    argv: [...p.argv],
+    argvTruncated: p.argvTruncated,
+    cwd: p.cwd ?? null,
+    uid: p.uid ?? null,
+    start: iso(p.startMs),
+    exit: p.exitMs === undefined ? null : { time: iso(p.exitMs) ?? '', code: p.exitCode ?? null, signal: p.exitSignal ?? null },
+  };
+}
+
+export interface DetectionParts {
+  readonly id: string;
+  readonly firedMs: number;
+  readonly recipe: Recipe;
+  readonly scope: SubjectScope;
+  readonly subject: ProcessInfo;
+  readonly ancestry: readonly ProcessInfo[];
+  readonly members: readonly ProcessInfo[];
+  readonly evidence: EvidenceSummary;
+  readonly context: DetectionContext;
+}
+
+function whereText(env: Environment): string {
+  const ci = env.ci;
+  if (ci === undefined) return env.kind === 'unknown' ? 'this host' : `this ${env.kind} host`;
+  const parts = [ci.job === undefined ? undefined : `job "${ci.job}"`, ci.workflow === undefined ? undefined : `workflow "${ci.workflow}"`, ci.repository];
+  const named = parts.filter((p): p is string => p !== undefined);
+  return `${ci.provider} ${named.length > 0 ? named.join(' of ') : 'pipeline'}${ci.runId === undefined ? '' : ` (run ${ci.runId})`}`;
+}
+
+export function buildDetection(parts: DetectionParts): Detection {
+  const { recipe, subject, evidence, context } = parts;
+  const argv = subject.argv.length > 0 ? subject.argv : [commandName(subject)];
+  const command = shellQuote(argv);
+  const parent = parts.ancestry[0];
+  const facts: GuidanceFacts = {
+    command: command.length > 100 ? `${command.slice(0, 97)}...` : command,
+    comm: commandName(subject),
+    pid: String(subject.pid),
+    exe: subject.exe ?? commandName(subject),
+    cwd: subject.cwd ?? 'an unknown directory',
+    parent: parent === undefined ? 'the monitored command itself' : `${shellQuote(parent.argv.length > 0 ? parent.argv : [commandName(parent)]).slice(0, 120)} (pid ${parent.pid})`,
+    directoryCount: String(evidence.directories.length),
+    directories: listSome(evidence.directories, 4),
+    files: listSome(evidence.files.filter((f) => f.counted).map((f) => f.path), 3),
+    where: whereText(context.environment),
+    scope: parts.scope === 'process' ? 'the process itself' : 'the process and the commands it started',
+  };
+  const guidance = renderGuidance(recipe.guidance[context.environment.kind], facts);
+  return {
+    schema: DETECTION_SCHEMA,
+    id: parts.id,
+    time: new Date(parts.firedMs).toISOString(),
+    recipe: {
+      id: recipe.id, name: recipe.name, description: recipe.description, version: recipe.version,
+      tactic: recipe.tactic, technique: recipe.technique, related: recipe.related,
+      importance: recipe.importance, documentation: recipe.documentation,
+    },
+    environment: { kind: context.environment.kind, source: context.environment.source, ci: context.environment.ci ?? null },
+    subject: {
+      scope: parts.scope,
+      process: describeProcess(subject),
+      ancestry: parts.ancestry.map(describeProcess),
+      members: parts.members.map(describeProcess),
+    },
+    evidence: {
+      roots: recipe.match.roots,
+      directories: evidence.directories,
+      directoryCount: evidence.directories.length,
+      files: evidence.files,
+      filesOmitted: evidence.filesOmitted,
+      accessCount: evidence.accessCount,
+      first: new Date(evidence.firstMs).toISOString(),
+      last: new Date(evidence.lastMs).toISOString(),
+      configurationChanged: evidence.configurationChanged,
+      threshold: recipe.aggregate.threshold,
+      windowMs: parts.scope === 'process' ? recipe.aggregate.processWindowMs : recipe.aggregate.treeWindowMs,
+    },
+    host: context.host,
+    sensor: context.sensor,
+    guidance: { environment: context.environment.kind, ...guidance },
+  };
+}

@@ -1,0 +1,39 @@
+// Normalizer and engine joined: sensor events in, detections out. Still pure and synchronous,
+// so every sensor (live or replayed) and every test drives the same path.
+
+import type { SensorEvent } from '../model/sensor-event.ts';
+import type { Recipe } from '../model/recipe.ts';
+import { Normalizer } from '../normalize/normalizer.ts';
+import type { DetectionContext } from '../model/detection-context.ts';
+import { Engine, type EngineOptions, type EngineOutput } from './engine.ts';
+
+export interface PipelineOptions extends EngineOptions {
+  readonly recipes: readonly Recipe[];
+  readonly context: DetectionContext;
+  readonly initialCwd: string;
+  readonly initialUid?: number;
+}
+
+export class DetectionPipeline {
+  readonly normalizer: Normalizer;
+  readonly engine: Engine;
+
+  constructor(options: PipelineOptions) {
+    const roots = [...new Set(options.recipes.flatMap((r) => r.match.roots))];
+    this.normalizer = new Normalizer({
+      initialCwd: options.initialCwd,
+      roots,
+      ...(options.initialUid === undefined ? {} : { initialUid: options.initialUid }),
+    });
+    this.engine = new Engine(options.recipes, this.normalizer.processes, options.context, options);
+  }
+
+  push(event: SensorEvent): EngineOutput[] {
+    const normalized = this.normalizer.ingest(event);
+    return normalized === undefined ? [] : this.engine.observe(normalized);
+  }
+
+  flush(): EngineOutput[] {
+    return this.engine.flush();
+  }
+}

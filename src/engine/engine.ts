@@ -1,0 +1,259 @@
+// The detection engine: pure and synchronous. Each normalized event goes in, detections
+// opened or closed come out. No I/O, no clock: time is the events' own.
+
+import type { Detection } from '../model/detection.ts';
+import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
+import type { ProcessInfo } from '../model/process-info.ts';
+import type { Recipe, SubjectScope } from '../model/recipe.ts';
+import { classifyAccess, parentDirectory, type Classification } from './access-classifier.ts';
+import type { DetectionContext } from '../model/detection-context.ts';
+import { buildDetection } from './detection-builder.ts';
+import { EvidenceAccumulator } from './evidence-accumulator.ts';
+import { contributionKey, SubjectWindow } from './subject-window.ts';
+
+/** What the engine needs to know about processes (the normalizer's process table provides it). */
+export interface ProcessView {
+  get(pid: number): ProcessInfo | undefined;
+  ancestry(pid: number): ProcessInfo[];
+  isLive(pid: number): boolean;
+}
+
+export interface EngineOutput {
+  /** `opened` when a subject crosses the threshold; `closed` with the final evidence when it ends. */
+  readonly type: 'opened' | 'closed';
+  readonly detection: Detection;
+}
+
+export interface EngineOptions {
+  /** Prefix for detection ids, unique per run (the caller's random session id). */
+  readonly sessionId: string;
+  /** Distinct evidence paths kept per detection. */
+  readonly fileCapacity?: number;
+  /** Accesses kept per subject while it is below the threshold. */
+  readonly windowEvidenceCapacity?: number;
+  /** Subjects tracked at once before the least recently active are dropped. */
+  readonly subjectCapacity?: number;
+}
+
+interface Subject {
+  readonly recipe: Recipe;
+  readonly scope: SubjectScope;
+  readonly actor: number;
+  readonly key: string;
+}
+
+interface OpenDetection {
+  readonly subject: Subject;
+  readonly id: string;
+  readonly firedMs: number;
+  readonly evidence: EvidenceAccumulator;
+}
+
+const MAX_CHAIN = 64;
+
+export class Engine {
+  private readonly windows = new Map<string, SubjectWindow>();
+  private readonly open = new Map<string, OpenDetection>();
+  private readonly closed = new Set<string>();
+  private sequence = 0;
+  private readonly fileCapacity: number;
+  private readonly windowEvidenceCapacity: number;
+  private readonly subjectCapacity: number;
+
+  constructor(
+    private readonly recipes: readonly Recipe[],
+    private readonly processes: ProcessView,
+    private readonly context: DetectionContext,
+    private readonly options: EngineOptions,
+  ) {
+    this.fileCapacity = options.fileCapacity ?? 256;
+    this.windowEvidenceCapacity = options.windowEvidenceCapacity ?? 2048;
+    this.subjectCapacity = options.subjectCapacity ?? 65_536;
+  }
+
+  /** Every canonical root some recipe watches: accesses elsewhere need not reach the engine. */
+  get watchedRoots(): string[] {
+    return [...new Set(this.recipes.flatMap((r) => r.match.roots))];
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  observe(event: NormalizedEvent): EngineOutput[] {
+    if (event.kind === 'process-exited') return this.processExited(event.pid);
+    const out: EngineOutput[] = [];
+    for (const recipe of this.recipes) {
+      const c = classifyAccess(event, recipe);
+      if (c !== undefined) this.observeAccess(recipe, event, c, out);
+    }
+    return out;
+  }
+
+  /** Closes every open detection (end of the run or of the stream). */
+  flush(): EngineOutput[] {
+    const out: EngineOutput[] = [];
+    for (const key of [...this.open.keys()]) this.close(key, out);
+    return out;
+  }
+
+  /** The actor a process's accesses belong to: itself once it exec'd, else the parent it forked from. */
+  private actorOf(pid: number): number {
+    let current = this.processes.get(pid);
+    let actor = pid;
+    for (let hops = 0; current !== undefined && !current.execed && current.ppid !== undefined && hops < MAX_CHAIN; hops++) {
+      const parent = this.processes.get(current.ppid);
+      if (parent === undefined) break;
+      actor = parent.pid;
+      current = parent;
+    }
+    return actor;
+  }
+
+  /** process(actor), tree(actor), tree(parent actor), ... up to the root, skipping actors that have exited. */
+  private chain(recipe: Recipe, actor: number): Subject[] {
+    const subjects: Subject[] = [];
+    const scopes = recipe.aggregate.scopes;
+    if (scopes.includes('process')) subjects.push(subject(recipe, 'process', actor));
+    if (!scopes.includes('process-tree')) return subjects;
+    let current: number | undefined = actor;
+    for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
+      if (current === actor || this.processes.isLive(current)) subjects.push(subject(recipe, 'process-tree', current));
+      const ppid: number | undefined = this.processes.get(current)?.ppid;
+      current = ppid === undefined ? undefined : this.actorOf(ppid);
+    }
+    return subjects;
+  }
+
+  private observeAccess(recipe: Recipe, access: FileAccess, c: Classification, out: EngineOutput[]): void {
+    const actor = this.actorOf(access.pid);
+    const chain = this.chain(recipe, actor);
+    // Evidence about a subject that already fired is merged into its detection, lowest first.
+    const existing = chain.find((s) => this.open.has(s.key));
+    if (existing !== undefined) {
+      this.open.get(existing.key)?.evidence.add(access, c);
+      return;
+    }
+    if (c.reason === 'write' && c.changesConfiguration) {
+      // A probe followed by a write of the same path was the write's preparation (sysctl -w stats then writes).
+      const key = contributionKey(access.pid, true, access.path);
+      const dirs = [parentDirectory(access.path), access.path];
+      for (const s of chain) for (const dir of dirs) this.windows.get(s.key)?.retract(dir, key);
+    }
+    const key = c.countedDir === undefined ? '' : contributionKey(access.pid, c.probe, access.path);
+    for (let i = 0; i < chain.length; i++) {
+      const s = chain[i];
+      if (s === undefined || this.closed.has(s.key)) continue;
+      const window = this.windowFor(s);
+      window.add(access, actor, c.countedDir, key);
+      if (c.countedDir === undefined) continue;
+      if (window.distinctDirectories(access.timeMs) < recipe.aggregate.threshold) continue;
+      this.fire(s, window, access.timeMs, chain.slice(i + 1), out);
+      return;
+    }
+  }
+
+  private windowFor(s: Subject): SubjectWindow {
+    let window = this.windows.get(s.key);
+    if (window === undefined) {
+      const ms = s.scope === 'process' ? s.recipe.aggregate.processWindowMs : s.recipe.aggregate.treeWindowMs;
+      window = new SubjectWindow(ms, this.windowEvidenceCapacity);
+      if (this.windows.size >= this.subjectCapacity) {
+        const oldest = this.windows.keys().next();
+        if (oldest.done !== true) this.windows.delete(oldest.value);
+      }
+      this.windows.set(s.key, window);
+    } else {
+      // Keep the map ordered by activity so the capacity drops the least recently active subject.
+      this.windows.delete(s.key);
+      this.windows.set(s.key, window);
+    }
+    return window;
+  }
+
+  private fire(s: Subject, window: SubjectWindow, nowMs: number, above: readonly Subject[], out: EngineOutput[]): void {
+    const evidence = new EvidenceAccumulator(this.fileCapacity, 4096);
+    for (const { access } of window.windowedEvidence()) {
+      const c = classifyAccess(access, s.recipe);
+      if (c !== undefined) evidence.add(access, c);
+    }
+    const od: OpenDetection = { subject: s, id: `${this.options.sessionId}-${++this.sequence}`, firedMs: nowMs, evidence };
+    this.open.set(s.key, od);
+    this.windows.delete(s.key);
+    // What fired here must not add up again in the ancestors' windows.
+    const inSubject = s.scope === 'process' ? (a: number) => a === s.actor : (a: number) => this.isWithin(a, s.actor);
+    for (const up of above) this.windows.get(up.key)?.purge(inSubject);
+    out.push({ type: 'opened', detection: this.build(od) });
+  }
+
+  private isWithin(actor: number, ancestor: number): boolean {
+    let current: number | undefined = actor;
+    for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
+      if (current === ancestor) return true;
+      const ppid: number | undefined = this.processes.get(current)?.ppid;
+      current = ppid;
+    }
+    return false;
+  }
+
+  private processExited(pid: number): EngineOutput[] {
+    const out: EngineOutput[] = [];
+    for (const recipe of this.recipes) {
+      for (const scope of ['process', 'process-tree'] as const) {
+        const key = subjectKey(recipe, scope, pid);
+        this.windows.delete(key);
+        if (this.open.has(key)) this.close(key, out);
+      }
+    }
+    return out;
+  }
+
+  private close(key: string, out: EngineOutput[]): void {
+    const od = this.open.get(key);
+    if (od === undefined) return;
+    this.open.delete(key);
+    this.closed.add(key);
+    if (this.closed.size > this.subjectCapacity) {
+      const oldest = this.closed.values().next();
+      if (oldest.done !== true) this.closed.delete(oldest.value);
+    }
+    out.push({ type: 'closed', detection: this.build(od) });
+  }
+
+  private build(od: OpenDetection): Detection {
+    const s = od.subject;
+    const evidence = od.evidence.summary();
+    const subjectInfo: ProcessInfo = this.processes.get(s.actor) ?? unknownProcess(s.actor);
+    const members = evidence.pids
+      .filter((pid) => pid !== s.actor)
+      .slice(0, 64)
+      .map((pid) => this.processes.get(pid))
+      .filter((p): p is ProcessInfo => p !== undefined);
+    return buildDetection({
+      id: od.id,
+      firedMs: od.firedMs,
+      recipe: s.recipe,
+      scope: s.scope,
+      subject: subjectInfo,
+      ancestry: this.processes.ancestry(s.actor),
+      members,
+      evidence,
+      context: this.context,
+    });
+  }
+}
+
+function subjectKey(recipe: Recipe, scope: SubjectScope, actor: number): string {
+  return `${recipe.id}\0${scope}\0${actor}`;
+}
+
+function subject(recipe: Recipe, scope: SubjectScope, actor: number): Subject {
+  return { recipe, scope, actor, key: subjectKey(recipe, scope, actor) };
+}
+
+function unknownProcess(pid: number): ProcessInfo {
+  return {
+    pid, ppid: undefined, exe: undefined, argv: [], argvTruncated: false, cwd: undefined, uid: undefined,
+    startMs: undefined, exitMs: undefined, exitCode: undefined, exitSignal: undefined, execed: false,
+  };
+}

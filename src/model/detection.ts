@@ -1,0 +1,96 @@
+// The detection event, schema tripline.detection/v1 (schema/detection-v1.schema.json).
+
+import type { CiContext, EnvironmentKind } from './environment.ts';
+import type { Importance } from './importance.ts';
+import type { MitreRef, SubjectScope } from './recipe.ts';
+import type { AccessAction } from './sensor-event.ts';
+
+export const DETECTION_SCHEMA = 'tripline.detection/v1';
+
+export interface DetectionProcess {
+  readonly pid: number;
+  readonly ppid: number | null;
+  readonly exe: string | null;
+  readonly comm: string;
+  readonly argv: readonly string[];
+  readonly argvTruncated: boolean;
+  readonly cwd: string | null;
+  readonly uid: number | null;
+  /** ISO 8601 time the process was first seen (fork or exec), or null if it predates the trace. */
+  readonly start: string | null;
+  readonly exit: { readonly time: string; readonly code: number | null; readonly signal: string | null } | null;
+}
+
+export interface EvidenceFile {
+  readonly path: string;
+  readonly actions: readonly AccessAction[];
+  readonly syscalls: readonly string[];
+  readonly count: number;
+  readonly first: string;
+  readonly last: string;
+  /** "ok", or the errno of the last failed attempt when none succeeded. */
+  readonly result: string;
+  /** Whether the access counted toward breadth. */
+  readonly counted: boolean;
+  /** The processes that touched it. */
+  readonly pids: readonly number[];
+  /** Other spellings seen for this canonical path (relative, via /proc/self/root, a symlink...). */
+  readonly spelledAs: readonly string[];
+}
+
+export interface Detection {
+  readonly schema: typeof DETECTION_SCHEMA;
+  readonly id: string;
+  /** When the threshold was crossed. */
+  readonly time: string;
+  readonly recipe: {
+    readonly id: string;
+    readonly name: string;
+    readonly description: string;
+    readonly version: string;
+    readonly tactic: MitreRef;
+    readonly technique: MitreRef;
+    readonly related: readonly MitreRef[];
+    readonly importance: Importance;
+    readonly documentation: string;
+  };
+  readonly environment: {
+    readonly kind: EnvironmentKind;
+    readonly source: string;
+    readonly ci: CiContext | null;
+  };
+  readonly subject: {
+    readonly scope: SubjectScope;
+    readonly process: DetectionProcess;
+    /** Parent first, up to the monitored root. */
+    readonly ancestry: readonly DetectionProcess[];
+    /** For a process tree: the descendants whose accesses were counted. */
+    readonly members: readonly DetectionProcess[];
+  };
+  readonly evidence: {
+    /** The watched trees the evidence lies in (the recipe's roots). */
+    readonly roots: readonly string[];
+    readonly directories: readonly string[];
+    readonly directoryCount: number;
+    readonly files: readonly EvidenceFile[];
+    /** Distinct paths not listed in `files` because the list was full. */
+    readonly filesOmitted: number;
+    readonly accessCount: number;
+    readonly first: string;
+    readonly last: string;
+    readonly configurationChanged: boolean;
+    readonly threshold: number;
+    readonly windowMs: number;
+  };
+  readonly host: {
+    readonly hostname: string;
+    readonly kernel: string;
+    readonly container: { readonly id: string; readonly runtime: string } | null;
+  };
+  readonly sensor: { readonly name: string; readonly version: string | null };
+  readonly guidance: {
+    readonly environment: EnvironmentKind;
+    readonly implications: string;
+    readonly actions: readonly string[];
+  };
+}

@@ -1,0 +1,154 @@
+// Normalization: keeps the process table current and turns each sensor access into a
+// FileAccess on one canonical path, whatever spelling, dirfd, cwd or link the process used.
+
+import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
+import type { AccessEvent, SensorEvent } from '../model/sensor-event.ts';
+import { canonicalizePath, isUnder, joinComponents } from './path-canonicalizer.ts';
+import { ProcessTable } from './process-table.ts';
+
+export interface NormalizerOptions {
+  /** The cwd the monitored root starts in (tripline's own for `run`). */
+  readonly initialCwd: string;
+  readonly initialUid?: number;
+  /** Only accesses at or below these canonical roots are passed on (the engine's watched roots). */
+  readonly roots: readonly string[];
+}
+
+export interface NormalizerStats {
+  /** Accesses whose base directory was unknown (an fd never seen), so no canonical path could be made. */
+  unresolvable: number;
+}
+
+export class Normalizer {
+  readonly processes = new ProcessTable();
+  readonly stats: NormalizerStats = { unresolvable: 0 };
+  private readonly options: NormalizerOptions;
+
+  constructor(options: NormalizerOptions) {
+    this.options = options;
+  }
+
+  ingest(event: SensorEvent): NormalizedEvent | undefined {
+    const table = this.processes;
+    switch (event.kind) {
+      case 'fork':
+        this.pidOf(event.parentTid, event.timeMs);
+        table.fork(event.parentTid, event.childTid, event.thread, event.sharesFs, event.timeMs);
+        return undefined;
+      case 'exec': {
+        const pid = this.pidOf(event.tid, event.timeMs);
+        const base = this.baseFor(pid, event.base);
+        const exe = base === undefined ? event.path : canonicalizePath(event.path, base, { pid, tid: event.tid, links: table });
+        table.exec(pid, exe, event.argv, event.argvTruncated, event.timeMs);
+        return undefined;
+      }
+      case 'exit': {
+        const pid = this.pidOf(event.tid, event.timeMs);
+        table.exit(pid, event.timeMs, event.exitCode, event.signal);
+        return { kind: 'process-exited', timeMs: event.timeMs, pid };
+      }
+      case 'cwd': {
+        const pid = this.pidOf(event.tid, event.timeMs);
+        if (event.fd?.path !== undefined) {
+          table.setCwd(pid, event.fd.path);
+        } else if (event.fd !== undefined && typeof event.fd.fd === 'number') {
+          const path = table.fdOf(pid, event.fd.fd);
+          if (path !== undefined) table.setCwd(pid, path);
+        } else if (event.path !== undefined) {
+          const base = table.cwdOf(pid) ?? this.options.initialCwd;
+          table.setCwd(pid, canonicalizePath(event.path, base, { pid, tid: event.tid, links: table }));
+        }
+        return undefined;
+      }
+      case 'uid':
+        table.setUid(this.pidOf(event.tid, event.timeMs), event.uid);
+        return undefined;
+      case 'access':
+        return this.access(event);
+    }
+  }
+
+  private pidOf(tid: number, timeMs: number): number {
+    const defaults = this.processes.root === undefined
+      ? { cwd: this.options.initialCwd, timeMs, ...(this.options.initialUid === undefined ? {} : { uid: this.options.initialUid }) }
+      : { timeMs };
+    return this.processes.pidOf(tid, defaults);
+  }
+
+  /** The canonical directory a relative path is resolved against. */
+  private baseFor(pid: number, base: AccessEvent['base']): string | undefined {
+    if (base === undefined || base.fd === 'AT_FDCWD') {
+      if (base?.path !== undefined) {
+        // The kernel's own view of the cwd: the most reliable source, so keep the table in step.
+        this.processes.setCwd(pid, base.path);
+        return base.path;
+      }
+      return this.processes.cwdOf(pid) ?? this.options.initialCwd;
+    }
+    return base.path ?? this.processes.fdOf(pid, base.fd);
+  }
+
+  private access(event: AccessEvent): FileAccess | undefined {
+    const table = this.processes;
+    const pid = this.pidOf(event.tid, event.timeMs);
+    const base = this.baseFor(pid, event.base);
+    let spelled: string | undefined;
+    if (event.path !== undefined) {
+      if (base === undefined && !event.path.startsWith('/')) {
+        if (event.resolvedPath === undefined) {
+          this.stats.unresolvable++;
+          return undefined;
+        }
+      } else {
+        spelled = canonicalizePath(event.path, base ?? '/', { pid, tid: event.tid, links: table }, event.noFollow !== true);
+      }
+    }
+    const path = event.resolvedPath ?? spelled;
+    if (path === undefined) return undefined;
+    if (spelled !== undefined && event.resolvedPath !== undefined && spelled !== event.resolvedPath) {
+      learnFromDifference(table, spelled, event.resolvedPath);
+    }
+    if (event.linkTarget !== undefined && spelled !== undefined) {
+      const dir = spelled.slice(0, Math.max(spelled.lastIndexOf('/'), 0)) || '/';
+      table.learnSymlink(spelled, canonicalizePath(event.linkTarget, dir, { pid, tid: event.tid, links: table }));
+    }
+    if (event.returnedFd !== undefined && event.resolvedPath !== undefined) {
+      table.noteFd(pid, event.returnedFd, event.resolvedPath);
+    }
+    if (!this.options.roots.some((root) => isUnder(path, root))) return undefined;
+    return {
+      kind: 'file-access',
+      timeMs: event.timeMs,
+      pid,
+      tid: event.tid,
+      syscall: event.syscall,
+      action: event.action,
+      path,
+      ...(event.path !== undefined && trimSlashes(event.path) !== path ? { spelled: event.path } : {}),
+      ...(event.error === undefined ? {} : { error: event.error }),
+      ...(event.isDirectory === undefined ? {} : { isDirectory: event.isDirectory }),
+    };
+  }
+}
+
+/**
+ * When the path a process spelled and the path the kernel opened differ, some component on the
+ * way was a symlink. Stripping the common tail leaves link → target (e.g. /tmp/n → /proc/sys/net),
+ * which later calls that return no fd (stat, access) need.
+ */
+function learnFromDifference(table: ProcessTable, spelled: string, resolved: string): void {
+  const a = spelled.split('/');
+  const b = resolved.split('/');
+  while (a.length > 1 && b.length > 1 && a[a.length - 1] === b[b.length - 1]) {
+    a.pop();
+    b.pop();
+  }
+  table.learnSymlink(joinComponents(a.filter((c) => c !== '')), joinComponents(b.filter((c) => c !== '')));
+}
+
+/** A spelling that differs only by trailing slashes is not worth reporting as another spelling. */
+function trimSlashes(path: string): string {
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === 0x2f) end--;
+  return path.slice(0, end);
+}

@@ -1,0 +1,105 @@
+// Canonical paths: resolves a path the way the kernel walks it, component by component,
+// through procfs's magic links (/proc/self, /proc/thread-self, /proc/<pid>/root|cwd|fd/N)
+// and through symlinks whose targets were learned from the kernel's own answers.
+
+/** What the canonicalizer may ask about other processes and learned links. */
+export interface LinkResolver {
+  /** The canonical cwd of a process, if known. */
+  cwdOf(pid: number): string | undefined;
+  /** The canonical root of a process ("/" unless chrooted), if known. */
+  rootOf(pid: number): string | undefined;
+  /** The canonical path an fd of a process refers to, if known. */
+  fdOf(pid: number, fd: number): string | undefined;
+  /** The canonical target of a symlink at this canonical path, if learned. */
+  symlinkAt(path: string): string | undefined;
+  /** Whether any symlink has been learned (skips per-component lookups when none). */
+  readonly hasSymlinks: boolean;
+}
+
+export interface CanonicalContext {
+  readonly pid: number;
+  readonly tid: number;
+  readonly links: LinkResolver;
+}
+
+/** Like the kernel's MAXSYMLINKS: more link hops than this and resolution stops where it is. */
+const MAX_LINK_HOPS = 40;
+
+const DIGITS = /^\d+$/;
+
+function splitPath(path: string): string[] {
+  return path.split('/').filter((c) => c !== '' && c !== '.');
+}
+
+/** Joins components into an absolute path. */
+export function joinComponents(parts: readonly string[]): string {
+  return parts.length === 0 ? '/' : '/' + parts.join('/');
+}
+
+/**
+ * The canonical absolute path for `path` as spelled by process `ctx.pid`, relative to `base`
+ * (the cwd or the dirfd's path, itself canonical) when not absolute. `..` is applied to the
+ * resolved prefix (physical semantics), as the kernel does after following a link. With
+ * `followLast` false the last component is not followed (lstat, readlink, AT_SYMLINK_NOFOLLOW).
+ */
+export function canonicalizePath(path: string, base: string, ctx: CanonicalContext, followLast = true): string {
+  const queue = path.split('/');
+  let lastName = queue.length - 1;
+  while (lastName > 0 && (queue[lastName] === '' || queue[lastName] === '.')) lastName--;
+  let parts: string[] = path.startsWith('/') ? [] : splitPath(base);
+  let hops = 0;
+  for (let qi = 0; qi < queue.length; qi++) {
+    const c = queue[qi] ?? '';
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      parts.pop();
+      continue;
+    }
+    parts.push(c);
+    if (hops >= MAX_LINK_HOPS || (!followLast && qi === lastName)) continue;
+    const target = magicLink(parts, ctx) ?? learnedLink(parts, ctx.links);
+    if (target !== undefined) {
+      hops++;
+      parts = splitPath(target);
+    }
+  }
+  return joinComponents(parts);
+}
+
+function learnedLink(parts: readonly string[], links: LinkResolver): string | undefined {
+  if (!links.hasSymlinks) return undefined;
+  return links.symlinkAt(joinComponents(parts));
+}
+
+/** Resolves /proc/self, /proc/thread-self and /proc/<pid>[/task/<tid>]/{root,cwd,fd/N} at the end of `parts`. */
+function magicLink(parts: readonly string[], ctx: CanonicalContext): string | undefined {
+  if (parts[0] !== 'proc') return undefined;
+  const n = parts.length;
+  const last = parts[n - 1] ?? '';
+  if (n === 2) {
+    if (last === 'self') return `/proc/${ctx.pid}`;
+    if (last === 'thread-self') return `/proc/${ctx.pid}/task/${ctx.tid}`;
+    return undefined;
+  }
+  const pidText = parts[1] ?? '';
+  if (!DIGITS.test(pidText)) return undefined;
+  const pid = Number(pidText);
+  // /proc/<pid>/X or /proc/<pid>/task/<tid>/X: the link belongs to the thread's process.
+  const taskForm = parts[2] === 'task' && n >= 4 && DIGITS.test(parts[3] ?? '');
+  const linkAt = taskForm ? 4 : 2;
+  if (n === linkAt + 1) {
+    if (last === 'root') return ctx.links.rootOf(pid) ?? '/';
+    if (last === 'cwd') return ctx.links.cwdOf(pid);
+    return undefined;
+  }
+  if (n === linkAt + 2 && parts[linkAt] === 'fd' && DIGITS.test(last)) {
+    return ctx.links.fdOf(pid, Number(last));
+  }
+  return undefined;
+}
+
+/** True when `path` equals `root` or lies below it. Both canonical. */
+export function isUnder(path: string, root: string): boolean {
+  if (root === '/') return true;
+  return path === root || (path.startsWith(root) && path.charCodeAt(root.length) === 0x2f);
+}

@@ -1,0 +1,212 @@
+// The process table: threads to processes, fork lineage, exec identity, cwd, uid, open fds of
+// interest and learned symlinks. Pure state fed by sensor events; bounded in memory.
+
+import type { ProcessInfo } from '../model/process-info.ts';
+import type { LinkResolver } from './path-canonicalizer.ts';
+
+interface MutableProcess {
+  pid: number;
+  ppid: number | undefined;
+  exe: string | undefined;
+  argv: readonly string[];
+  argvTruncated: boolean;
+  cwd: string | undefined;
+  uid: number | undefined;
+  startMs: number | undefined;
+  exitMs: number | undefined;
+  exitCode: number | undefined;
+  exitSignal: string | undefined;
+  execed: boolean;
+  /** fd → canonical path, only for fds on procfs (what /proc/<pid>/fd/N tricks can reach). */
+  fds: Map<number, string> | undefined;
+  /** Thread ids other than the leader's. */
+  threads: number[] | undefined;
+}
+
+export interface ProcessTableOptions {
+  /** Exited processes kept for ancestry and reports before the oldest are forgotten. */
+  readonly exitedCapacity?: number;
+  /** Learned symlinks kept. */
+  readonly symlinkCapacity?: number;
+  /** fds remembered per process. */
+  readonly fdCapacity?: number;
+}
+
+export class ProcessTable implements LinkResolver {
+  private readonly live = new Map<number, MutableProcess>();
+  private readonly exited = new Map<number, MutableProcess>();
+  private readonly threadGroup = new Map<number, number>();
+  private readonly symlinks = new Map<string, string>();
+  private readonly exitedCapacity: number;
+  private readonly symlinkCapacity: number;
+  private readonly fdCapacity: number;
+  private rootPid: number | undefined;
+
+  constructor(options: ProcessTableOptions = {}) {
+    this.exitedCapacity = options.exitedCapacity ?? 8192;
+    this.symlinkCapacity = options.symlinkCapacity ?? 256;
+    this.fdCapacity = options.fdCapacity ?? 64;
+  }
+
+  /** The first process seen: the monitored root. */
+  get root(): number | undefined {
+    return this.rootPid;
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  get hasSymlinks(): boolean {
+    return this.symlinks.size > 0;
+  }
+
+  /** The process a thread belongs to, creating an entry for a thread never seen before. */
+  pidOf(tid: number, defaults: { cwd?: string; uid?: number; timeMs?: number } = {}): number {
+    const pid = this.threadGroup.get(tid);
+    if (pid !== undefined) return pid;
+    this.threadGroup.set(tid, tid);
+    if (!this.live.has(tid)) {
+      this.exited.delete(tid);
+      this.live.set(tid, blank(tid, undefined, defaults.cwd, defaults.uid, undefined));
+    }
+    this.rootPid ??= tid;
+    return tid;
+  }
+
+  get(pid: number): ProcessInfo | undefined {
+    return this.live.get(pid) ?? this.exited.get(pid);
+  }
+
+  /** Parent first, up to the monitored root or the first unknown ancestor. */
+  ancestry(pid: number): ProcessInfo[] {
+    const out: ProcessInfo[] = [];
+    const seen = new Set<number>([pid]);
+    let current = this.get(pid);
+    while (current?.ppid !== undefined && !seen.has(current.ppid)) {
+      seen.add(current.ppid);
+      const parent = this.get(current.ppid);
+      if (parent === undefined) break;
+      out.push(parent);
+      current = parent;
+    }
+    return out;
+  }
+
+  fork(parentTid: number, childTid: number, thread: boolean, sharesFs: boolean, timeMs: number): void {
+    const parentPid = this.pidOf(parentTid);
+    const parent = this.live.get(parentPid) ?? this.exited.get(parentPid);
+    if (thread) {
+      this.threadGroup.set(childTid, parentPid);
+      if (parent !== undefined) (parent.threads ??= []).push(childTid);
+      return;
+    }
+    void sharesFs; // processes sharing a cwd (CLONE_FS without CLONE_THREAD) are too rare to model apart
+    this.threadGroup.set(childTid, childTid);
+    this.exited.delete(childTid);
+    const child = blank(childTid, parentPid, parent?.cwd, parent?.uid, timeMs);
+    if (parent !== undefined) {
+      child.exe = parent.exe;
+      child.argv = parent.argv;
+      child.argvTruncated = parent.argvTruncated;
+      if (parent.fds !== undefined) child.fds = new Map(parent.fds);
+    }
+    this.live.set(childTid, child);
+  }
+
+  exec(pid: number, exe: string, argv: readonly string[], argvTruncated: boolean, timeMs: number): void {
+    const p = this.live.get(pid);
+    if (p === undefined) return;
+    p.exe = exe;
+    p.argv = argv;
+    p.argvTruncated = argvTruncated;
+    p.execed = true;
+    p.startMs ??= timeMs;
+  }
+
+  setCwd(pid: number, cwd: string): void {
+    const p = this.live.get(pid);
+    if (p !== undefined) p.cwd = cwd;
+  }
+
+  setUid(pid: number, uid: number): void {
+    const p = this.live.get(pid);
+    if (p !== undefined) p.uid = uid;
+  }
+
+  /** Remembers what an fd refers to, for /proc/<pid>/fd/N resolution; only procfs paths are kept. */
+  noteFd(pid: number, fd: number, path: string): void {
+    if (!path.startsWith('/proc/')) return;
+    const p = this.live.get(pid);
+    if (p === undefined) return;
+    p.fds ??= new Map();
+    p.fds.delete(fd);
+    p.fds.set(fd, path);
+    if (p.fds.size > this.fdCapacity) {
+      const oldest = p.fds.keys().next();
+      if (oldest.done !== true) p.fds.delete(oldest.value);
+    }
+  }
+
+  /** Remembers a symlink whose target lies on procfs (the only links that can lead into a watched tree). */
+  learnSymlink(linkPath: string, target: string): void {
+    if (linkPath === target || !target.startsWith('/proc/') || linkPath.startsWith('/proc/')) return;
+    this.symlinks.delete(linkPath);
+    this.symlinks.set(linkPath, target);
+    if (this.symlinks.size > this.symlinkCapacity) {
+      const oldest = this.symlinks.keys().next();
+      if (oldest.done !== true) this.symlinks.delete(oldest.value);
+    }
+  }
+
+  exit(pid: number, timeMs: number, exitCode: number | undefined, signal: string | undefined): void {
+    const p = this.live.get(pid);
+    if (p === undefined) return;
+    p.exitMs = timeMs;
+    p.exitCode = exitCode;
+    p.exitSignal = signal;
+    p.fds = undefined;
+    this.live.delete(pid);
+    this.exited.set(pid, p);
+    this.threadGroup.delete(pid);
+    for (const tid of p.threads ?? []) this.threadGroup.delete(tid);
+    p.threads = undefined;
+    if (this.exited.size > this.exitedCapacity) {
+      const oldest = this.exited.keys().next();
+      if (oldest.done !== true) this.exited.delete(oldest.value);
+    }
+  }
+
+  isLive(pid: number): boolean {
+    return this.live.has(pid);
+  }
+
+  livePids(): number[] {
+    return [...this.live.keys()];
+  }
+
+  // LinkResolver
+  cwdOf(pid: number): string | undefined {
+    return this.get(pid)?.cwd;
+  }
+
+  rootOf(pid: number): string | undefined {
+    void pid; // chroot is not traced: every process is taken to share the tracer's root
+    return '/';
+  }
+
+  fdOf(pid: number, fd: number): string | undefined {
+    return (this.live.get(pid) ?? this.exited.get(pid))?.fds?.get(fd);
+  }
+
+  symlinkAt(path: string): string | undefined {
+    return this.symlinks.get(path);
+  }
+}
+
+function blank(pid: number, ppid: number | undefined, cwd: string | undefined, uid: number | undefined, startMs: number | undefined): MutableProcess {
+  return {
+    pid, ppid, exe: undefined, argv: [], argvTruncated: false, cwd, uid, startMs,
+    exitMs: undefined, exitCode: undefined, exitSignal: undefined, execed: false, fds: undefined, threads: undefined,
+  };
+}

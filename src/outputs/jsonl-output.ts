@@ -1,0 +1,24 @@
+// JSON Lines: one final detection per line, written as soon as it is final so a crash later
+// in the run cannot lose it.
+
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Detection } from '../model/detection.ts';
+import type { DetectionOutput } from './output.ts';
+
+export class JsonlOutput implements DetectionOutput {
+  private fd: number | undefined;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w');
+  }
+
+  closed(detection: Detection): void {
+    if (this.fd === undefined) return;
+    writeSync(this.fd, `${JSON.stringify(detection)}\n`);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

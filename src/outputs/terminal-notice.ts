@@ -1,0 +1,26 @@
+// The one-line notice printed the moment a detection is made.
+
+import type { Detection } from '../model/detection.ts';
+import { shellQuote } from '../engine/guidance-renderer.ts';
+import type { Palette } from './palette.ts';
+import { visible } from './terminal-text.ts';
+
+export function formatNotice(d: Detection, palette: Palette): string {
+  const p = d.subject.process;
+  const command = visible(shellQuote(p.argv.length > 0 ? p.argv : [p.comm]));
+  const shown = command.length > 120 ? `${command.slice(0, 117)}...` : command;
+  const by = d.subject.scope === 'process-tree' ? ' (with the commands it started)' : '';
+  const root = d.evidence.roots.join(', ');
+  return `${palette.bold('tripline:')} ${palette.yellow(d.recipe.id)} (${d.recipe.importance}) — pid ${p.pid} ${shown}${by} read ${d.evidence.directoryCount} directories under ${root}`;
+}
+
+export class TerminalNotice {
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly palette: Palette,
+  ) {}
+
+  opened(d: Detection): void {
+    this.write(formatNotice(d, this.palette));
+  }
+}

@@ -1,0 +1,202 @@
+// Turns parsed strace records into sensor events: which path, relative to what, how it was
+// touched, and what the kernel answered.
+
+import type { AccessAction, FdRef, SensorEvent } from '../../model/sensor-event.ts';
+import { decodeFdArg, decodeStringArg, decodeStringArray } from './strace-args.ts';
+import type { StraceRecord, SyscallRecord } from './strace-line-parser.ts';
+
+/** Syscalls this mapper understands; the strace sensor traces exactly these (where the arch has them). */
+export const TRACED_SYSCALLS = [
+  'open', 'openat', 'openat2', 'creat',
+  'stat', 'lstat', 'newfstatat', 'statx',
+  'access', 'faccessat', 'faccessat2',
+  'readlink', 'readlinkat',
+  'getdents', 'getdents64',
+  'chdir', 'fchdir',
+  'execve', 'execveat',
+  'fork', 'vfork', 'clone', 'clone3',
+  'exit_group',
+  'setuid', 'setreuid', 'setresuid',
+] as const;
+
+const NO_FOLLOW_SYSCALLS = new Set(['lstat', 'readlink', 'readlinkat']);
+
+function openAction(flags: string): { action: AccessAction; isDirectory?: boolean } {
+  if (flags.includes('O_RDWR')) return { action: 'readwrite' };
+  if (flags.includes('O_WRONLY') || flags.includes('O_CREAT')) return { action: 'write' };
+  if (flags.includes('O_PATH')) return { action: 'stat' };
+  if (flags.includes('O_DIRECTORY')) return { action: 'read', isDirectory: true };
+  return { action: 'read' };
+}
+
+/** `{st_mode=S_IFDIR|0555, ...}` or `{..., stx_mode=S_IFDIR|0555, ...}` → true/false; undefined if not printed. */
+function statIsDirectory(buf: string | undefined): boolean | undefined {
+  if (buf === undefined) return undefined;
+  const m = /\bstx?_mode=(S_IF[A-Z]+)/.exec(buf);
+  return m ? m[1] === 'S_IFDIR' : undefined;
+}
+
+function withBase(base: FdRef | undefined): { base?: FdRef } {
+  return base === undefined ? {} : { base };
+}
+
+interface PathCall {
+  readonly dirfd: FdRef | undefined;
+  readonly pathArg: string | undefined;
+}
+
+function mapAccess(rec: SyscallRecord, call: PathCall, action: AccessAction, extra: { isDirectory?: boolean; linkTarget?: string } = {}): SensorEvent | undefined {
+  const decoded = decodeStringArg(call.pathArg);
+  if (decoded === undefined) return undefined;
+  const noFollow = NO_FOLLOW_SYSCALLS.has(rec.name) || rec.args.some((arg) => arg.includes('AT_SYMLINK_NOFOLLOW') || arg.includes('O_NOFOLLOW'));
+  const event: SensorEvent = {
+    kind: 'access',
+    timeMs: rec.timeMs,
+    tid: rec.tid,
+    syscall: rec.name,
+    action,
+    ...withBase(call.dirfd),
+    ...(rec.ret.fdPath === undefined || rec.ret.errno !== undefined ? {} : { resolvedPath: rec.ret.fdPath }),
+    ...(rec.ret.errno === undefined ? {} : { error: rec.ret.errno }),
+    ...(extra.isDirectory === undefined ? {} : { isDirectory: extra.isDirectory }),
+    ...(extra.linkTarget === undefined ? {} : { linkTarget: extra.linkTarget }),
+    ...(rec.ret.fdPath !== undefined && rec.ret.value !== undefined && rec.ret.errno === undefined ? { returnedFd: rec.ret.value } : {}),
+    ...(noFollow ? { noFollow } : {}),
+  };
+  // An empty path with AT_EMPTY_PATH operates on the dirfd itself (fstat).
+  if (decoded.value === '') {
+    const fdPath = call.dirfd?.path;
+    if (fdPath === undefined || event.error !== undefined) return undefined;
+    return { ...event, resolvedPath: fdPath };
+  }
+  return { ...event, path: decoded.value };
+}
+
+function cloneFlags(rec: SyscallRecord): string {
+  for (const arg of rec.args) {
+    const m = /(?:^|[{ ])flags=([A-Z0-9_|]+)/.exec(arg);
+    if (m?.[1] !== undefined) return m[1];
+  }
+  return '';
+}
+
+/** Maps one record to a sensor event, or undefined when it carries nothing the engine uses. */
+export function mapStraceRecord(rec: StraceRecord): SensorEvent | undefined {
+  switch (rec.type) {
+    case 'exited':
+      return { kind: 'exit', timeMs: rec.timeMs, tid: rec.tid, exitCode: rec.code };
+    case 'killed':
+      return { kind: 'exit', timeMs: rec.timeMs, tid: rec.tid, signal: rec.signal, coreDumped: rec.coreDumped };
+    case 'signal':
+    case 'notice':
+      return undefined;
+    case 'syscall':
+      return mapSyscall(rec);
+  }
+}
+
+function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
+  const a = rec.args;
+  const ok = rec.ret.errno === undefined;
+  switch (rec.name) {
+    case 'open':
+    case 'creat': {
+      const flags = rec.name === 'creat' ? 'O_CREAT' : (a[1] ?? '');
+      const { action, isDirectory } = openAction(flags);
+      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, action, isDirectory === undefined ? {} : { isDirectory });
+    }
+    case 'openat': {
+      const { action, isDirectory } = openAction(a[2] ?? '');
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, action, isDirectory === undefined ? {} : { isDirectory });
+    }
+    case 'openat2': {
+      const flags = /flags=([A-Z0-9_|]+)/.exec(a[2] ?? '')?.[1] ?? '';
+      const { action, isDirectory } = openAction(flags);
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, action, isDirectory === undefined ? {} : { isDirectory });
+    }
+    case 'stat':
+    case 'lstat':
+      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, 'stat', dirFlag(statIsDirectory(a[1])));
+    case 'newfstatat':
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'stat', dirFlag(statIsDirectory(a[2])));
+    case 'statx':
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'stat', dirFlag(statIsDirectory(a[4])));
+    case 'access':
+      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, 'access');
+    case 'faccessat':
+    case 'faccessat2':
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'access');
+    case 'readlink':
+      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, 'readlink', linkTarget(ok, a[1]));
+    case 'readlinkat':
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'readlink', linkTarget(ok, a[2]));
+    case 'getdents':
+    case 'getdents64': {
+      const fd = decodeFdArg(a[0]);
+      if (fd?.path === undefined) return undefined;
+      return {
+        kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action: 'list',
+        resolvedPath: fd.path, isDirectory: true, ...(rec.ret.errno === undefined ? {} : { error: rec.ret.errno }),
+      };
+    }
+    case 'chdir': {
+      const path = decodeStringArg(a[0]);
+      if (!ok || path === undefined) return undefined;
+      return { kind: 'cwd', timeMs: rec.timeMs, tid: rec.tid, path: path.value };
+    }
+    case 'fchdir': {
+      const fd = decodeFdArg(a[0]);
+      if (!ok || fd === undefined) return undefined;
+      return { kind: 'cwd', timeMs: rec.timeMs, tid: rec.tid, fd };
+    }
+    case 'execve':
+    case 'execveat': {
+      if (!ok) return undefined;
+      const at = rec.name === 'execveat' ? 1 : 0;
+      const path = decodeStringArg(a[at]);
+      const argv = decodeStringArray(a[at + 1]);
+      if (path === undefined) return undefined;
+      const base = at === 1 ? decodeFdArg(a[0]) : undefined;
+      return {
+        kind: 'exec', timeMs: rec.timeMs, tid: rec.tid, path: path.value, ...withBase(base),
+        argv: argv?.values ?? [], argvTruncated: argv?.truncated ?? true,
+      };
+    }
+    case 'fork':
+    case 'vfork':
+    case 'clone':
+    case 'clone3': {
+      const child = rec.ret.value;
+      if (!ok || child === undefined || child <= 0) return undefined;
+      const flags = rec.name === 'clone' || rec.name === 'clone3' ? cloneFlags(rec) : '';
+      return {
+        kind: 'fork', timeMs: rec.timeMs, parentTid: rec.tid, childTid: child,
+        thread: flags.includes('CLONE_THREAD'), sharesFs: flags.includes('CLONE_FS'),
+      };
+    }
+    case 'exit_group': {
+      const code = Number(a[0]);
+      return { kind: 'exit', timeMs: rec.timeMs, tid: rec.tid, ...(Number.isInteger(code) ? { exitCode: code & 0xff } : {}) };
+    }
+    case 'setuid':
+    case 'setreuid':
+    case 'setresuid': {
+      if (!ok) return undefined;
+      const effective = Number(rec.name === 'setuid' ? a[0] : a[1]);
+      if (!Number.isInteger(effective) || effective < 0) return undefined;
+      return { kind: 'uid', timeMs: rec.timeMs, tid: rec.tid, uid: effective };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function dirFlag(isDirectory: boolean | undefined): { isDirectory?: boolean } {
+  return isDirectory === undefined ? {} : { isDirectory };
+}
+
+function linkTarget(ok: boolean, buf: string | undefined): { linkTarget?: string } {
+  if (!ok) return {};
+  const target = decodeStringArg(buf);
+  return target === undefined ? {} : { linkTarget: target.value };
+}

@@ -1,0 +1,165 @@
+// The ptrace sensor: runs the command under strace and streams strace's output through a FIFO
+// (never a growing file) into sensor events. strace is never killed: with --seccomp-bpf its
+// tracees' syscalls would fail with ENOSYS, so the command must finish on its own.
+
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createReadStream, closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { accessSync } from 'node:fs';
+import type { SensorEvent } from '../../model/sensor-event.ts';
+import { LineSplitter } from '../line-splitter.ts';
+import { SensorUnavailableError } from '../sensor-errors.ts';
+import { TRACED_SYSCALLS } from './strace-event-mapper.ts';
+import { StraceEventStream, type StraceStreamStats } from './strace-event-stream.ts';
+
+export interface StraceInstallation {
+  readonly path: string;
+  readonly version: string;
+  /** Whether --seccomp-bpf works here (only traced syscalls stop the tracee: far less overhead). */
+  readonly seccompBpf: boolean;
+}
+
+export interface StraceRunOptions {
+  readonly command: readonly string[];
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly strace: StraceInstallation;
+  /** Receives events in causal order, synchronously as lines arrive. */
+  readonly onEvents: (events: readonly SensorEvent[]) => void;
+  /** Called once with the traced command's pid, as soon as strace reports it. */
+  readonly onRoot?: (pid: number) => void;
+}
+
+export interface StraceRunResult {
+  /** strace's own exit: it mirrors the command's (same code, or re-raises the same signal). */
+  readonly tracerExitCode: number | null;
+  readonly tracerSignal: NodeJS.Signals | null;
+  readonly rootPid: number | undefined;
+  readonly stats: StraceStreamStats & { readonly overlongLines: number };
+}
+
+const MAX_LINE = 1 << 20;
+const STRING_LIMIT = 4096;
+
+function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const INSTALL_HINT = 'install it with: sudo apt-get install -y strace (Debian/Ubuntu), sudo dnf install strace, or sudo apk add strace';
+
+/** Finds strace, checks that it can trace here, and whether --seccomp-bpf is available. */
+export function probeStrace(env: NodeJS.ProcessEnv = process.env): StraceInstallation {
+  const path = env.TRIPLINE_STRACE ?? findOnPath('strace', env);
+  if (path === undefined) throw new SensorUnavailableError('strace is not installed or not on PATH', INSTALL_HINT);
+  const v = spawnSync(path, ['-V'], { encoding: 'utf8' });
+  if (v.error !== undefined || v.status !== 0) {
+    throw new SensorUnavailableError(`cannot run ${path}: ${v.error?.message ?? v.stderr.trim()}`, INSTALL_HINT, { cause: v.error });
+  }
+  const version = /version\s+(\S+)/.exec(v.stdout)?.[1] ?? 'unknown';
+  const tryTrace = (extra: string[]) => spawnSync(path, ['-f', ...extra, '-qq', '-e', 'trace=execve', '-o', '/dev/null', '--', 'true'], { encoding: 'utf8' });
+  const seccomp = tryTrace(['--seccomp-bpf']);
+  if (seccomp.status === 0 && !/seccomp/i.test(seccomp.stderr)) return { path, version, seccompBpf: true };
+  const plain = tryTrace([]);
+  if (plain.status !== 0) {
+    throw new SensorUnavailableError(
+      `strace cannot trace here: ${plain.stderr.trim() || `exit ${String(plain.status)}`}`,
+      'ptrace is denied: in a container add CAP_SYS_PTRACE (docker run --cap-add SYS_PTRACE), or check kernel.yama.ptrace_scope (3 forbids ptrace)',
+    );
+  }
+  return { path, version, seccompBpf: false };
+}
+
+/** The strace command line for a command (exported for tests and for `replay` users recording their own logs). */
+export function straceArguments(install: StraceInstallation, output: string, command: readonly string[]): string[] {
+  return [
+    '-f',
+    ...(install.seccompBpf ? ['--seccomp-bpf'] : []),
+    '-yy', '-ttt', '-qq', '-s', String(STRING_LIMIT),
+    '-e', `trace=${TRACED_SYSCALLS.map((s) => `?${s}`).join(',')}`,
+    '-o', output,
+    '--', ...command,
+  ];
+}
+
+/**
+ * Runs `command` under strace. Resolves when strace has exited and its output is fully read.
+ * The command's stdin, stdout and stderr are tripline's own, untouched.
+ */
+export async function runUnderStrace(options: StraceRunOptions, started?: (child: ChildProcess) => void): Promise<StraceRunResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'tripline-'));
+  const fifo = join(dir, 'trace.fifo');
+  try {
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new SensorUnavailableError('cannot create a FIFO for strace output', 'mkfifo (coreutils) must be installed and the temp directory writable', { cause: error });
+  }
+  const stream = new StraceEventStream();
+  const splitter = new LineSplitter(MAX_LINE);
+  let rootAnnounced = false;
+  const deliver = (events: readonly SensorEvent[]): void => {
+    if (!rootAnnounced && stream.root !== undefined) {
+      rootAnnounced = true;
+      options.onRoot?.(stream.root);
+    }
+    if (events.length > 0) options.onEvents(events);
+  };
+  const onLine = (line: string): void => deliver(stream.push(line));
+
+  const child = spawn(options.strace.path, straceArguments(options.strace, fifo, options.command), {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: 'inherit',
+  });
+  started?.(child);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const drained = new Promise<void>((resolve, reject) => {
+    const reader = createReadStream(fifo, { highWaterMark: 1 << 16 });
+    reader.on('data', (chunk) => splitter.push(chunk as Buffer, onLine));
+    reader.once('end', resolve);
+    reader.once('error', reject);
+  });
+  let status: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    status = await exited;
+  } catch (error) {
+    unblockReader(fifo);
+    await drained.catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw new SensorUnavailableError(`cannot start strace: ${(error as Error).message}`, INSTALL_HINT, { cause: error });
+  }
+  // strace may have died before opening the FIFO; make sure the reader is not left waiting.
+  unblockReader(fifo);
+  await drained;
+  deliver(stream.end(splitter.end()));
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    tracerExitCode: status.code,
+    tracerSignal: status.signal,
+    rootPid: stream.root,
+    stats: { ...stream.stats, overlongLines: splitter.dropped },
+  };
+}
+
+/** Opens and closes the FIFO's write end, which ends a reader still blocked in open(). */
+function unblockReader(fifo: string): void {
+  try {
+    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // ENXIO: no reader waiting (it already has strace's end, or is gone): nothing to unblock.
+  }
+}
