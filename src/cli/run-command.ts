@@ -69,7 +69,10 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
   const dispatch = (results: readonly EngineOutput[]): void => {
     for (const r of results) {
       if (r.type === 'closed') finals.push(r.detection);
-      for (const o of outputs) (r.type === 'opened' ? o.opened : o.closed)?.call(o, r.detection);
+      for (const o of outputs) {
+        if (r.type === 'opened') o.opened?.(r.detection);
+        else o.closed?.(r.detection);
+      }
     }
   };
 

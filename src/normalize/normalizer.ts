@@ -33,7 +33,7 @@ export class Normalizer {
     switch (event.kind) {
       case 'fork':
         this.pidOf(event.parentTid, event.timeMs);
-        table.fork(event.parentTid, event.childTid, event.thread, event.sharesFs, event.timeMs);
+        table.fork(event.parentTid, event.childTid, event.thread, event.timeMs);
         return undefined;
       case 'exec': {
         const pid = this.pidOf(event.tid, event.timeMs);

@@ -93,7 +93,8 @@ export class ProcessTable implements LinkResolver {
     return out;
   }
 
-  fork(parentTid: number, childTid: number, thread: boolean, sharesFs: boolean, timeMs: number): void {
+  /** A thread (CLONE_THREAD) joins its parent's process; anything else is a new process inheriting cwd, uid, identity and fds. */
+  fork(parentTid: number, childTid: number, thread: boolean, timeMs: number): void {
     const parentPid = this.pidOf(parentTid);
     const parent = this.live.get(parentPid) ?? this.exited.get(parentPid);
     if (thread) {
@@ -101,7 +102,6 @@ export class ProcessTable implements LinkResolver {
       if (parent !== undefined) (parent.threads ??= []).push(childTid);
       return;
     }
-    void sharesFs; // processes sharing a cwd (CLONE_FS without CLONE_THREAD) are too rare to model apart
     this.threadGroup.set(childTid, childTid);
     this.exited.delete(childTid);
     const child = blank(childTid, parentPid, parent?.cwd, parent?.uid, timeMs);
@@ -190,8 +190,8 @@ export class ProcessTable implements LinkResolver {
     return this.get(pid)?.cwd;
   }
 
-  rootOf(pid: number): string | undefined {
-    void pid; // chroot is not traced: every process is taken to share the tracer's root
+  /** chroot is not traced: every process is taken to share the tracer's root. */
+  rootOf(): string | undefined {
     return '/';
   }
 

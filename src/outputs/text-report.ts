@@ -89,10 +89,10 @@ export function formatReport(detections: readonly Detection[], summary: RunSumma
   const out: string[] = [];
   const cmd = visible(shellQuote(summary.command));
   const head = `${detections.length} detection${detections.length === 1 ? '' : 's'} in ${cmd.length > 80 ? `${cmd.slice(0, 77)}...` : cmd}`;
-  out.push(`${palette.bold('tripline:')} ${detections.length > 0 ? palette.yellow(head) : head} (${summary.exit}, ${(summary.durationMs / 1000).toFixed(1)} s, ${summary.sensor}, ${summary.lines} trace lines)`);
+  out.push(`${palette.bold('tripline:')} ${detections.length > 0 ? palette.yellow(head) : head} (${summary.exit}, ${formatDuration(summary.durationMs)}, ${summary.sensor}, ${summary.lines} trace lines)`);
   for (const w of summary.warnings) out.push(`${palette.red('warning:')} ${w}`);
   if (summary.unparsed > 0) {
-    out.push(`${palette.dim(`note: ${summary.unparsed} trace line(s) could not be parsed and were skipped; first ones:`)}`);
+    out.push(palette.dim(`note: ${summary.unparsed} trace line(s) could not be parsed and were skipped; first ones:`));
     for (const s of summary.unparsedSamples) out.push(palette.dim(`  line ${s.line}: ${s.reason}: ${visible(s.text)}`));
   }
   for (const d of detections) {

@@ -115,7 +115,9 @@ export async function runUnderStrace(options: StraceRunOptions, started?: (child
     }
     if (events.length > 0) options.onEvents(events);
   };
-  const onLine = (line: string): void => deliver(stream.push(line));
+  const onLine = (line: string): void => {
+    deliver(stream.push(line));
+  };
 
   const child = spawn(options.strace.path, straceArguments(options.strace, fifo, options.command), {
     cwd: options.cwd,
@@ -125,11 +127,15 @@ export async function runUnderStrace(options: StraceRunOptions, started?: (child
   started?.(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
   });
   const drained = new Promise<void>((resolve, reject) => {
     const reader = createReadStream(fifo, { highWaterMark: 1 << 16 });
-    reader.on('data', (chunk) => splitter.push(chunk as Buffer, onLine));
+    reader.on('data', (chunk) => {
+      splitter.push(chunk as Buffer, onLine);
+    });
     reader.once('end', resolve);
     reader.once('error', reject);
   });

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { AccessAction, SensorEvent } from '../model/sensor-event.ts';
+import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
+import { DetectionPipeline } from './detection-pipeline.ts';
+import type { EngineOutput } from './engine.ts';
+
+const T0 = 1_800_000_000_000;
+
+/** A small scripted world: processes fork, exec and touch paths at given times. */
+class World {
+  readonly pipeline = new DetectionPipeline({
+    recipes: BUILTIN_RECIPES,
+    sessionId: 's',
+    initialCwd: '/work',
+    initialUid: 1000,
+    fileCapacity: 8,
+    context: { environment: { kind: 'ci', source: 'test' }, host: { hostname: 'h', kernel: 'k', container: null }, sensor: { name: 'test', version: null } },
+  });
+  readonly out: EngineOutput[] = [];
+
+  push(e: SensorEvent): this {
+    this.out.push(...this.pipeline.push(e));
+    return this;
+  }
+  exec(tid: number, t: number, exe: string, ...argv: string[]): this {
+    return this.push({ kind: 'exec', timeMs: T0 + t, tid, path: exe, argv: argv.length > 0 ? argv : [exe], argvTruncated: false });
+  }
+  fork(parent: number, child: number, t: number, thread = false): this {
+    return this.push({ kind: 'fork', timeMs: T0 + t, parentTid: parent, childTid: child, thread, sharesFs: thread });
+  }
+  touch(tid: number, t: number, path: string, action: AccessAction = 'read', extra: { error?: string; isDirectory?: boolean } = {}): this {
+    return this.push({ kind: 'access', timeMs: T0 + t, tid, syscall: 'openat', action, path, ...extra });
+  }
+  exit(tid: number, t: number, exitCode = 0): this {
+    return this.push({ kind: 'exit', timeMs: T0 + t, tid, exitCode });
+  }
+  flush(): this {
+    this.out.push(...this.pipeline.flush());
+    return this;
+  }
+  get opened() {
+    return this.out.filter((o) => o.type === 'opened').map((o) => o.detection);
+  }
+  get closed() {
+    return this.out.filter((o) => o.type === 'closed').map((o) => o.detection);
+  }
+}
+
+const CORE = '/proc/sys/net/core/somaxconn';
+const IPV4 = '/proc/sys/net/ipv4/ip_forward';
+const UNIX = '/proc/sys/net/unix/max_dgram_qlen';
+const IPV6 = '/proc/sys/net/ipv6/conf/all/disable_ipv6';
+
+/** A shell (pid 10) that runs one cat per path, 5 ms apart unless told otherwise. */
+function catLoop(w: World, paths: readonly string[], gapMs = 5, firstPid = 20): World {
+  w.exec(10, 0, '/bin/sh', 'sh', 'audit.sh');
+  paths.forEach((p, i) => {
+    const pid = firstPid + i;
+    const t = 1 + i * gapMs;
+    w.fork(10, pid, t).exec(pid, t, '/bin/cat', 'cat', p).touch(pid, t, p).exit(pid, t);
+  });
+  return w;
+}
+
+describe('breadth', () => {
+  test('one process reading three directories fires once, at the third', () => {
+    const w = new World().exec(1, 0, '/usr/sbin/sysctl', 'sysctl', '-a').touch(1, 1, CORE).touch(1, 2, IPV4);
+    assert.equal(w.opened.length, 0);
+    w.touch(1, 3, UNIX).touch(1, 4, IPV6).flush();
+    assert.equal(w.opened.length, 1);
+    assert.equal(w.opened[0]?.evidence.directoryCount, 3);
+    assert.equal(w.closed.length, 1);
+    assert.equal(w.closed[0]?.evidence.directoryCount, 4, 'later evidence is merged into the same detection');
+    assert.equal(w.closed[0].subject.scope, 'process');
+  });
+
+  test('two directories are not enough', () => {
+    const w = new World().exec(1, 0, '/agent').touch(1, 1, CORE).touch(1, 2, IPV4).touch(1, 3, CORE).flush();
+    assert.equal(w.out.length, 0);
+  });
+
+  test('the root /proc/sys/net itself never counts, listed or not', () => {
+    const w = new World().exec(1, 0, '/bin/ls', 'ls').touch(1, 1, '/proc/sys/net', 'list', { isDirectory: true })
+      .touch(1, 2, '/proc/sys/net/nf_conntrack_max').touch(1, 3, CORE).touch(1, 4, IPV4).flush();
+    assert.equal(w.out.length, 0);
+  });
+
+  test('a listed or stat-ed directory counts for itself', () => {
+    const w = new World().exec(1, 0, '/bin/ls', 'ls')
+      .touch(1, 1, '/proc/sys/net/core', 'list', { isDirectory: true })
+      .touch(1, 2, '/proc/sys/net/ipv4', 'stat', { isDirectory: true })
+      .touch(1, 3, '/proc/sys/net/ipv6', 'read', { isDirectory: true }).flush();
+    assert.deepEqual(w.closed[0]?.evidence.directories, ['/proc/sys/net/core', '/proc/sys/net/ipv4', '/proc/sys/net/ipv6']);
+  });
+
+  test('failed probes of missing paths are evidence only', () => {
+    const w = new World().exec(1, 0, '/sbin/ifconfig')
+      .touch(1, 1, '/proc/sys/net/ash/x', 'read', { error: 'ENOENT' })
+      .touch(1, 2, '/proc/sys/net/econet/y', 'stat', { error: 'ENOENT' })
+      .touch(1, 3, '/proc/sys/net/core/x', 'readlink', { error: 'EINVAL' })
+      .touch(1, 4, CORE).touch(1, 5, IPV4).flush();
+    assert.equal(w.out.length, 0);
+  });
+
+  test('a permission error still counts: the setting exists and was tried', () => {
+    const w = new World().exec(1, 0, '/x').touch(1, 1, CORE, 'read', { error: 'EACCES' }).touch(1, 2, IPV4).touch(1, 3, UNIX).flush();
+    assert.equal(w.closed.length, 1);
+  });
+});
+
+describe('writes', () => {
+  test('stat-then-write of each setting (sysctl -w) does not add up', () => {
+    const w = new World().exec(1, 0, '/usr/sbin/sysctl', 'sysctl', '-w');
+    [CORE, IPV4, IPV6].forEach((p, i) => w.touch(1, i * 2, p, 'stat').touch(1, i * 2 + 1, p, 'write'));
+    w.flush();
+    assert.equal(w.out.length, 0);
+  });
+
+  test('without the writes, the same stats fire', () => {
+    const w = new World().exec(1, 0, '/x').touch(1, 1, CORE, 'stat').touch(1, 2, IPV4, 'stat').touch(1, 3, IPV6, 'stat').flush();
+    assert.equal(w.closed.length, 1);
+  });
+
+  test('a read is not withdrawn by a later write, and the write marks a configuration change', () => {
+    const w = new World().exec(1, 0, '/x').touch(1, 1, CORE).touch(1, 2, CORE, 'write').touch(1, 3, IPV4).touch(1, 4, UNIX).flush();
+    assert.equal(w.closed.length, 1);
+    assert.equal(w.closed[0]?.evidence.configurationChanged, true);
+  });
+
+  test('O_RDWR opens read: they count, and change the configuration', () => {
+    const w = new World().exec(1, 0, '/x').touch(1, 1, CORE, 'readwrite').touch(1, 2, IPV4, 'readwrite').touch(1, 3, UNIX, 'readwrite').flush();
+    assert.equal(w.closed.length, 1);
+    assert.equal(w.closed[0]?.evidence.configurationChanged, true);
+  });
+});
+
+describe('process trees', () => {
+  test('a shell running one cat per setting is one actor', () => {
+    const w = catLoop(new World(), [CORE, IPV4, UNIX]).flush();
+    assert.equal(w.closed.length, 1);
+    const d = w.closed[0];
+    assert.equal(d?.subject.scope, 'process-tree');
+    assert.equal(d.subject.process.pid, 10);
+    assert.deepEqual(d.subject.members.map((m) => m.pid), [20, 21, 22]);
+  });
+
+  test('children spread wider than the tree window do not add up', () => {
+    const w = catLoop(new World(), [CORE, IPV4, UNIX], 6_000).flush();
+    assert.equal(w.out.length, 0);
+  });
+
+  test('a forked subshell that did not exec is its parent (x=$(cat f))', () => {
+    const w = new World().exec(10, 0, '/bin/sh', 'sh', 's.sh');
+    [CORE, IPV4, UNIX].forEach((p, i) => {
+      const sub = 20 + i * 2;
+      w.fork(10, sub, i).fork(sub, sub + 1, i).exec(sub + 1, i, '/bin/cat', 'cat', p).touch(sub + 1, i, p).exit(sub + 1, i).exit(sub, i);
+    });
+    w.flush();
+    assert.equal(w.closed[0]?.subject.process.pid, 10);
+  });
+
+  test('a subshell reading by itself (no exec) counts as its parent process', () => {
+    const w = new World().exec(10, 0, '/bin/bash', 'bash', 's.sh');
+    [CORE, IPV4, UNIX].forEach((p, i) => w.fork(10, 20 + i, i).touch(20 + i, i, p).exit(20 + i, i));
+    w.flush();
+    assert.equal(w.closed.length, 1);
+    assert.equal(w.closed[0]?.subject.scope, 'process');
+    assert.equal(w.closed[0].subject.process.pid, 10);
+  });
+
+  test('threads belong to their process', () => {
+    const w = new World().exec(1, 0, '/usr/bin/python3', 'python3', 'r.py').fork(1, 2, 1, true).fork(1, 3, 1, true);
+    w.touch(2, 2, CORE).touch(3, 3, IPV4).touch(1, 4, UNIX).flush();
+    assert.equal(w.closed[0]?.subject.scope, 'process');
+    assert.equal(w.closed[0].subject.process.pid, 1);
+  });
+
+  test('a child that fires on its own is not counted again in its parent', () => {
+    const w = new World().exec(10, 0, '/bin/sh', 'sh');
+    w.fork(10, 11, 1).exec(11, 1, '/usr/sbin/sysctl', 'sysctl', '-a').touch(11, 2, CORE).touch(11, 3, IPV4).touch(11, 4, UNIX).exit(11, 5);
+    w.fork(10, 12, 6).exec(12, 6, '/bin/cat', 'cat').touch(12, 7, IPV6).exit(12, 8).flush();
+    assert.deepEqual(w.closed.map((d) => `${d.subject.scope}:${d.subject.process.pid}`), ['process:11']);
+  });
+
+  test('evidence after a tree fired merges into it rather than opening a second detection', () => {
+    const w = catLoop(new World(), [CORE, IPV4, UNIX]);
+    w.fork(10, 40, 50).exec(40, 50, '/usr/sbin/sysctl', 'sysctl', '-a').touch(40, 51, IPV6).touch(40, 52, '/proc/sys/net/bridge/x').touch(40, 53, '/proc/sys/net/mptcp/y').flush();
+    assert.equal(w.opened.length, 1);
+    assert.equal(w.closed[0]?.evidence.directoryCount, 6);
+    assert.ok(w.closed[0].subject.members.some((m) => m.pid === 40));
+  });
+
+  test('ancestry runs from the parent up to the monitored root', () => {
+    const w = new World().exec(1, 0, '/usr/bin/npm', 'npm', 'test').fork(1, 2, 1).exec(2, 1, '/bin/sh', 'sh', '-c', 'node t.js');
+    w.fork(2, 3, 2).exec(3, 2, '/usr/bin/node', 'node', 't.js').touch(3, 3, CORE).touch(3, 4, IPV4).touch(3, 5, UNIX).flush();
+    assert.deepEqual(w.closed[0]?.subject.ancestry.map((a) => a.pid), [2, 1]);
+    assert.equal(w.closed[0].subject.process.uid, 1000);
+    assert.equal(w.closed[0].subject.process.cwd, '/work');
+  });
+});
+
+describe('lifecycle', () => {
+  test('the subject exiting closes its detection with the exit status', () => {
+    const w = new World().exec(1, 0, '/x').touch(1, 1, CORE).touch(1, 2, IPV4).touch(1, 3, UNIX).exit(1, 4, 3);
+    assert.equal(w.closed.length, 1);
+    assert.deepEqual(w.closed[0]?.subject.process.exit, { time: new Date(T0 + 4).toISOString(), code: 3, signal: null });
+    w.flush();
+    assert.equal(w.closed.length, 1, 'flush does not close it twice');
+  });
+
+  test('evidence lists are bounded and say how much was left out', () => {
+    const w = new World().exec(1, 0, '/usr/sbin/sysctl');
+    for (let i = 0; i < 20; i++) w.touch(1, i, `/proc/sys/net/d${i % 5}/f${i}`);
+    w.flush();
+    const e = w.closed[0]?.evidence;
+    assert.equal(e?.files.length, 8);
+    assert.equal(e.filesOmitted, 12);
+    assert.equal(e.directoryCount, 5);
+    assert.equal(e.accessCount, 20);
+  });
+
+  test('accesses outside /proc/sys/net never reach the engine', () => {
+    const w = new World().exec(1, 0, '/x').touch(1, 1, '/proc/sys/kernel/a/b').touch(1, 2, '/proc/sys/fs/c/d').touch(1, 3, '/proc/sys/vm/e/f').flush();
+    assert.equal(w.out.length, 0);
+  });
+});
