@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { DetectionPipeline } from '../src/engine/detection-pipeline.ts';
 import type { EngineOutput } from '../src/engine/engine.ts';
 import type { Detection } from '../src/model/detection.ts';
+import type { DetectionContext } from '../src/model/detection-context.ts';
 import type { Environment } from '../src/model/environment.ts';
 import type { FileAccess } from '../src/model/file-access.ts';
 import type { Recipe } from '../src/model/recipe.ts';
@@ -25,7 +26,14 @@ export interface Replay {
   readonly stream: StraceEventStream;
 }
 
-export function replayFixture(name: string, options: { environment?: Environment; recipes?: readonly Recipe[] } = {}): Replay {
+export interface ReplayOptions {
+  readonly environment?: Environment;
+  /** The whole detection context; overrides `environment`. */
+  readonly context?: DetectionContext;
+  readonly recipes?: readonly Recipe[];
+}
+
+export function replayFixture(name: string, options: ReplayOptions = {}): Replay {
   const text = readFileSync(new URL(name, FIXTURE_DIR), 'utf8');
   const lines = text.split('\n');
   const last = lines.pop();
@@ -35,7 +43,7 @@ export function replayFixture(name: string, options: { environment?: Environment
     sessionId: 'test',
     initialCwd: FIXTURE_CWD,
     initialUid: 0,
-    context: {
+    context: options.context ?? {
       environment: options.environment ?? { kind: 'ci', source: 'test' },
       host: { hostname: 'test-host', kernel: '6.18.44', container: null },
       sensor: { name: 'strace', version: '6.1' },

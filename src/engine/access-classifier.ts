@@ -18,27 +18,56 @@ export interface Classification {
   readonly changesConfiguration: boolean;
 }
 
-const PROBE_ACTIONS = new Set(['stat', 'access', 'readlink']);
+const PROBE_ACTIONS: ReadonlySet<string> = new Set(['stat', 'access', 'readlink']);
 
 export function parentDirectory(path: string): string {
   const slash = path.lastIndexOf('/');
   return slash <= 0 ? '/' : path.slice(0, slash);
 }
 
+/** A recipe's match rules in the form the hot path wants: sets, precomputed once per recipe. */
+interface CompiledMatch {
+  readonly roots: readonly string[];
+  readonly countActions: ReadonlySet<string>;
+  readonly probeErrors: ReadonlySet<string>;
+}
+
+const compiled = new WeakMap<Recipe, CompiledMatch>();
+
+function compile(recipe: Recipe): CompiledMatch {
+  let c = compiled.get(recipe);
+  if (c === undefined) {
+    c = { roots: recipe.match.roots, countActions: new Set(recipe.match.countActions), probeErrors: new Set(recipe.match.probeErrors) };
+    compiled.set(recipe, c);
+  }
+  return c;
+}
+
 /** Undefined when the access lies outside every root of the recipe. */
 export function classifyAccess(access: FileAccess, recipe: Recipe): Classification | undefined {
-  const root = recipe.match.roots.find((r) => isUnder(access.path, r));
+  const m = compile(recipe);
+  let root: string | undefined;
+  for (const r of m.roots) {
+    if (isUnder(access.path, r)) {
+      root = r;
+      break;
+    }
+  }
   if (root === undefined) return undefined;
-  const ok = access.error === undefined;
-  const writes = access.action === 'write' || access.action === 'readwrite';
-  const changesConfiguration = ok && writes;
-  const probe = PROBE_ACTIONS.has(access.action);
-  const base = { root, probe, changesConfiguration };
-  if (access.action === 'write') return { ...base, countedDir: undefined, reason: 'write' };
-  if (!ok && recipe.match.probeErrors.includes(access.error ?? '')) return { ...base, countedDir: undefined, reason: 'probe-failed' };
-  if (!recipe.match.countActions.includes(access.action)) return { ...base, countedDir: undefined, reason: 'action-not-counted' };
-  const dir = access.action === 'list' || access.isDirectory === true ? access.path : parentDirectory(access.path);
-  // Only directories strictly below the root count: every path into the tree passes the root.
-  if (dir === root || !isUnder(dir, root)) return { ...base, countedDir: undefined, reason: 'root-itself' };
-  return { ...base, countedDir: dir, reason: 'counted' };
+  const error = access.error;
+  const action = access.action;
+  const changesConfiguration = error === undefined && (action === 'write' || action === 'readwrite');
+  const probe = PROBE_ACTIONS.has(action);
+  let reason: Classification['reason'] = 'counted';
+  let countedDir: string | undefined;
+  if (action === 'write') reason = 'write';
+  else if (error !== undefined && m.probeErrors.has(error)) reason = 'probe-failed';
+  else if (!m.countActions.has(action)) reason = 'action-not-counted';
+  else {
+    const dir = action === 'list' || access.isDirectory === true ? access.path : parentDirectory(access.path);
+    // Only directories strictly below the root count: every path into the tree passes the root.
+    if (dir === root || !isUnder(dir, root)) reason = 'root-itself';
+    else countedDir = dir;
+  }
+  return { root, countedDir, reason, probe, changesConfiguration };
 }

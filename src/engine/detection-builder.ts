@@ -14,6 +14,7 @@ function iso(ms: number | undefined): string | null {
 }
 
 export function describeProcess(p: ProcessInfo): DetectionProcess {
+  const exitTime = iso(p.exitMs);
   return {
     pid: p.pid,
     ppid: p.ppid ?? null,
@@ -24,7 +25,7 @@ export function describeProcess(p: ProcessInfo): DetectionProcess {
     cwd: p.cwd ?? null,
     uid: p.uid ?? null,
     start: iso(p.startMs),
-    exit: p.exitMs === undefined ? null : { time: iso(p.exitMs) ?? '', code: p.exitCode ?? null, signal: p.exitSignal ?? null },
+    exit: exitTime === null ? null : { time: exitTime, code: p.exitCode ?? null, signal: p.exitSignal ?? null },
   };
 }
 

@@ -50,6 +50,8 @@ interface OpenDetection {
 }
 
 const MAX_CHAIN = 64;
+/** Directories kept per detection: a host with a thousand interfaces has about 4000 under /proc/sys/net. */
+const MAX_DIRECTORIES = 65_536;
 
 export class Engine {
   private readonly windows = new Map<string, SubjectWindow>();
@@ -172,7 +174,7 @@ export class Engine {
   }
 
   private fire(s: Subject, window: SubjectWindow, nowMs: number, above: readonly Subject[], out: EngineOutput[]): void {
-    const evidence = new EvidenceAccumulator(this.fileCapacity, 4096);
+    const evidence = new EvidenceAccumulator(this.fileCapacity, MAX_DIRECTORIES);
     for (const { access } of window.windowedEvidence()) {
       const c = classifyAccess(access, s.recipe);
       if (c !== undefined) evidence.add(access, c);

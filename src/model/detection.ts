@@ -64,7 +64,7 @@ export interface Detection {
     readonly process: DetectionProcess;
     /** Parent first, up to the monitored root. */
     readonly ancestry: readonly DetectionProcess[];
-    /** For a process tree: the descendants whose accesses were counted. */
+    /** The other processes whose accesses are in the evidence (descendants, or forks that did not exec), at most 64. */
     readonly members: readonly DetectionProcess[];
   };
   readonly evidence: {

@@ -73,7 +73,10 @@ export function formatDetection(d: Detection, palette: Palette, width: number): 
   out.push(`${indent}${wrap(d.evidence.directories.map(visible).join(' '), textWidth, indent)}`);
   for (const f of d.evidence.files.slice(0, FILES_SHOWN)) out.push(`${indent}${fileLine(f, palette)}`);
   const more = d.evidence.files.length - FILES_SHOWN + d.evidence.filesOmitted;
-  if (more > 0) out.push(`${indent}${palette.dim(`... and ${more} more paths (all of them in --jsonl output)`)}`);
+  if (more > 0) {
+    const listed = d.evidence.files.length;
+    out.push(`${indent}${palette.dim(`... and ${more} more paths (the JSON event lists ${listed} and counts the other ${d.evidence.filesOmitted})`)}`);
+  }
   const ci = d.environment.ci;
   const ciText = ci === null ? '' : ` — ${[ci.provider, ci.repository, ci.workflow, ci.job, ci.runId === undefined ? undefined : `run ${ci.runId}`].filter((x) => x !== undefined).join(', ')}`;
   out.push(`  ${'where'.padEnd(9)} ${d.environment.kind} (${d.environment.source})${ciText}, host ${d.host.hostname}`);

@@ -1,7 +1,7 @@
 // Turns parsed strace records into sensor events: which path, relative to what, how it was
 // touched, and what the kernel answered.
 
-import type { AccessAction, FdRef, SensorEvent } from '../../model/sensor-event.ts';
+import type { AccessAction, AccessEvent, FdRef, SensorEvent } from '../../model/sensor-event.ts';
 import { decodeFdArg, decodeStringArg, decodeStringArray } from './strace-args.ts';
 import type { StraceRecord, SyscallRecord } from './strace-line-parser.ts';
 
@@ -36,40 +36,41 @@ function statIsDirectory(buf: string | undefined): boolean | undefined {
   return m ? m[1] === 'S_IFDIR' : undefined;
 }
 
-function withBase(base: FdRef | undefined): { base?: FdRef } {
-  return base === undefined ? {} : { base };
-}
-
 interface PathCall {
   readonly dirfd: FdRef | undefined;
   readonly pathArg: string | undefined;
 }
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 function mapAccess(rec: SyscallRecord, call: PathCall, action: AccessAction, extra: { isDirectory?: boolean; linkTarget?: string } = {}): SensorEvent | undefined {
   const decoded = decodeStringArg(call.pathArg);
   if (decoded === undefined) return undefined;
-  const noFollow = NO_FOLLOW_SYSCALLS.has(rec.name) || rec.args.some((arg) => arg.includes('AT_SYMLINK_NOFOLLOW') || arg.includes('O_NOFOLLOW'));
-  const event: SensorEvent = {
-    kind: 'access',
-    timeMs: rec.timeMs,
-    tid: rec.tid,
-    syscall: rec.name,
-    action,
-    ...withBase(call.dirfd),
-    ...(rec.ret.fdPath === undefined || rec.ret.errno !== undefined ? {} : { resolvedPath: rec.ret.fdPath }),
-    ...(rec.ret.errno === undefined ? {} : { error: rec.ret.errno }),
-    ...(extra.isDirectory === undefined ? {} : { isDirectory: extra.isDirectory }),
-    ...(extra.linkTarget === undefined ? {} : { linkTarget: extra.linkTarget }),
-    ...(rec.ret.fdPath !== undefined && rec.ret.value !== undefined && rec.ret.errno === undefined ? { returnedFd: rec.ret.value } : {}),
-    ...(noFollow ? { noFollow } : {}),
-  };
+  const event: Writable<AccessEvent> = { kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action };
+  if (call.dirfd !== undefined) event.base = call.dirfd;
+  const ret = rec.ret;
+  if (ret.errno !== undefined) event.error = ret.errno;
+  else if (ret.fdPath !== undefined) {
+    event.resolvedPath = ret.fdPath;
+    if (ret.value !== undefined) event.returnedFd = ret.value;
+  }
+  if (extra.isDirectory !== undefined) event.isDirectory = extra.isDirectory;
+  if (extra.linkTarget !== undefined) event.linkTarget = extra.linkTarget;
+  if (NO_FOLLOW_SYSCALLS.has(rec.name) || hasNoFollowFlag(rec.args)) event.noFollow = true;
   // An empty path with AT_EMPTY_PATH operates on the dirfd itself (fstat).
   if (decoded.value === '') {
     const fdPath = call.dirfd?.path;
     if (fdPath === undefined || event.error !== undefined) return undefined;
-    return { ...event, resolvedPath: fdPath };
+    event.resolvedPath = fdPath;
+    return event;
   }
-  return { ...event, path: decoded.value };
+  event.path = decoded.value;
+  return event;
+}
+
+function hasNoFollowFlag(args: readonly string[]): boolean {
+  for (const arg of args) if (arg.includes('NOFOLLOW')) return true;
+  return false;
 }
 
 function cloneFlags(rec: SyscallRecord): string {
@@ -84,7 +85,7 @@ function cloneFlags(rec: SyscallRecord): string {
 export function mapStraceRecord(rec: StraceRecord): SensorEvent | undefined {
   switch (rec.type) {
     case 'exited':
-      return { kind: 'exit', timeMs: rec.timeMs, tid: rec.tid, exitCode: rec.code };
+      return { kind: 'exit', timeMs: rec.timeMs, tid: rec.tid, exitCode: rec.code & 0xff };
     case 'killed':
       return { kind: 'exit', timeMs: rec.timeMs, tid: rec.tid, signal: rec.signal, coreDumped: rec.coreDumped };
     case 'signal':
@@ -158,7 +159,7 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
       if (path === undefined) return undefined;
       const base = at === 1 ? decodeFdArg(a[0]) : undefined;
       return {
-        kind: 'exec', timeMs: rec.timeMs, tid: rec.tid, path: path.value, ...withBase(base),
+        kind: 'exec', timeMs: rec.timeMs, tid: rec.tid, path: path.value, ...(base === undefined ? {} : { base }),
         argv: argv?.values ?? [], argvTruncated: argv?.truncated ?? true,
       };
     }

@@ -6,16 +6,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Ajv2020, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { DetectionPipeline } from '../engine/detection-pipeline.ts';
-import type { EngineOutput } from '../engine/engine.ts';
-import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
-import { StraceEventStream } from '../sensors/strace/strace-event-stream.ts';
-import type { Detection } from './detection.ts';
-import type { DetectionContext } from './detection-context.ts';
-import { ENVIRONMENT_KINDS, type CiContext, type Environment, type EnvironmentKind } from './environment.ts';
+import type { EngineOutput } from '../src/engine/engine.ts';
+import type { Detection } from '../src/model/detection.ts';
+import { replayFixture } from './replay-strace-fixture.ts';
+import type { DetectionContext } from '../src/model/detection-context.ts';
+import { ENVIRONMENT_KINDS, type CiContext, type Environment, type EnvironmentKind } from '../src/model/environment.ts';
 
-const SCHEMA_URL = new URL('../../schema/detection-v1.schema.json', import.meta.url);
-const FIXTURES = new URL('../../test/fixtures/strace/', import.meta.url);
+const SCHEMA_URL = new URL('../schema/detection-v1.schema.json', import.meta.url);
 const FIXTURE_NAMES = ['sysctl-a.strace', 'three-areas.strace', 'audit-subshell.strace', 'setsid-bg.strace'] as const;
 
 // RFC 3339 section 5.6 date-time (ajv-formats is not a dependency, so the format is defined here).
@@ -94,16 +91,7 @@ function contextFor(kind: EnvironmentKind): DetectionContext {
 }
 
 function replay(fixture: string, kind: EnvironmentKind): EngineOutput[] {
-  const text = readFileSync(new URL(fixture, FIXTURES), 'utf8');
-  const lines = text.split('\n');
-  const last = text.endsWith('\n') ? undefined : lines.pop();
-  const stream = new StraceEventStream();
-  const pipeline = new DetectionPipeline({ recipes: BUILTIN_RECIPES, sessionId: `test-${kind}`, initialCwd: '/tmp/measure', context: contextFor(kind) });
-  const out: EngineOutput[] = [];
-  for (const line of lines) for (const event of stream.push(line)) out.push(...pipeline.push(event));
-  for (const event of stream.end(last)) out.push(...pipeline.push(event));
-  out.push(...pipeline.flush());
-  return out;
+  return replayFixture(fixture, { context: contextFor(kind) }).outputs;
 }
 
 describe('detections replayed from strace fixtures match the schema', () => {

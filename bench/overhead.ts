@@ -1,0 +1,102 @@
+// Overhead benchmark: each workload bare and under `tripline run`, alternating in one process,
+// medians of several runs, and the ratios. Plus the user-space cost of parsing and detecting,
+// measured by replaying a recorded trace. Run with `npm run bench` (after `npm run build`).
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DetectionPipeline } from '../src/engine/detection-pipeline.ts';
+import { BUILTIN_RECIPES } from '../src/recipes/builtin-recipes.ts';
+import { StraceEventStream } from '../src/sensors/strace/strace-event-stream.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const TRIPLINE = join(ROOT, 'bin/tripline.js');
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+interface Workload {
+  readonly name: string;
+  readonly command: readonly string[];
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'tripline-bench-'));
+const WORKLOADS: readonly Workload[] = [
+  {
+    name: 'stat-storm (50k fs.statSync)',
+    command: ['node', '-e', "const fs=require('fs');for(let i=0;i<50000;i++)fs.statSync('/etc/hostname')"],
+  },
+  { name: 'tsc build of tripline', command: ['node', join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(scratch, 'out')] },
+  { name: 'sysctl -a', command: ['sysctl', '-a'] },
+  { name: 'sh loop, 20 cats', command: ['sh', '-c', 'for i in $(seq 20); do cat /proc/sys/net/core/somaxconn; done'] },
+];
+
+function timeOnce(command: readonly string[]): number {
+  const [file, ...args] = command;
+  if (file === undefined) throw new Error('empty command');
+  const start = performance.now();
+  const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  const ms = performance.now() - start;
+  if (r.status !== 0) throw new Error(`${command.join(' ')} exited ${String(r.status)} ${String(r.signal)}`);
+  return ms;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+function benchWorkloads(): void {
+  console.log(`# wall time, median of ${RUNS} alternating runs (bare, then under tripline run --quiet)`);
+  console.log('workload'.padEnd(32), 'bare ms'.padStart(10), 'tripline ms'.padStart(12), 'ratio'.padStart(8));
+  for (const w of WORKLOADS) {
+    timeOnce(w.command); // warm caches once
+    const bare: number[] = [];
+    const traced: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      bare.push(timeOnce(w.command));
+      traced.push(timeOnce(['node', TRIPLINE, 'run', '--quiet', '--', ...w.command]));
+    }
+    const b = median(bare);
+    const t = median(traced);
+    console.log(w.name.padEnd(32), b.toFixed(0).padStart(10), t.toFixed(0).padStart(12), `${(t / b).toFixed(2)}×`.padStart(8));
+  }
+}
+
+function benchReplay(): void {
+  const text = readFileSync(join(ROOT, 'test/fixtures/strace/sysctl-a.strace'), 'utf8');
+  const lines = text.split('\n');
+  const rounds = 20;
+  const replayOnce = (detect: boolean): void => {
+    const stream = new StraceEventStream();
+    const pipeline = new DetectionPipeline({
+      recipes: BUILTIN_RECIPES, sessionId: 'bench', initialCwd: '/tmp',
+      context: { environment: { kind: 'unknown', source: 'bench' }, host: { hostname: 'h', kernel: 'k', container: null }, sensor: { name: 'strace', version: null } },
+    });
+    for (const line of lines) {
+      const events = stream.push(line);
+      if (detect) for (const e of events) pipeline.push(e);
+    }
+    pipeline.flush();
+  };
+  for (let i = 0; i < 3; i++) replayOnce(true);
+  const measure = (detect: boolean): number => {
+    const start = performance.now();
+    for (let i = 0; i < rounds; i++) replayOnce(detect);
+    return ((performance.now() - start) * 1000) / (rounds * lines.length);
+  };
+  const parseOnly = measure(false);
+  const full = measure(true);
+  console.log(`\n# user-space cost per strace line (replay of sysctl-a.strace, ${lines.length} lines × ${rounds})`);
+  console.log(`parse + order:                 ${parseOnly.toFixed(2)} µs/line`);
+  console.log(`parse + normalize + detect:    ${full.toFixed(2)} µs/line (${(1 / full).toFixed(2)} M lines/s)`);
+  console.log(`max RSS of this process:       ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+}
+
+try {
+  benchWorkloads();
+  benchReplay();
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
