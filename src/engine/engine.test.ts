@@ -209,6 +209,13 @@ describe('lifecycle', () => {
     assert.equal(w.closed.length, 1, 'flush does not close it twice');
   });
 
+  test('a recycled pid is a new subject', () => {
+    const w = new World().exec(1, 0, '/bin/sh', 'sh');
+    w.fork(1, 5, 1).exec(5, 1, '/a').touch(5, 2, CORE).touch(5, 3, IPV4).touch(5, 4, UNIX).exit(5, 5);
+    w.fork(1, 5, 100).exec(5, 100, '/b').touch(5, 101, CORE).touch(5, 102, IPV4).touch(5, 103, UNIX).exit(5, 104).flush();
+    assert.deepEqual(w.closed.map((d) => d.subject.process.exe), ['/a', '/b']);
+  });
+
   test('evidence lists are bounded and say how much was left out', () => {
     const w = new World().exec(1, 0, '/usr/sbin/sysctl');
     for (let i = 0; i < 20; i++) w.touch(1, i, `/proc/sys/net/d${i % 5}/f${i}`);

@@ -116,11 +116,11 @@ export class Engine {
   private chain(recipe: Recipe, actor: number): Subject[] {
     const subjects: Subject[] = [];
     const scopes = recipe.aggregate.scopes;
-    if (scopes.includes('process')) subjects.push(subject(recipe, 'process', actor));
+    if (scopes.includes('process')) subjects.push(this.subject(recipe, 'process', actor));
     if (!scopes.includes('process-tree')) return subjects;
     let current: number | undefined = actor;
     for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
-      if (current === actor || this.processes.isLive(current)) subjects.push(subject(recipe, 'process-tree', current));
+      if (current === actor || this.processes.isLive(current)) subjects.push(this.subject(recipe, 'process-tree', current));
       const ppid: number | undefined = this.processes.get(current)?.ppid;
       current = ppid === undefined ? undefined : this.actorOf(ppid);
     }
@@ -188,6 +188,15 @@ export class Engine {
     out.push({ type: 'opened', detection: this.build(od) });
   }
 
+  /** Keyed by pid and start time, so a recycled pid is a new subject. */
+  private subjectKey(recipe: Recipe, scope: SubjectScope, actor: number): string {
+    return `${recipe.id}\0${scope}\0${actor}\0${this.processes.get(actor)?.startMs ?? ''}`;
+  }
+
+  private subject(recipe: Recipe, scope: SubjectScope, actor: number): Subject {
+    return { recipe, scope, actor, key: this.subjectKey(recipe, scope, actor) };
+  }
+
   private isWithin(actor: number, ancestor: number): boolean {
     let current: number | undefined = actor;
     for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
@@ -202,7 +211,7 @@ export class Engine {
     const out: EngineOutput[] = [];
     for (const recipe of this.recipes) {
       for (const scope of ['process', 'process-tree'] as const) {
-        const key = subjectKey(recipe, scope, pid);
+        const key = this.subjectKey(recipe, scope, pid);
         this.windows.delete(key);
         if (this.open.has(key)) this.close(key, out);
       }
@@ -245,13 +254,6 @@ export class Engine {
   }
 }
 
-function subjectKey(recipe: Recipe, scope: SubjectScope, actor: number): string {
-  return `${recipe.id}\0${scope}\0${actor}`;
-}
-
-function subject(recipe: Recipe, scope: SubjectScope, actor: number): Subject {
-  return { recipe, scope, actor, key: subjectKey(recipe, scope, actor) };
-}
 
 function unknownProcess(pid: number): ProcessInfo {
   return {

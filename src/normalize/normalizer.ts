@@ -68,6 +68,7 @@ export class Normalizer {
     }
   }
 
+  /** A thread never seen before and not announced by a fork is the root (the first) or an orphan. */
   private pidOf(tid: number, timeMs: number): number {
     const defaults = this.processes.root === undefined
       ? { cwd: this.options.initialCwd, timeMs, ...(this.options.initialUid === undefined ? {} : { uid: this.options.initialUid }) }

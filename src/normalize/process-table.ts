@@ -68,7 +68,7 @@ export class ProcessTable implements LinkResolver {
     this.threadGroup.set(tid, tid);
     if (!this.live.has(tid)) {
       this.exited.delete(tid);
-      this.live.set(tid, blank(tid, undefined, defaults.cwd, defaults.uid, undefined));
+      this.live.set(tid, blank(tid, undefined, defaults.cwd, defaults.uid, defaults.timeMs));
     }
     this.rootPid ??= tid;
     return tid;

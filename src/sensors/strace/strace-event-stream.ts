@@ -22,6 +22,9 @@ export class StraceEventStream {
   readonly stats: StraceStreamStats = { lines: 0, events: 0, unparsed: 0, unparsedSamples: [] };
   private readonly parser = new StraceLineParser();
   private readonly known = new Set<number>();
+  /** Thread ids of each process other than the leader, so an exiting process forgets its threads too. */
+  private readonly threadsOf = new Map<number, number[]>();
+  private readonly groupOf = new Map<number, number>();
   private readonly held = new Map<number, SensorEvent[]>();
   private heldCount = 0;
   private rootTid: number | undefined;
@@ -68,6 +71,16 @@ export class StraceEventStream {
     this.stats.events++;
     if (event.kind === 'fork') {
       this.known.add(event.childTid);
+      if (event.thread) {
+        const group = this.groupOf.get(event.parentTid) ?? event.parentTid;
+        this.groupOf.set(event.childTid, group);
+        let threads = this.threadsOf.get(group);
+        if (threads === undefined) {
+          threads = [];
+          this.threadsOf.set(group, threads);
+        }
+        threads.push(event.childTid);
+      }
       const waiting = this.held.get(event.childTid);
       if (waiting !== undefined) {
         this.held.delete(event.childTid);
@@ -75,8 +88,14 @@ export class StraceEventStream {
         for (const e of waiting) this.emit(e, out);
       }
     } else if (event.kind === 'exit') {
-      this.known.delete(event.tid);
-      this.parser.dropThread(event.tid);
+      // The whole process is gone: its leader and every thread (their ids may be reused by new processes).
+      const group = this.groupOf.get(event.tid) ?? event.tid;
+      for (const tid of [group, ...(this.threadsOf.get(group) ?? [])]) {
+        this.known.delete(tid);
+        this.groupOf.delete(tid);
+        this.parser.dropThread(tid);
+      }
+      this.threadsOf.delete(group);
     }
   }
 
