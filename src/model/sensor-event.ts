@@ -88,6 +88,29 @@ export interface AccessEvent {
   readonly noFollow?: boolean;
 }
 
+/** A successful mount(2): a procfs mounted elsewhere, or a bind mount, makes a second way into /proc. */
+export interface MountEvent {
+  readonly kind: 'mount';
+  readonly timeMs: TimeMs;
+  readonly tid: number;
+  readonly source: string | undefined;
+  readonly target: string;
+  readonly fstype: string | undefined;
+  readonly bind: boolean;
+}
+
+/** A successful symlink(2): a link created during the run, whose target may lie in /proc. */
+export interface SymlinkEvent {
+  readonly kind: 'symlink';
+  readonly timeMs: TimeMs;
+  readonly tid: number;
+  /** The link's content, as given. */
+  readonly target: string;
+  /** Where the link was created, as spelled. */
+  readonly linkPath: string;
+  readonly base?: FdRef;
+}
+
 /** A line or record the sensor could not understand. */
 export interface UnparsedEvent {
   readonly kind: 'unparsed';
@@ -95,4 +118,4 @@ export interface UnparsedEvent {
   readonly text: string;
 }
 
-export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | CwdEvent | UidEvent | AccessEvent;
+export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | CwdEvent | UidEvent | AccessEvent | MountEvent | SymlinkEvent;

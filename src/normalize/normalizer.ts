@@ -2,7 +2,7 @@
 // FileAccess on one canonical path, whatever spelling, dirfd, cwd or link the process used.
 
 import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
-import type { AccessEvent, SensorEvent } from '../model/sensor-event.ts';
+import type { AccessEvent, MountEvent, SensorEvent, SymlinkEvent } from '../model/sensor-event.ts';
 import { canonicalizePath, isUnder, joinComponents } from './path-canonicalizer.ts';
 import { ProcessTable } from './process-table.ts';
 
@@ -65,6 +65,12 @@ export class Normalizer {
         return undefined;
       case 'access':
         return this.access(event);
+      case 'mount':
+        this.mount(event);
+        return undefined;
+      case 'symlink':
+        this.symlink(event);
+        return undefined;
     }
   }
 
@@ -89,6 +95,28 @@ export class Normalizer {
     return base.path ?? this.processes.fdOf(pid, base.fd);
   }
 
+  /** A procfs mounted at another place, or a bind mount of part of /proc, is a second name for it. */
+  private mount(event: MountEvent): void {
+    const pid = this.pidOf(event.tid, event.timeMs);
+    const table = this.processes;
+    const cwd = table.cwdOf(pid) ?? this.options.initialCwd;
+    const target = canonicalizePath(event.target, cwd, { pid, tid: event.tid, links: table });
+    if (event.fstype === 'proc') table.learnSymlink(target, '/proc');
+    else if (event.bind && event.source !== undefined) {
+      table.learnSymlink(target, canonicalizePath(event.source, cwd, { pid, tid: event.tid, links: table }));
+    }
+  }
+
+  /** A symlink made during the run is known before anything uses it, even by stat alone. */
+  private symlink(event: SymlinkEvent): void {
+    const pid = this.pidOf(event.tid, event.timeMs);
+    const base = this.baseFor(pid, event.base);
+    if (base === undefined && !event.linkPath.startsWith('/')) return;
+    const ctx = { pid, tid: event.tid, links: this.processes };
+    const link = canonicalizePath(event.linkPath, base ?? '/', ctx, false);
+    this.processes.learnSymlink(link, canonicalizePath(event.target, parentOf(link), ctx));
+  }
+
   private access(event: AccessEvent): FileAccess | undefined {
     const table = this.processes;
     const pid = this.pidOf(event.tid, event.timeMs);
@@ -104,14 +132,18 @@ export class Normalizer {
         spelled = canonicalizePath(event.path, base ?? '/', { pid, tid: event.tid, links: table }, event.noFollow !== true);
       }
     }
-    const path = event.resolvedPath ?? spelled;
+    // The kernel's path wins; it is already physical, but a procfs mounted elsewhere or a bind
+    // mount still needs mapping back to /proc.
+    const resolved = event.resolvedPath !== undefined && table.hasSymlinks
+      ? canonicalizePath(event.resolvedPath, '/', { pid, tid: event.tid, links: table })
+      : event.resolvedPath;
+    const path = resolved ?? spelled;
     if (path === undefined) return undefined;
-    if (spelled !== undefined && event.resolvedPath !== undefined && spelled !== event.resolvedPath) {
-      learnFromDifference(table, spelled, event.resolvedPath);
+    if (spelled !== undefined && resolved !== undefined && spelled !== resolved) {
+      learnFromDifference(table, spelled, resolved);
     }
     if (event.linkTarget !== undefined && spelled !== undefined) {
-      const dir = spelled.slice(0, Math.max(spelled.lastIndexOf('/'), 0)) || '/';
-      table.learnSymlink(spelled, canonicalizePath(event.linkTarget, dir, { pid, tid: event.tid, links: table }));
+      table.learnSymlink(spelled, canonicalizePath(event.linkTarget, parentOf(spelled), { pid, tid: event.tid, links: table }));
     }
     if (event.returnedFd !== undefined && event.resolvedPath !== undefined) {
       table.noteFd(pid, event.returnedFd, event.resolvedPath);
@@ -152,4 +184,9 @@ function trimSlashes(path: string): string {
   let end = path.length;
   while (end > 1 && path.charCodeAt(end - 1) === 0x2f) end--;
   return path.slice(0, end);
+}
+
+function parentOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? '/' : path.slice(0, slash);
 }

@@ -47,6 +47,7 @@ test('".." after a magic link climbs from its target, as the kernel does', () =>
 test('/proc/<pid>/fd/N follows a known fd, and stays literal for an unknown one', () => {
   assert.equal(canonicalizePath('/proc/self/fd/3/ip_forward', '/', ctx), '/proc/sys/net/ipv4/ip_forward');
   assert.equal(canonicalizePath('/proc/self/fd/9/x', '/', ctx), '/proc/100/fd/9/x');
+  assert.equal(canonicalizePath('/dev/fd/3/ip_forward', '/', ctx), '/proc/sys/net/ipv4/ip_forward');
   assert.equal(canonicalizePath('/proc/555/cwd/x', '/', ctx), '/proc/555/cwd/x');
 });
 

@@ -71,10 +71,12 @@ function learnedLink(parts: readonly string[], links: LinkResolver): string | un
   return links.symlinkAt(joinComponents(parts));
 }
 
-/** Resolves /proc/self, /proc/thread-self and /proc/<pid>[/task/<tid>]/{root,cwd,fd/N} at the end of `parts`. */
+/** Resolves /dev/fd, /proc/self, /proc/thread-self and /proc/<pid>[/task/<tid>]/{root,cwd,fd/N} at the end of `parts`. */
 function magicLink(parts: readonly string[], ctx: CanonicalContext): string | undefined {
-  if (parts[0] !== 'proc') return undefined;
   const n = parts.length;
+  // /dev/fd is the standard symlink to /proc/self/fd.
+  if (n === 2 && parts[0] === 'dev' && parts[1] === 'fd') return `/proc/${ctx.pid}/fd`;
+  if (parts[0] !== 'proc') return undefined;
   const last = parts[n - 1] ?? '';
   if (n === 2) {
     if (last === 'self') return `/proc/${ctx.pid}`;

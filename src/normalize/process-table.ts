@@ -148,9 +148,13 @@ export class ProcessTable implements LinkResolver {
     }
   }
 
-  /** Remembers a symlink whose target lies on procfs (the only links that can lead into a watched tree). */
+  /**
+   * Remembers a symlink (or a mount) whose target lies on procfs: the only links that can lead
+   * into a watched tree. Links inside /proc itself are the magic links, resolved without this.
+   */
   learnSymlink(linkPath: string, target: string): void {
-    if (linkPath === target || !target.startsWith('/proc/') || linkPath.startsWith('/proc/')) return;
+    const onProc = target === '/proc' || target.startsWith('/proc/');
+    if (linkPath === target || !onProc || linkPath === '/proc' || linkPath.startsWith('/proc/')) return;
     this.symlinks.delete(linkPath);
     this.symlinks.set(linkPath, target);
     if (this.symlinks.size > this.symlinkCapacity) {

@@ -17,6 +17,7 @@ export const TRACED_SYSCALLS = [
   'fork', 'vfork', 'clone', 'clone3',
   'exit_group',
   'setuid', 'setreuid', 'setresuid',
+  'mount', 'symlink', 'symlinkat',
 ] as const;
 
 const NO_FOLLOW_SYSCALLS = new Set(['lstat', 'readlink', 'readlinkat']);
@@ -186,6 +187,22 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
       const effective = Number(rec.name === 'setuid' ? a[0] : a[1]);
       if (!Number.isInteger(effective) || effective < 0) return undefined;
       return { kind: 'uid', timeMs: rec.timeMs, tid: rec.tid, uid: effective };
+    }
+    case 'mount': {
+      const target = decodeStringArg(a[1]);
+      if (!ok || target === undefined) return undefined;
+      return {
+        kind: 'mount', timeMs: rec.timeMs, tid: rec.tid, target: target.value,
+        source: decodeStringArg(a[0])?.value, fstype: decodeStringArg(a[2])?.value, bind: (a[3] ?? '').includes('MS_BIND'),
+      };
+    }
+    case 'symlink':
+    case 'symlinkat': {
+      const target = decodeStringArg(a[0]);
+      const linkPath = decodeStringArg(a[rec.name === 'symlink' ? 1 : 2]);
+      if (!ok || target === undefined || linkPath === undefined) return undefined;
+      const base = rec.name === 'symlinkat' ? decodeFdArg(a[1]) : undefined;
+      return { kind: 'symlink', timeMs: rec.timeMs, tid: rec.tid, target: target.value, linkPath: linkPath.value, ...(base === undefined ? {} : { base }) };
     }
     default:
       return undefined;
