@@ -11,6 +11,10 @@ export const EXIT = {
   sensor: 69,
   /** A bug in tripline. */
   internal: 70,
+  /** The command does not exist (as a shell reports it). */
+  commandNotFound: 127,
+  /** The command exists but cannot be executed. */
+  commandNotExecutable: 126,
 } as const;
 
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {

@@ -31,8 +31,9 @@ Options:
   --quiet                no live notices and no full report; one summary line instead
   -h, --help             this help
 
-Exit status: COMMAND's own (128+N if signal N ended it); 77 when --fail-on matched;
-64 for a bad command line; 69 when strace is missing, cannot trace, or died.
+Exit status: COMMAND's own (128+N if signal N ended it); 127 if COMMAND is not found,
+126 if it cannot be executed; 77 when --fail-on matched; 64 for a bad command line;
+69 when strace is missing, cannot trace, or died.
 
 Note: like strace -f, run waits until every process COMMAND started has exited,
 including ones left in the background.`;

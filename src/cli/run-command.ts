@@ -13,8 +13,11 @@ import { JsonlOutput } from '../outputs/jsonl-output.ts';
 import type { DetectionOutput } from '../outputs/output.ts';
 import { paletteFor } from '../outputs/palette.ts';
 import { TerminalNotice } from '../outputs/terminal-notice.ts';
+import { visible } from '../outputs/terminal-text.ts';
 import { formatReport } from '../outputs/text-report.ts';
 import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
+import { lookUpExecutable } from '../sensors/executable-lookup.ts';
+import { LIVE_FILE_SYSTEM_PROBE } from '../sensors/live-file-system-probe.ts';
 import { probeStrace, runUnderStrace } from '../sensors/strace/strace-sensor.ts';
 import { EXIT, signalExitCode } from './exit-codes.ts';
 import { RUN_HELP } from './help-text.ts';
@@ -47,6 +50,14 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
     throw error;
   }
   const strace = probeStrace(io.env);
+  const program = options.command[0] ?? '';
+  const lookup = lookUpExecutable(program, io.env, io.cwd);
+  if (!('found' in lookup)) {
+    // As a shell would: 127 for a command that is not there, 126 for one that cannot be run.
+    const missing = 'missing' in lookup;
+    io.stderr.write(`tripline: ${visible(program)}: ${missing ? 'command not found' : 'permission denied (not an executable file)'}\n`);
+    return missing ? EXIT.commandNotFound : EXIT.commandNotExecutable;
+  }
   const palette = paletteFor(io.stderr, io.env);
   const say = (line: string): void => void io.stderr.write(`${line}\n`);
   const outputs: DetectionOutput[] = [];
@@ -64,6 +75,7 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
     initialCwd: io.cwd,
     ...(process.getuid === undefined ? {} : { initialUid: process.getuid() }),
     context: { environment, host: readHostInfo(), sensor: { name: 'strace', version: strace.version } },
+    probe: LIVE_FILE_SYSTEM_PROBE,
   });
   const finals: Detection[] = [];
   const dispatch = (results: readonly EngineOutput[]): void => {
@@ -80,20 +92,19 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
   let rootPid: number | undefined;
   let pendingSignal: NodeJS.Signals | undefined;
   let received = 0;
-  const forward = (signal: NodeJS.Signals): void => {
-    received++;
-    if (rootPid === undefined) {
-      pendingSignal = signal;
-      return;
-    }
-    const targets = received > 1 ? pipeline.normalizer.processes.livePids() : [rootPid];
-    for (const pid of targets) {
+  const send = (pids: readonly number[], signal: NodeJS.Signals): void => {
+    for (const pid of pids) {
       try {
         process.kill(pid, signal);
       } catch {
         // already gone
       }
     }
+  };
+  const forward = (signal: NodeJS.Signals): void => {
+    received++;
+    if (rootPid === undefined) pendingSignal = signal;
+    else send(received > 1 ? pipeline.normalizer.processes.livePids() : [rootPid], signal);
   };
   for (const s of FORWARDED_SIGNALS) process.on(s, forward);
 
@@ -110,7 +121,8 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
       },
       onRoot: (pid) => {
         rootPid = pid;
-        if (pendingSignal !== undefined) forward(pendingSignal);
+        // A signal that came before the command was known is delivered now, to the command.
+        if (pendingSignal !== undefined) send([pid], pendingSignal);
       },
     });
   } finally {

@@ -43,7 +43,10 @@ export interface DetectionParts {
 
 function whereText(env: Environment): string {
   const ci = env.ci;
-  if (ci === undefined) return env.kind === 'unknown' ? 'this host' : `this ${env.kind} host`;
+  if (ci === undefined) {
+    if (env.kind === 'ci') return 'this pipeline';
+    return env.kind === 'unknown' ? 'this host' : `this ${env.kind} host`;
+  }
   const parts = [ci.job === undefined ? undefined : `job "${ci.job}"`, ci.workflow === undefined ? undefined : `workflow "${ci.workflow}"`, ci.repository];
   const named = parts.filter((p): p is string => p !== undefined);
   return `${ci.provider} ${named.length > 0 ? named.join(' of ') : 'pipeline'}${ci.runId === undefined ? '' : ` (run ${ci.runId})`}`;

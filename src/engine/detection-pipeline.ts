@@ -5,6 +5,7 @@ import type { SensorEvent } from '../model/sensor-event.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { Normalizer } from '../normalize/normalizer.ts';
 import type { DetectionContext } from '../model/detection-context.ts';
+import type { FileSystemProbe } from '../model/file-system-probe.ts';
 import { Engine, type EngineOptions, type EngineOutput } from './engine.ts';
 
 export interface PipelineOptions extends EngineOptions {
@@ -12,6 +13,8 @@ export interface PipelineOptions extends EngineOptions {
   readonly context: DetectionContext;
   readonly initialCwd: string;
   readonly initialUid?: number;
+  /** Live filesystem look-ups (live runs only; replays guess nothing). */
+  readonly probe?: FileSystemProbe;
 }
 
 export class DetectionPipeline {
@@ -24,6 +27,7 @@ export class DetectionPipeline {
       initialCwd: options.initialCwd,
       roots,
       ...(options.initialUid === undefined ? {} : { initialUid: options.initialUid }),
+      ...(options.probe === undefined ? {} : { probe: options.probe }),
     });
     this.engine = new Engine(options.recipes, this.normalizer.processes, options.context, options);
   }

@@ -201,12 +201,34 @@ describe('process trees', () => {
 });
 
 describe('lifecycle', () => {
-  test('the subject exiting closes its detection with the exit status', () => {
+  test('a detection closes once its subject has exited and a window passed without evidence', () => {
     const w = new World().exec(1, 0, '/x').touch(1, 1, CORE).touch(1, 2, IPV4).touch(1, 3, UNIX).exit(1, 4, 3);
+    assert.equal(w.closed.length, 0, 'a fork left running could still add evidence');
+    w.out.push(...w.pipeline.engine.tick(T0 + 30_000));
+    assert.equal(w.closed.length, 0);
+    w.out.push(...w.pipeline.engine.tick(T0 + 61_000));
     assert.equal(w.closed.length, 1);
     assert.deepEqual(w.closed[0]?.subject.process.exit, { time: new Date(T0 + 4).toISOString(), code: 3, signal: null });
     w.flush();
     assert.equal(w.closed.length, 1, 'flush does not close it twice');
+  });
+
+  test('a live subject stays open however quiet it is, until the end', () => {
+    const w = new World().exec(1, 0, '/x').touch(1, 1, CORE).touch(1, 2, IPV4).touch(1, 3, UNIX);
+    w.out.push(...w.pipeline.engine.tick(T0 + 3_600_000));
+    assert.equal(w.closed.length, 0);
+    w.flush();
+    assert.equal(w.closed.length, 1);
+  });
+
+  test('a subshell left in the background by a script that exited still counts for the script', () => {
+    const w = new World().exec(10, 0, '/bin/sh', 'sh', 'install.sh').fork(10, 11, 1).exit(10, 2);
+    [CORE, IPV4, UNIX].forEach((p, i) => {
+      const pid = 20 + i;
+      w.fork(11, pid, 100 + i).exec(pid, 100 + i, '/bin/cat', 'cat', p).touch(pid, 100 + i, p).exit(pid, 100 + i);
+    });
+    w.flush();
+    assert.deepEqual(w.closed.map((d) => `${d.subject.scope}:${d.subject.process.pid}`), ['process-tree:10']);
   });
 
   test('a recycled pid is a new subject', () => {

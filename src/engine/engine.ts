@@ -47,9 +47,16 @@ interface OpenDetection {
   readonly id: string;
   readonly firedMs: number;
   readonly evidence: EvidenceAccumulator;
+  /** Time of the latest evidence merged into it. */
+  lastMs: number;
+  /** The subject as it was when it fired: the pid may be reused by another process before the end. */
+  readonly subjectAtFire: ProcessInfo;
+  readonly ancestryAtFire: readonly ProcessInfo[];
 }
 
 const MAX_CHAIN = 64;
+/** How often (in event time) stale windows are dropped and idle detections of ended subjects closed. */
+const SWEEP_INTERVAL_MS = 1_000;
 /** Directories kept per detection: a host with a thousand interfaces has about 4000 under /proc/sys/net. */
 const MAX_DIRECTORIES = 65_536;
 
@@ -58,6 +65,8 @@ export class Engine {
   private readonly open = new Map<string, OpenDetection>();
   private readonly closed = new Set<string>();
   private sequence = 0;
+  private nowMs = -Infinity;
+  private lastSweepMs = -Infinity;
   private readonly fileCapacity: number;
   private readonly windowEvidenceCapacity: number;
   private readonly subjectCapacity: number;
@@ -83,13 +92,39 @@ export class Engine {
   }
 
   observe(event: NormalizedEvent): EngineOutput[] {
-    if (event.kind === 'process-exited') return this.processExited(event.pid);
     const out: EngineOutput[] = [];
-    for (const recipe of this.recipes) {
-      const c = classifyAccess(event, recipe);
-      if (c !== undefined) this.observeAccess(recipe, event, c, out);
+    if (event.kind === 'file-access') {
+      for (const recipe of this.recipes) {
+        const c = classifyAccess(event, recipe);
+        if (c !== undefined) this.observeAccess(recipe, event, c, out);
+      }
     }
+    this.advance(event.timeMs, out);
     return out;
+  }
+
+  /**
+   * Lets time pass without an event (a quiet host): detections whose subject has ended and
+   * that got no evidence for a window's length are closed, stale windows dropped.
+   */
+  tick(nowMs: number): EngineOutput[] {
+    const out: EngineOutput[] = [];
+    this.advance(nowMs, out);
+    return out;
+  }
+
+  private advance(timeMs: number, out: EngineOutput[]): void {
+    if (timeMs > this.nowMs) this.nowMs = timeMs;
+    if (this.nowMs - this.lastSweepMs < SWEEP_INTERVAL_MS) return;
+    this.lastSweepMs = this.nowMs;
+    for (const [key, window] of this.windows) {
+      if (window.lastMs < this.nowMs - window.windowMs) this.windows.delete(key);
+    }
+    for (const [key, od] of this.open) {
+      const s = od.subject;
+      const windowMs = s.scope === 'process' ? s.recipe.aggregate.processWindowMs : s.recipe.aggregate.treeWindowMs;
+      if (!this.processes.isLive(s.actor) && od.lastMs < this.nowMs - windowMs) this.close(key, out);
+    }
   }
 
   /** Closes every open detection (end of the run or of the stream). */
@@ -112,7 +147,11 @@ export class Engine {
     return actor;
   }
 
-  /** process(actor), tree(actor), tree(parent actor), ... up to the root, skipping actors that have exited. */
+  /**
+   * process(actor), tree(actor), tree(parent actor), ... up to the root. Ancestors that have
+   * exited stay in the chain: a subshell left running in the background by a script that
+   * exited is still that script's doing.
+   */
   private chain(recipe: Recipe, actor: number): Subject[] {
     const subjects: Subject[] = [];
     const scopes = recipe.aggregate.scopes;
@@ -120,7 +159,7 @@ export class Engine {
     if (!scopes.includes('process-tree')) return subjects;
     let current: number | undefined = actor;
     for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
-      if (current === actor || this.processes.isLive(current)) subjects.push(this.subject(recipe, 'process-tree', current));
+      subjects.push(this.subject(recipe, 'process-tree', current));
       const ppid: number | undefined = this.processes.get(current)?.ppid;
       current = ppid === undefined ? undefined : this.actorOf(ppid);
     }
@@ -132,8 +171,10 @@ export class Engine {
     const chain = this.chain(recipe, actor);
     // Evidence about a subject that already fired is merged into its detection, lowest first.
     const existing = chain.find((s) => this.open.has(s.key));
-    if (existing !== undefined) {
-      this.open.get(existing.key)?.evidence.add(access, c);
+    const od = existing === undefined ? undefined : this.open.get(existing.key);
+    if (od !== undefined) {
+      od.evidence.add(access, c);
+      od.lastMs = Math.max(od.lastMs, access.timeMs);
       return;
     }
     if (c.reason === 'write' && c.changesConfiguration) {
@@ -179,7 +220,10 @@ export class Engine {
       const c = classifyAccess(access, s.recipe);
       if (c !== undefined) evidence.add(access, c);
     }
-    const od: OpenDetection = { subject: s, id: `${this.options.sessionId}-${++this.sequence}`, firedMs: nowMs, evidence };
+    const od: OpenDetection = {
+      subject: s, id: `${this.options.sessionId}-${++this.sequence}`, firedMs: nowMs, evidence, lastMs: nowMs,
+      subjectAtFire: this.processes.get(s.actor) ?? unknownProcess(s.actor), ancestryAtFire: this.processes.ancestry(s.actor),
+    };
     this.open.set(s.key, od);
     this.windows.delete(s.key);
     // What fired here must not add up again in the ancestors' windows.
@@ -207,18 +251,6 @@ export class Engine {
     return false;
   }
 
-  private processExited(pid: number): EngineOutput[] {
-    const out: EngineOutput[] = [];
-    for (const recipe of this.recipes) {
-      for (const scope of ['process', 'process-tree'] as const) {
-        const key = this.subjectKey(recipe, scope, pid);
-        this.windows.delete(key);
-        if (this.open.has(key)) this.close(key, out);
-      }
-    }
-    return out;
-  }
-
   private close(key: string, out: EngineOutput[]): void {
     const od = this.open.get(key);
     if (od === undefined) return;
@@ -234,7 +266,10 @@ export class Engine {
   private build(od: OpenDetection): Detection {
     const s = od.subject;
     const evidence = od.evidence.summary();
-    const subjectInfo: ProcessInfo = this.processes.get(s.actor) ?? unknownProcess(s.actor);
+    // The table's entry holds the latest facts (exit status), unless the pid now belongs to another process.
+    const current = this.processes.get(s.actor);
+    const same = current !== undefined && current.startMs === od.subjectAtFire.startMs;
+    const subjectInfo = same ? current : od.subjectAtFire;
     const members = evidence.pids
       .filter((pid) => pid !== s.actor)
       .slice(0, 64)
@@ -246,7 +281,7 @@ export class Engine {
       recipe: s.recipe,
       scope: s.scope,
       subject: subjectInfo,
-      ancestry: this.processes.ancestry(s.actor),
+      ancestry: same ? this.processes.ancestry(s.actor) : od.ancestryAtFire,
       members,
       evidence,
       context: this.context,

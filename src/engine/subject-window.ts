@@ -31,7 +31,7 @@ export class SubjectWindow {
   lastMs = 0;
 
   constructor(
-    private readonly windowMs: number,
+    readonly windowMs: number,
     private readonly evidenceCapacity: number,
   ) {}
 

@@ -59,15 +59,6 @@ test('a symlink created during the run is followed by later stats, relative targ
   assert.equal(accesses[0]?.path, '/proc/sys/net/core');
 });
 
-test('a symlink is learned from an open whose kernel path differs from the spelling', () => {
-  const { accesses } = run([
-    exec(1),
-    { kind: 'access', timeMs: 2, tid: 1, syscall: 'openat', action: 'read', path: '/tmp/x/core/somaxconn', resolvedPath: '/proc/sys/net/core/somaxconn' },
-    stat(1, '/tmp/x/ipv4'),
-  ]);
-  assert.deepEqual(accesses.map((a) => a.path), ['/proc/sys/net/core/somaxconn', '/proc/sys/net/ipv4']);
-});
-
 test('a readlink answer teaches the link, but reading the link itself does not follow it', () => {
   const { accesses } = run([
     exec(1),
@@ -104,4 +95,37 @@ test('a path relative to an fd the trace never showed cannot be resolved and is 
   ]);
   assert.equal(accesses.length, 0);
   assert.equal(n.stats.unresolvable, 1);
+});
+
+test('with a live probe, the link on the way to /proc is found exactly, not guessed from the spelling', () => {
+  const probe = {
+    realpath: (p: string) => (p === '/d/ipv4' ? '/proc/sys/net/ipv4' : p.startsWith('/d/ipv4/') ? undefined : p),
+    isDirectory: () => undefined,
+  };
+  const n = new Normalizer({ initialCwd: '/', roots: ['/proc/sys/net'], probe });
+  n.ingest(exec(1));
+  n.ingest({ kind: 'access', timeMs: 2, tid: 1, syscall: 'openat', action: 'read', path: '/d/ipv4/ip_forward', resolvedPath: '/proc/sys/net/ipv4/ip_forward' });
+  assert.equal(n.processes.symlinkAt('/d/ipv4'), '/proc/sys/net/ipv4');
+  assert.equal(n.processes.symlinkAt('/d'), undefined);
+  // /d/a/f is a real file next to the link: it must stay where it is
+  assert.equal(n.ingest(stat(1, '/d/a/f')), undefined);
+  const through = n.ingest(stat(1, '/d/ipv4/conf'));
+  assert.equal(through?.kind === 'file-access' ? through.path : undefined, '/proc/sys/net/ipv4/conf');
+});
+
+test('without a probe nothing is guessed from a spelling the kernel resolved elsewhere', () => {
+  const { n } = run([
+    exec(1),
+    { kind: 'access', timeMs: 2, tid: 1, syscall: 'openat', action: 'read', path: '/d/ipv4/ip_forward', resolvedPath: '/proc/sys/net/ipv4/ip_forward' },
+  ]);
+  assert.equal(n.processes.hasSymlinks, false);
+});
+
+test('access(2) on a directory counts it as a directory when a probe can tell', () => {
+  const n = new Normalizer({ initialCwd: '/', roots: ['/proc/sys/net'], probe: { realpath: (p) => p, isDirectory: (p) => p.endsWith('/core') } });
+  n.ingest(exec(1));
+  const dir = n.ingest({ kind: 'access', timeMs: 2, tid: 1, syscall: 'access', action: 'access', path: '/proc/sys/net/core' });
+  const file = n.ingest({ kind: 'access', timeMs: 3, tid: 1, syscall: 'access', action: 'access', path: '/proc/sys/net/core/somaxconn' });
+  assert.equal(dir?.kind === 'file-access' ? dir.isDirectory : 'none', true);
+  assert.equal(file?.kind === 'file-access' ? file.isDirectory : 'none', false);
 });

@@ -2,8 +2,9 @@
 // FileAccess on one canonical path, whatever spelling, dirfd, cwd or link the process used.
 
 import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
+import type { FileSystemProbe } from '../model/file-system-probe.ts';
 import type { AccessEvent, MountEvent, SensorEvent, SymlinkEvent } from '../model/sensor-event.ts';
-import { canonicalizePath, isUnder, joinComponents } from './path-canonicalizer.ts';
+import { canonicalizePath, isUnder } from './path-canonicalizer.ts';
 import { ProcessTable } from './process-table.ts';
 
 export interface NormalizerOptions {
@@ -12,6 +13,8 @@ export interface NormalizerOptions {
   readonly initialUid?: number;
   /** Only accesses at or below these canonical roots are passed on (the engine's watched roots). */
   readonly roots: readonly string[];
+  /** Live look-ups for what the trace lacks; without one, nothing is guessed. */
+  readonly probe?: FileSystemProbe;
 }
 
 export interface NormalizerStats {
@@ -19,10 +22,13 @@ export interface NormalizerStats {
   unresolvable: number;
 }
 
+const DIRECTORY_CACHE = 4096;
+
 export class Normalizer {
   readonly processes = new ProcessTable();
   readonly stats: NormalizerStats = { unresolvable: 0 };
   private readonly options: NormalizerOptions;
+  private readonly directoryCache = new Map<string, boolean | undefined>();
 
   constructor(options: NormalizerOptions) {
     this.options = options;
@@ -139,8 +145,8 @@ export class Normalizer {
       : event.resolvedPath;
     const path = resolved ?? spelled;
     if (path === undefined) return undefined;
-    if (spelled !== undefined && resolved !== undefined && spelled !== resolved) {
-      learnFromDifference(table, spelled, resolved);
+    if (spelled !== undefined && resolved !== undefined && spelled !== resolved && isOnProc(resolved) && !isOnProc(spelled)) {
+      this.learnLinkOnTheWay(spelled);
     }
     if (event.linkTarget !== undefined && spelled !== undefined) {
       table.learnSymlink(spelled, canonicalizePath(event.linkTarget, parentOf(spelled), { pid, tid: event.tid, links: table }));
@@ -149,6 +155,8 @@ export class Normalizer {
       table.noteFd(pid, event.returnedFd, event.resolvedPath);
     }
     if (!this.options.roots.some((root) => isUnder(path, root))) return undefined;
+    let isDirectory = event.isDirectory;
+    if (isDirectory === undefined && event.action === 'access' && event.error === undefined) isDirectory = this.probeDirectory(path);
     return {
       kind: 'file-access',
       timeMs: event.timeMs,
@@ -159,24 +167,44 @@ export class Normalizer {
       path,
       ...(event.path !== undefined && trimSlashes(event.path) !== path ? { spelled: event.path } : {}),
       ...(event.error === undefined ? {} : { error: event.error }),
-      ...(event.isDirectory === undefined ? {} : { isDirectory: event.isDirectory }),
+      ...(isDirectory === undefined ? {} : { isDirectory }),
     };
+  }
+
+  /**
+   * The process reached /proc through some link or mount outside it that the trace did not show
+   * being made: find the first component that leads elsewhere and remember it, so later calls
+   * that return no fd (stat, access) through it resolve too.
+   */
+  private learnLinkOnTheWay(spelled: string): void {
+    const probe = this.options.probe;
+    if (probe === undefined) return;
+    const parts = spelled.split('/');
+    for (let i = 2; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      const real = probe.realpath(prefix);
+      if (real === undefined) return;
+      if (real !== prefix) {
+        this.processes.learnSymlink(prefix, real);
+        return;
+      }
+    }
+  }
+
+  /** access(2) does not say what it checked; ask the filesystem once per path. */
+  private probeDirectory(path: string): boolean | undefined {
+    const probe = this.options.probe;
+    if (probe === undefined) return undefined;
+    if (this.directoryCache.has(path)) return this.directoryCache.get(path);
+    const answer = probe.isDirectory(path);
+    if (this.directoryCache.size >= DIRECTORY_CACHE) this.directoryCache.clear();
+    this.directoryCache.set(path, answer);
+    return answer;
   }
 }
 
-/**
- * When the path a process spelled and the path the kernel opened differ, some component on the
- * way was a symlink. Stripping the common tail leaves link → target (e.g. /tmp/n → /proc/sys/net),
- * which later calls that return no fd (stat, access) need.
- */
-function learnFromDifference(table: ProcessTable, spelled: string, resolved: string): void {
-  const a = spelled.split('/');
-  const b = resolved.split('/');
-  while (a.length > 1 && b.length > 1 && a[a.length - 1] === b[b.length - 1]) {
-    a.pop();
-    b.pop();
-  }
-  table.learnSymlink(joinComponents(a.filter((c) => c !== '')), joinComponents(b.filter((c) => c !== '')));
+function isOnProc(path: string): boolean {
+  return path === '/proc' || path.startsWith('/proc/');
 }
 
 /** A spelling that differs only by trailing slashes is not worth reporting as another spelling. */

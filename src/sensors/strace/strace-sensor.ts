@@ -3,11 +3,11 @@
 // tracees' syscalls would fail with ENOSYS, so the command must finish on its own.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { createReadStream, closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { accessSync } from 'node:fs';
+import { join } from 'node:path';
 import type { SensorEvent } from '../../model/sensor-event.ts';
+import { lookUpExecutable } from '../executable-lookup.ts';
 import { LineSplitter } from '../line-splitter.ts';
 import { SensorUnavailableError } from '../sensor-errors.ts';
 import { TRACED_SYSCALLS } from './strace-event-mapper.ts';
@@ -42,25 +42,12 @@ export interface StraceRunResult {
 const MAX_LINE = 1 << 20;
 const STRING_LIMIT = 4096;
 
-function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 const INSTALL_HINT = 'install it with: sudo apt-get install -y strace (Debian/Ubuntu), sudo dnf install strace, or sudo apk add strace';
 
 /** Finds strace, checks that it can trace here, and whether --seccomp-bpf is available. */
 export function probeStrace(env: NodeJS.ProcessEnv = process.env): StraceInstallation {
-  const path = env.TRIPLINE_STRACE ?? findOnPath('strace', env);
+  const lookup = lookUpExecutable(env.TRIPLINE_STRACE ?? 'strace', env, process.cwd());
+  const path = 'found' in lookup ? lookup.found : undefined;
   if (path === undefined) throw new SensorUnavailableError('strace is not installed or not on PATH', INSTALL_HINT);
   const v = spawnSync(path, ['-V'], { encoding: 'utf8' });
   if (v.error !== undefined || v.status !== 0) {
@@ -133,6 +120,11 @@ export async function runUnderStrace(options: StraceRunOptions, started?: (child
   });
   const drained = new Promise<void>((resolve, reject) => {
     const reader = createReadStream(fifo, { highWaterMark: 1 << 16 });
+    // Both ends are open once the reader is: the FIFO's name is no longer needed, and removing
+    // it now leaves nothing behind even if tripline is killed.
+    reader.once('open', () => {
+      rmSync(dir, { recursive: true, force: true });
+    });
     reader.on('data', (chunk) => {
       splitter.push(chunk as Buffer, onLine);
     });
@@ -163,6 +155,7 @@ export async function runUnderStrace(options: StraceRunOptions, started?: (child
 
 /** Opens and closes the FIFO's write end, which ends a reader still blocked in open(). */
 function unblockReader(fifo: string): void {
+  if (!existsSync(fifo)) return;
   try {
     closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
   } catch {
