@@ -63,7 +63,7 @@ export function buildDetection(parts: DetectionParts): Detection {
     pid: String(subject.pid),
     exe: subject.exe ?? commandName(subject),
     cwd: subject.cwd ?? 'an unknown directory',
-    parent: parent === undefined ? 'the monitored command itself' : `${shellQuote(parent.argv.length > 0 ? parent.argv : [commandName(parent)]).slice(0, 120)} (pid ${parent.pid})`,
+    parent: parent === undefined ? 'tripline itself' : `${shellQuote(parent.argv.length > 0 ? parent.argv : [commandName(parent)]).slice(0, 120)} (pid ${parent.pid})`,
     directoryCount: String(evidence.directories.length),
     directories: listSome(evidence.directories, 4),
     files: listSome(evidence.files.filter((f) => f.counted).map((f) => f.path), 3),

@@ -74,8 +74,10 @@ export function formatDetection(d: Detection, palette: Palette, width: number): 
   for (const f of d.evidence.files.slice(0, FILES_SHOWN)) out.push(`${indent}${fileLine(f, palette)}`);
   const more = d.evidence.files.length - FILES_SHOWN + d.evidence.filesOmitted;
   if (more > 0) {
-    const listed = d.evidence.files.length;
-    out.push(`${indent}${palette.dim(`... and ${more} more paths (the JSON event lists ${listed} and counts the other ${d.evidence.filesOmitted})`)}`);
+    const where = d.evidence.filesOmitted === 0
+      ? 'all of them in the JSON event'
+      : `the JSON event lists ${d.evidence.files.length} paths and counts ${d.evidence.filesOmitted} more`;
+    out.push(`${indent}${palette.dim(`... and ${more} more paths (${where})`)}`);
   }
   const ci = d.environment.ci;
   const ciText = ci === null ? '' : ` — ${[ci.provider, ci.repository, ci.workflow, ci.job, ci.runId === undefined ? undefined : `run ${ci.runId}`].filter((x) => x !== undefined).join(', ')}`;

@@ -70,7 +70,7 @@ export const OS_NETWORK_FINGERPRINT: Recipe = {
       actions: [
         'Audit the host\'s network settings now (sysctl net, firewall rules, routes) against your baseline, and look ' +
           'for anything {comm} (pid {pid}) may have changed or left behind.',
-        'Start your incident response: keep the process tree ({parent}) and its files as evidence, find out how {exe} ' +
+        'Start your incident response: keep the process tree of pid {pid} (started by {parent}) and its files as evidence, find out how {exe} ' +
           'got here and what else it ran, and contain the host if it cannot be explained.',
         'Review your security policies for this service: who may run what on it, and which processes are allowed to ' +
           'read /proc/sys/net; write the legitimate ones down as exceptions.',

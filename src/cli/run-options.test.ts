@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseRunOptions } from './run-options.ts';
+import { UsageError } from './usage-error.ts';
+
+test('options before "--", the command after it, untouched', () => {
+  const o = parseRunOptions(['--jsonl', 'out.jsonl', '--fail-on=low', '--environment', 'ci', '-q', '--', 'sh', '-c', 'exit 7', '--jsonl']);
+  assert.deepEqual(o, { command: ['sh', '-c', 'exit 7', '--jsonl'], jsonl: 'out.jsonl', failOn: 'low', environment: 'ci', quiet: true, help: false });
+});
+
+test('without "--" the first word that is not an option starts the command', () => {
+  assert.deepEqual(parseRunOptions(['sysctl', '-a']).command, ['sysctl', '-a']);
+  assert.equal(parseRunOptions(['--quiet', 'ls', '--help']).help, false);
+});
+
+test('mistakes are usage errors that name the option', () => {
+  const cases: [string[], RegExp][] = [
+    [['--bogus', '--', 'true'], /unknown option --bogus/],
+    [['--fail-on', 'severe', '--', 'true'], /--fail-on "severe" is not a level/],
+    [['--jsonl'], /--jsonl needs a value/],
+    [['--jsonl=', '--', 'true'], /--jsonl needs a value/],
+    [['--jsonl', 'a', '--jsonl', 'b', '--', 'true'], /--jsonl given twice/],
+    [['--quiet'], /no command given/],
+    [[], /no command given/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseRunOptions(args), (e: unknown) => e instanceof UsageError && message.test(e.message), args.join(' '));
+  }
+});
+
+test('--help needs no command', () => {
+  assert.equal(parseRunOptions(['--help']).help, true);
+});
