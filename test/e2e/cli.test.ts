@@ -100,13 +100,14 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-/** Busy-waits (up to 5 s) until tripline has spawned the strace that writes to its FIFO. */
-function waitForTracer(triplinePid: number): void {
+/** Busy-waits (up to 5 s) until tripline has spawned the strace that writes to its FIFO; returns its pid. */
+function waitForTracer(triplinePid: number): number {
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     for (const child of childrenOf(triplinePid)) {
       try {
-        if (readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('trace.fifo')) return;
+        const cmdline = readFileSync(`/proc/${child}/cmdline`, 'utf8');
+        if (cmdline.includes('trace.fifo') && cmdline.includes('-yy')) return child;
       } catch {
         // gone (the strace -V probes are short-lived)
       }
@@ -114,6 +115,20 @@ function waitForTracer(triplinePid: number): void {
   }
   assert.fail('tripline did not start strace within 5 s');
 }
+
+void test('a tracer that dies while the command runs is reported, with exit 69', opts, () => withTempDir(async (dir) => {
+  const marker = join(dir, 'started');
+  let triplinePid: number | undefined;
+  const pending = runTripline(['sh', '-c', `: > ${marker}; sleep 0.5; exit 0`], { dir, onSpawn: (child) => { triplinePid = child.pid; } });
+  assert.ok(triplinePid !== undefined);
+  const tracer = waitForTracer(triplinePid);
+  await waitForFile(marker);
+  process.kill(tracer, 'SIGKILL');
+  const r = await pending;
+  assert.equal(r.exitCode, 69, r.stderr);
+  assert.match(r.stderr, /the tracer \(strace\) died with SIGKILL/);
+  assert.doesNotMatch(r.stderr, /internal error/);
+}));
 
 void test('a SIGTERM that reaches tripline before strace\'s first line is read still reaches the command',
   opts,
