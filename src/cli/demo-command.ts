@@ -11,7 +11,7 @@ done`;
 
 export async function demoCommand(io: RunIo): Promise<number> {
   return traceCommand(
-    { command: ['sh', '-c', DEMO_SCRIPT, 'tripline-demo'], jsonl: undefined, failOn: 'never', environment: undefined, quiet: false, help: false },
+    { command: ['sh', '-c', DEMO_SCRIPT, 'tripline-demo'], jsonl: undefined, failOn: 'never', environment: undefined, quiet: false, help: false, sensor: 'auto' },
     io,
   );
 }

@@ -1,34 +1,21 @@
-// `tripline run`: wires the strace sensor, the detection pipeline and the outputs together,
-// forwards signals to the command, and decides the exit code.
+// `tripline run`: runs a command under a sensor (ptrace via strace, or eBPF via bpftrace),
+// forwards signals to it, reports what it did, and decides the exit code.
 
-import { randomUUID } from 'node:crypto';
-import { detectEnvironment, EnvironmentError } from '../context/environment-detector.ts';
-import { readHostInfo } from '../context/host-info.ts';
-import { DetectionPipeline } from '../engine/detection-pipeline.ts';
-import type { EngineOutput } from '../engine/engine.ts';
-import type { Detection } from '../model/detection.ts';
+import { spawn } from 'node:child_process';
 import { importanceRank } from '../model/importance.ts';
-import type { SensorEvent } from '../model/sensor-event.ts';
-import { JsonlOutput } from '../outputs/jsonl-output.ts';
-import type { DetectionOutput } from '../outputs/output.ts';
-import { paletteFor } from '../outputs/palette.ts';
-import { TerminalNotice } from '../outputs/terminal-notice.ts';
 import { visible } from '../outputs/terminal-text.ts';
 import { formatReport } from '../outputs/text-report.ts';
-import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
+import { BpftraceSensor, probeBpftrace, type BpftraceInstallation } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { lookUpExecutable } from '../sensors/executable-lookup.ts';
-import { LIVE_FILE_SYSTEM_PROBE } from '../sensors/live-file-system-probe.ts';
-import { probeStrace, runUnderStrace } from '../sensors/strace/strace-sensor.ts';
+import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
+import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
+import { probeStrace, runUnderStrace, type StraceInstallation } from '../sensors/strace/strace-sensor.ts';
+import { DetectionSession, type CliIo } from './detection-session.ts';
 import { EXIT, signalExitCode } from './exit-codes.ts';
 import { RUN_HELP } from './help-text.ts';
 import { parseRunOptions, type RunOptions } from './run-options.ts';
-import { UsageError } from './usage-error.ts';
 
-export interface RunIo {
-  readonly stderr: NodeJS.WriteStream;
-  readonly env: NodeJS.ProcessEnv;
-  readonly cwd: string;
-}
+export type RunIo = CliIo;
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
@@ -41,15 +28,34 @@ export async function runCommand(args: readonly string[], io: RunIo): Promise<nu
   return traceCommand(options, io);
 }
 
-export async function traceCommand(options: RunOptions, io: RunIo): Promise<number> {
-  let environment;
+type ChosenSensor = { readonly kind: 'ptrace'; readonly strace: StraceInstallation } | { readonly kind: 'ebpf'; readonly bpftrace: BpftraceInstallation };
+
+/** --sensor auto: eBPF when privileged and bpftrace works, else ptrace. */
+function chooseSensor(options: RunOptions, io: RunIo): { sensor: ChosenSensor; why: string | undefined } {
+  if (options.sensor === 'ptrace') return { sensor: { kind: 'ptrace', strace: probeStrace(io.env) }, why: undefined };
+  if (options.sensor === 'ebpf') return { sensor: { kind: 'ebpf', bpftrace: probeBpftrace(io.env) }, why: undefined };
   try {
-    environment = detectEnvironment(options.environment, io.env);
+    const bpftrace = probeBpftrace(io.env);
+    return { sensor: { kind: 'ebpf', bpftrace }, why: `ebpf (bpftrace ${bpftrace.version}; root and bpftrace are available)` };
   } catch (error) {
-    if (error instanceof EnvironmentError) throw new UsageError(error.message, { cause: error });
-    throw error;
+    if (!(error instanceof SensorUnavailableError)) throw error;
+    const strace = probeStrace(io.env);
+    return { sensor: { kind: 'ptrace', strace }, why: `ptrace (strace ${strace.version}; eBPF not available: ${error.message})` };
   }
-  const strace = probeStrace(io.env);
+}
+
+interface SensorOutcome {
+  readonly rootPid: number | undefined;
+  readonly exitCode: number;
+  readonly exitText: string;
+  readonly warnings: string[];
+  readonly lines: number;
+  readonly unparsed: number;
+  readonly unparsedSamples: readonly { line: number; reason: string; text: string }[];
+}
+
+export async function traceCommand(options: RunOptions, io: RunIo): Promise<number> {
+  const { sensor, why } = chooseSensor(options, io);
   const program = options.command[0] ?? '';
   const lookup = lookUpExecutable(program, io.env, io.cwd);
   if (!('found' in lookup)) {
@@ -58,39 +64,49 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
     io.stderr.write(`tripline: ${visible(program)}: ${missing ? 'command not found' : 'permission denied (not an executable file)'}\n`);
     return missing ? EXIT.commandNotFound : EXIT.commandNotExecutable;
   }
-  const palette = paletteFor(io.stderr, io.env);
-  const say = (line: string): void => void io.stderr.write(`${line}\n`);
-  const outputs: DetectionOutput[] = [];
-  if (!options.quiet) outputs.push(new TerminalNotice(say, palette));
-  if (options.jsonl !== undefined) {
-    try {
-      outputs.push(new JsonlOutput(options.jsonl));
-    } catch (error) {
-      throw new UsageError(`run: --jsonl ${options.jsonl}: ${(error as Error).message}`, { cause: error });
+  const sensorInfo = sensor.kind === 'ptrace'
+    ? { name: 'strace', version: sensor.strace.version }
+    : { name: 'bpftrace', version: sensor.bpftrace.version };
+  const session = new DetectionSession({
+    command: 'run', environment: options.environment, jsonl: options.jsonl, notices: !options.quiet, sensor: sensorInfo,
+  }, io);
+  if (why !== undefined && !options.quiet) session.say(`tripline: sensor: ${why}`);
+
+  const startedMs = Date.now();
+  const outcome = sensor.kind === 'ptrace'
+    ? await runPtrace(options, io, session, sensor.strace)
+    : await runEbpf(options, io, session, sensor.bpftrace);
+  session.finish();
+  const finals = session.finals;
+  const warnings = outcome.warnings;
+  const unresolvable = session.pipeline.normalizer.stats.unresolvable;
+  if (unresolvable > 0) warnings.push(`${unresolvable} access(es) relative to a directory fd of unknown path could not be resolved`);
+
+  const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
+  if (options.quiet) {
+    if (finals.length > 0 || warnings.length > 0) session.say(`tripline: ${finals.length} detection(s)${warnings.length > 0 ? `; ${warnings.join('; ')}` : ''}`);
+  } else {
+    const sensorText = sensor.kind === 'ptrace'
+      ? `strace ${sensor.strace.version}${sensor.strace.seccompBpf ? ' --seccomp-bpf' : ''}`
+      : `eBPF, bpftrace ${sensor.bpftrace.version}`;
+    session.say(formatReport(finals, {
+      command: options.command, exit: outcome.exitText, durationMs: Date.now() - startedMs, sensor: sensorText,
+      lines: outcome.lines, unparsed: outcome.unparsed, unparsedSamples: outcome.unparsedSamples, warnings,
+    }, session.palette, width));
+  }
+  if (options.failOn !== 'never') {
+    const level = importanceRank(options.failOn);
+    if (finals.some((d) => importanceRank(d.recipe.importance) >= level)) {
+      session.say(`tripline: failing: detections at or above "${options.failOn}" (--fail-on); the command itself ended with ${outcome.exitText}`);
+      return EXIT.policy;
     }
   }
-  const pipeline = new DetectionPipeline({
-    recipes: BUILTIN_RECIPES,
-    sessionId: randomUUID(),
-    initialCwd: io.cwd,
-    ...(process.getuid === undefined ? {} : { initialUid: process.getuid() }),
-    context: { environment, host: readHostInfo(), sensor: { name: 'strace', version: strace.version } },
-    probe: LIVE_FILE_SYSTEM_PROBE,
-  });
-  const finals: Detection[] = [];
-  const dispatch = (results: readonly EngineOutput[]): void => {
-    for (const r of results) {
-      if (r.type === 'closed') finals.push(r.detection);
-      for (const o of outputs) {
-        if (r.type === 'opened') o.opened?.(r.detection);
-        else o.closed?.(r.detection);
-      }
-    }
-  };
+  return outcome.exitCode;
+}
 
-  // Signals for tripline go to the command; a second one goes to everything still traced.
-  let rootPid: number | undefined;
-  let pendingSignal: NodeJS.Signals | undefined;
+/** Forwards tripline's signals to the command; a second one goes to every process still watched. */
+function forwardSignals(target: () => number | undefined, everyone: () => readonly number[]): { detach: () => void; deliverPending: () => void } {
+  let pending: NodeJS.Signals | undefined;
   let received = 0;
   const send = (pids: readonly number[], signal: NodeJS.Signals): void => {
     for (const pid of pids) {
@@ -103,12 +119,28 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
   };
   const forward = (signal: NodeJS.Signals): void => {
     received++;
-    if (rootPid === undefined) pendingSignal = signal;
-    else send(received > 1 ? pipeline.normalizer.processes.livePids() : [rootPid], signal);
+    const pid = target();
+    if (pid === undefined) pending = signal;
+    else send(received > 1 ? everyone() : [pid], signal);
   };
   for (const s of FORWARDED_SIGNALS) process.on(s, forward);
+  return {
+    detach: () => {
+      for (const s of FORWARDED_SIGNALS) process.off(s, forward);
+    },
+    deliverPending: () => {
+      const pid = target();
+      // A signal that came before the command was known is delivered now, to the command.
+      if (pending !== undefined && pid !== undefined) send([pid], pending);
+      pending = undefined;
+    },
+  };
+}
 
-  const startedMs = Date.now();
+async function runPtrace(options: RunOptions, io: RunIo, session: DetectionSession, strace: StraceInstallation): Promise<SensorOutcome> {
+  let rootPid: number | undefined;
+  const processes = session.pipeline.normalizer.processes;
+  const signals = forwardSignals(() => rootPid, () => processes.livePids());
   let result;
   try {
     result = await runUnderStrace({
@@ -116,23 +148,19 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
       cwd: io.cwd,
       env: io.env,
       strace,
-      onEvents: (events: readonly SensorEvent[]) => {
-        for (const e of events) dispatch(pipeline.push(e));
+      onEvents: (events) => {
+        session.push(events);
       },
       onRoot: (pid) => {
         rootPid = pid;
-        // A signal that came before the command was known is delivered now, to the command.
-        if (pendingSignal !== undefined) send([pid], pendingSignal);
+        signals.deliverPending();
       },
     });
   } finally {
-    for (const s of FORWARDED_SIGNALS) process.off(s, forward);
+    signals.detach();
   }
-  dispatch(pipeline.flush());
-  for (const o of outputs) o.close?.();
-
   // The command's fate as the trace saw it, checked against strace's own exit.
-  const root = result.rootPid === undefined ? undefined : pipeline.normalizer.processes.get(result.rootPid);
+  const root = result.rootPid === undefined ? undefined : processes.get(result.rootPid);
   const warnings: string[] = [];
   let exitCode: number;
   let exitText: string;
@@ -156,25 +184,51 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
     warnings.push(`the tracer (strace) died with ${result.tracerSignal} while processes it traced were still running: the trace is incomplete`);
   }
   if (result.stats.overlongLines > 0) warnings.push(`${result.stats.overlongLines} trace line(s) longer than 1 MiB were skipped`);
-  const unresolvable = pipeline.normalizer.stats.unresolvable;
-  if (unresolvable > 0) warnings.push(`${unresolvable} access(es) relative to a directory fd of unknown path could not be resolved`);
+  return {
+    rootPid: result.rootPid, exitCode, exitText, warnings,
+    lines: result.stats.lines, unparsed: result.stats.unparsed, unparsedSamples: result.stats.unparsedSamples,
+  };
+}
 
-  const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
-  if (options.quiet) {
-    if (finals.length > 0 || warnings.length > 0) say(`tripline: ${finals.length} detection(s)${warnings.length > 0 ? `; ${warnings.join('; ')}` : ''}`);
-  } else {
-    say(formatReport(finals, {
-      command: options.command, exit: exitText, durationMs: Date.now() - startedMs,
-      sensor: `strace ${strace.version}${strace.seccompBpf ? ' --seccomp-bpf' : ''}`,
-      lines: result.stats.lines, unparsed: result.stats.unparsed, unparsedSamples: result.stats.unparsedSamples, warnings,
-    }, palette, width));
+async function runEbpf(options: RunOptions, io: RunIo, session: DetectionSession, bpftrace: BpftraceInstallation): Promise<SensorOutcome> {
+  const warnings: string[] = [];
+  let died: string | undefined;
+  const sensor = new BpftraceSensor({
+    install: bpftrace,
+    procfs: LIVE_PROCFS,
+    commandOnly: true,
+    onEvents: (events) => {
+      session.push(events);
+    },
+    onDied: (code, signal, stderr) => {
+      died = `bpftrace ended (${signal ?? `exit ${String(code)}`}) while the command ran${stderr === '' ? '' : `: ${stderr}`}; what ran after that was not observed`;
+    },
+  });
+  await sensor.start();
+  const [file = '', ...args] = options.command;
+  const child = spawn(file, args, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
+  const rootPid = child.pid;
+  if (rootPid !== undefined) sensor.limitTo(rootPid);
+  const signals = forwardSignals(() => rootPid, () => session.pipeline.normalizer.processes.livePids());
+  let status: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    status = await new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => {
+        resolve({ code, signal });
+      });
+    });
+    // Like strace -f: the run ends when everything the command started has ended.
+    while ((sensor.monitoredCount ?? 0) > 0 && died === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+  } finally {
+    signals.detach();
+    await sensor.stop();
   }
-  if (options.failOn !== 'never') {
-    const level = importanceRank(options.failOn);
-    if (finals.some((d) => importanceRank(d.recipe.importance) >= level)) {
-      say(`tripline: failing: detections at or above "${options.failOn}" (--fail-on); the command itself ended with ${exitText}`);
-      return EXIT.policy;
-    }
-  }
-  return exitCode;
+  if (died !== undefined) warnings.push(died);
+  if (sensor.stats.lost > 0) warnings.push(`bpftrace lost ${sensor.stats.lost} event(s): its buffers overflowed, some accesses were not seen`);
+  const exitCode = status.signal !== null ? signalExitCode(status.signal) : (status.code ?? EXIT.sensor);
+  return {
+    rootPid, exitCode, exitText: status.signal !== null ? `killed by ${status.signal}` : `exit ${exitCode}`, warnings,
+    lines: sensor.stats.lines, unparsed: sensor.stats.unparsed, unparsedSamples: sensor.stats.unparsedSamples,
+  };
 }

@@ -10,9 +10,13 @@ export interface RunOptions {
   readonly environment: string | undefined;
   readonly quiet: boolean;
   readonly help: boolean;
+  readonly sensor: SensorChoice;
 }
 
-const VALUE_OPTIONS = new Set(['--jsonl', '--fail-on', '--environment']);
+export const SENSOR_CHOICES = ['auto', 'ptrace', 'ebpf'] as const;
+export type SensorChoice = (typeof SENSOR_CHOICES)[number];
+
+const VALUE_OPTIONS = new Set(['--jsonl', '--fail-on', '--environment', '--sensor']);
 
 export function parseRunOptions(args: readonly string[]): RunOptions {
   const values = new Map<string, string>();
@@ -53,6 +57,8 @@ export function parseRunOptions(args: readonly string[]): RunOptions {
   if (failOn !== 'never' && !isImportance(failOn)) {
     throw new UsageError(`run: --fail-on "${failOn}" is not a level; use never, low, medium, high or critical`);
   }
+  const sensor = values.get('--sensor') ?? 'auto';
+  if (!(SENSOR_CHOICES as readonly string[]).includes(sensor)) throw new UsageError(`run: --sensor "${sensor}" is not a sensor; use auto, ptrace or ebpf`);
   if (command.length === 0 && !help) throw new UsageError('run: no command given; usage: tripline run [options] -- COMMAND [ARGS...]');
-  return { command, jsonl: values.get('--jsonl'), failOn, environment: values.get('--environment'), quiet, help };
+  return { command, jsonl: values.get('--jsonl'), failOn, environment: values.get('--environment'), quiet, help, sensor: sensor as SensorChoice };
 }

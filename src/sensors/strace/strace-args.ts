@@ -2,7 +2,7 @@
 // and -yy fd annotations, plus decoders for the argument shapes the sensor needs.
 
 import type { FdRef } from '../../model/sensor-event.ts';
-import { unescapeCString } from './c-string.ts';
+import { unescapeCString } from '../c-string.ts';
 
 /**
  * Index just past the annotation that opens at `start` (which holds '<'), or -1 if it never

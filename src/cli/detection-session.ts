@@ -1,0 +1,103 @@
+// What `run` and `watch` share: the environment, the pipeline and the outputs, and the
+// dispatch of engine results to them.
+
+import { randomUUID } from 'node:crypto';
+import { detectEnvironment, EnvironmentError } from '../context/environment-detector.ts';
+import { readHostInfo } from '../context/host-info.ts';
+import { DetectionPipeline } from '../engine/detection-pipeline.ts';
+import type { EngineOutput } from '../engine/engine.ts';
+import type { Detection } from '../model/detection.ts';
+import type { SensorInfo } from '../model/detection-context.ts';
+import type { SensorEvent } from '../model/sensor-event.ts';
+import { JsonlOutput } from '../outputs/jsonl-output.ts';
+import type { DetectionOutput } from '../outputs/output.ts';
+import { paletteFor, type Palette } from '../outputs/palette.ts';
+import { TerminalNotice } from '../outputs/terminal-notice.ts';
+import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
+import { LIVE_FILE_SYSTEM_PROBE } from '../sensors/live-file-system-probe.ts';
+import { UsageError } from './usage-error.ts';
+
+export interface CliIo {
+  readonly stderr: NodeJS.WriteStream;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+export interface SessionOptions {
+  readonly command: string;
+  readonly environment: string | undefined;
+  readonly jsonl: string | undefined;
+  readonly notices: boolean;
+  readonly sensor: SensorInfo;
+  /** Called for every final detection, after the outputs. */
+  readonly onClosed?: (detection: Detection) => void;
+}
+
+export class DetectionSession {
+  readonly pipeline: DetectionPipeline;
+  readonly palette: Palette;
+  readonly finals: Detection[] = [];
+  private readonly outputs: DetectionOutput[] = [];
+  private readonly io: CliIo;
+  private readonly onClosed: ((detection: Detection) => void) | undefined;
+
+  constructor(options: SessionOptions, io: CliIo) {
+    this.io = io;
+    this.onClosed = options.onClosed;
+    let environment;
+    try {
+      environment = detectEnvironment(options.environment, io.env);
+    } catch (error) {
+      if (error instanceof EnvironmentError) throw new UsageError(error.message, { cause: error });
+      throw error;
+    }
+    this.palette = paletteFor(io.stderr, io.env);
+    if (options.notices) this.outputs.push(new TerminalNotice((line) => { this.say(line); }, this.palette));
+    if (options.jsonl !== undefined) {
+      try {
+        this.outputs.push(new JsonlOutput(options.jsonl));
+      } catch (error) {
+        throw new UsageError(`${options.command}: --jsonl ${options.jsonl}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    this.pipeline = new DetectionPipeline({
+      recipes: BUILTIN_RECIPES,
+      sessionId: randomUUID(),
+      initialCwd: io.cwd,
+      ...(process.getuid === undefined ? {} : { initialUid: process.getuid() }),
+      context: { environment, host: readHostInfo(), sensor: options.sensor },
+      probe: LIVE_FILE_SYSTEM_PROBE,
+    });
+  }
+
+  say(line: string): void {
+    this.io.stderr.write(`${line}\n`);
+  }
+
+  push(events: readonly SensorEvent[]): void {
+    for (const e of events) this.dispatch(this.pipeline.push(e));
+  }
+
+  tick(nowMs: number): void {
+    this.dispatch(this.pipeline.engine.tick(nowMs));
+  }
+
+  /** Closes every detection still open and the outputs. */
+  finish(): void {
+    this.dispatch(this.pipeline.flush());
+    for (const o of this.outputs) o.close?.();
+  }
+
+  private dispatch(results: readonly EngineOutput[]): void {
+    for (const r of results) {
+      for (const o of this.outputs) {
+        if (r.type === 'opened') o.opened?.(r.detection);
+        else o.closed?.(r.detection);
+      }
+      if (r.type === 'closed') {
+        this.finals.push(r.detection);
+        this.onClosed?.(r.detection);
+      }
+    }
+  }
+}

@@ -1,0 +1,285 @@
+// From tripline.bt lines to sensor events: enriched from /proc the moment a line arrives (a
+// short-lived process is gone soon after), put back in time order (each CPU has its own
+// buffer), processes that predate the sensor introduced through their /proc ancestry, and,
+// for `run`, everything outside the monitored command's process tree left out.
+
+import { constants } from 'node:os';
+import type { AccessAction, AccessEvent, FdRef, SensorEvent } from '../../model/sensor-event.ts';
+import type { ProcessFacts, ProcfsReader } from '../procfs-reader.ts';
+import { parseBpfLine, procPathFromNames, WHY, type BpfRecord, type FileRecord, type LostRecord, type ReadyRecord } from './bpftrace-line-parser.ts';
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+
+const SYSCALL_NAMES: Readonly<Record<string, string>> = { newstat: 'stat', newlstat: 'lstat' };
+const O_WRONLY = 0o1;
+const O_RDWR = 0o2;
+const O_CREAT = 0o100;
+const O_DIRECTORY = 0o200000;
+const O_PATH = 0o10000000;
+const AT_FDCWD = -100;
+/** The program cuts strings at this many bytes (BPFTRACE_STRLEN - 1). */
+export const PATH_LIMIT = 51;
+const MAX_BOOTSTRAP_DEPTH = 64;
+
+type TimedRecord = Exclude<BpfRecord, LostRecord | ReadyRecord>;
+
+interface Pending {
+  readonly ns: bigint;
+  readonly record: TimedRecord;
+  /** Facts read from /proc when the line arrived. */
+  readonly facts?: ProcessFacts;
+  readonly base?: string;
+  readonly realpath?: string;
+}
+
+export interface BpfStreamStats {
+  lines: number;
+  unparsed: number;
+  lost: number;
+  readonly unparsedSamples: { line: number; reason: string; text: string }[];
+}
+
+export interface BpfStreamOptions {
+  readonly procfs: ProcfsReader;
+  /** Added to the program's CLOCK_MONOTONIC ns to get Unix ns. */
+  readonly offsetNs: bigint;
+  /** How long a line is held for lines from other CPUs that happened earlier. */
+  readonly holdNs?: bigint;
+  /** Only this process and its descendants (for `run`); undefined watches every process. */
+  readonly rootPid?: number;
+  /** Watch nothing until `limitTo` names the command. */
+  readonly commandOnly?: boolean;
+}
+
+export class BpfEventStream {
+  readonly stats: BpfStreamStats = { lines: 0, unparsed: 0, lost: 0, unparsedSamples: [] };
+  private queue: Pending[] = [];
+  private readonly known = new Set<number>();
+  private monitored: Set<number> | undefined;
+  private ready = false;
+
+  constructor(private readonly options: BpfStreamOptions) {
+    this.monitored = options.rootPid === undefined ? (options.commandOnly === true ? new Set() : undefined) : new Set([options.rootPid]);
+    if (options.rootPid !== undefined) this.known.add(options.rootPid);
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** From now on, only `pid` and its descendants. */
+  limitTo(pid: number): void {
+    this.monitored = new Set([pid]);
+    this.known.add(pid);
+  }
+
+  /** Processes of the monitored command still running (undefined when watching the host). */
+  get monitoredCount(): number | undefined {
+    return this.monitored?.size;
+  }
+
+  /** Keeps counting across a restart of bpftrace. */
+  carryStats(previous: BpfStreamStats): void {
+    this.stats.lines += previous.lines;
+    this.stats.unparsed += previous.unparsed;
+    this.stats.lost += previous.lost;
+    this.stats.unparsedSamples.push(...previous.unparsedSamples.slice(0, 5));
+  }
+
+  /** Takes one line as it arrives; nothing comes out until `release`. */
+  push(line: string): void {
+    this.stats.lines++;
+    const rec = parseBpfLine(line);
+    if (rec === undefined) return;
+    if (rec.type === 'unparsed') {
+      this.stats.unparsed++;
+      if (this.stats.unparsedSamples.length < 5) this.stats.unparsedSamples.push({ line: this.stats.lines, reason: rec.reason, text: line.slice(0, 200) });
+      return;
+    }
+    if (rec.type === 'lost') {
+      this.stats.lost += rec.count;
+      return;
+    }
+    if (rec.type === 'ready') {
+      this.ready = true;
+      return;
+    }
+    this.insert(this.enrich(rec));
+  }
+
+  /** Events of every line older than `nowNs - hold` (all of them when `nowNs` is undefined), in time order. */
+  release(nowNs?: bigint): SensorEvent[] {
+    const cutoff = nowNs === undefined ? undefined : nowNs - (this.options.holdNs ?? 50_000_000n);
+    let n = 0;
+    while (n < this.queue.length && (cutoff === undefined || (this.queue[n]?.ns ?? 0n) <= cutoff)) n++;
+    if (n === 0) return [];
+    const due = this.queue.slice(0, n);
+    this.queue = this.queue.slice(n);
+    const out: SensorEvent[] = [];
+    for (const p of due) this.map(p, out);
+    return out;
+  }
+
+  private insert(p: Pending): void {
+    let i = this.queue.length;
+    while (i > 0 && (this.queue[i - 1]?.ns ?? 0n) > p.ns) i--;
+    this.queue.splice(i, 0, p);
+  }
+
+  private enrich(rec: TimedRecord): Pending {
+    const { procfs } = this.options;
+    if (rec.type === 'exec') return { ns: rec.ns, record: rec, ...optional('facts', procfs.facts(rec.tgid)) };
+    if (rec.type !== 'file') return { ns: rec.ns, record: rec };
+    let base: string | undefined;
+    if (!rec.path.startsWith('/') && baseFromNames(rec) === undefined) {
+      base = rec.dfd === AT_FDCWD ? procfs.cwd(rec.tgid) : rec.dfd >= 0 ? procfs.fdPath(rec.tgid, rec.dfd) : undefined;
+    }
+    let realpath: string | undefined;
+    if ((rec.why & WHY.statOnProc) !== 0) {
+      const cwd = rec.path.startsWith('/') ? '' : (procfs.cwd(rec.tgid) ?? '');
+      realpath = procfs.realpath(rec.path.startsWith('/') ? rec.path : `${cwd}/${rec.path}`);
+    }
+    return { ns: rec.ns, record: rec, ...optional('base', base), ...optional('realpath', realpath) };
+  }
+
+  private timeMs(ns: bigint): number {
+    return Number(ns + this.options.offsetNs) / 1e6;
+  }
+
+  private inScope(tgid: number): boolean {
+    return this.monitored === undefined || this.monitored.has(tgid);
+  }
+
+  private map(p: Pending, out: SensorEvent[]): void {
+    const rec = p.record;
+    const timeMs = this.timeMs(p.ns);
+    switch (rec.type) {
+      case 'fork': {
+        if (rec.thread) return;
+        if (this.monitored !== undefined) {
+          if (!this.monitored.has(rec.parentTgid)) return;
+          this.monitored.add(rec.childTid);
+        }
+        this.introduce(rec.parentTgid, timeMs, out);
+        this.known.add(rec.childTid);
+        out.push({ kind: 'fork', timeMs, parentTid: rec.parentTgid, childTid: rec.childTid, thread: false, sharesFs: false });
+        return;
+      }
+      case 'exec': {
+        if (!this.inScope(rec.tgid)) return;
+        if (!this.known.has(rec.tgid)) this.introduce(rec.tgid, timeMs, out, rec.ppid);
+        // /proc has the whole argv if the process was still there; else what the kernel printed.
+        const facts = p.facts;
+        const fromProc = facts?.argv;
+        out.push({
+          kind: 'exec', timeMs, tid: rec.tgid, path: facts?.exe ?? rec.filename,
+          argv: fromProc ?? rec.argv, argvTruncated: fromProc === undefined && !rec.argvComplete,
+        });
+        out.push({ kind: 'uid', timeMs, tid: rec.tgid, uid: rec.uid });
+        return;
+      }
+      case 'exit': {
+        if (!this.inScope(rec.tgid) || !this.known.has(rec.tgid)) return;
+        this.known.delete(rec.tgid);
+        this.monitored?.delete(rec.tgid);
+        const signal = rec.status & 0x7f;
+        out.push(signal === 0
+          ? { kind: 'exit', timeMs, tid: rec.tgid, exitCode: (rec.status >> 8) & 0xff }
+          : { kind: 'exit', timeMs, tid: rec.tgid, signal: SIGNAL_NAMES.get(signal) ?? `SIG${signal}`, coreDumped: (rec.status & 0x80) !== 0 });
+        return;
+      }
+      case 'file': {
+        if (!this.inScope(rec.tgid)) return;
+        this.introduce(rec.tgid, timeMs, out);
+        const event = fileEvent(rec, p, timeMs);
+        if (event !== undefined) out.push(event);
+        return;
+      }
+    }
+  }
+
+  /** Makes a process known, with its /proc ancestry, if it predates what the sensor has seen. */
+  private introduce(pid: number, timeMs: number, out: SensorEvent[], knownPpid?: number): void {
+    const chain: { pid: number; facts: ProcessFacts | undefined }[] = [];
+    let current: number | undefined = pid;
+    let ppidHint = knownPpid;
+    for (let depth = 0; current !== undefined && current > 0 && !this.known.has(current) && depth < MAX_BOOTSTRAP_DEPTH; depth++) {
+      const facts = this.options.procfs.facts(current);
+      chain.push({ pid: current, facts });
+      this.known.add(current);
+      current = ppidHint ?? facts?.ppid;
+      ppidHint = undefined;
+    }
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const entry = chain[i];
+      if (entry === undefined) continue;
+      const parent = i === chain.length - 1 ? current : chain[i + 1]?.pid;
+      if (parent !== undefined && parent > 0) out.push({ kind: 'fork', timeMs, parentTid: parent, childTid: entry.pid, thread: false, sharesFs: false });
+      const f = entry.facts;
+      if (f?.exe !== undefined || f?.argv !== undefined) {
+        out.push({ kind: 'exec', timeMs, tid: entry.pid, path: f.exe ?? f.argv?.[0] ?? '?', argv: f.argv ?? [], argvTruncated: f.argv === undefined });
+      }
+      if (f?.cwd !== undefined) out.push({ kind: 'cwd', timeMs, tid: entry.pid, fd: { fd: 'AT_FDCWD', path: f.cwd } });
+      if (f?.uid !== undefined) out.push({ kind: 'uid', timeMs, tid: entry.pid, uid: f.uid });
+    }
+  }
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+function baseFromNames(rec: FileRecord): string | undefined {
+  return rec.resolvedKind === 'b' ? procPathFromNames(rec.depth, rec.names, (rec.why & WHY.underNet) !== 0) : undefined;
+}
+
+function openAction(flags: number): { action: AccessAction; isDirectory?: boolean } {
+  if ((flags & O_PATH) !== 0) return { action: 'stat' };
+  if ((flags & 3) === O_RDWR) return { action: 'readwrite' };
+  if ((flags & 3) === O_WRONLY || (flags & O_CREAT) !== 0) return { action: 'write' };
+  if ((flags & O_DIRECTORY) !== 0) return { action: 'read', isDirectory: true };
+  return { action: 'read' };
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+function fileEvent(rec: FileRecord, p: Pending, timeMs: number): SensorEvent | undefined {
+  const syscall = SYSCALL_NAMES[rec.syscall] ?? rec.syscall;
+  const ok = rec.ret >= 0;
+  const resolved = rec.resolvedKind === 'o' && ok ? procPathFromNames(rec.depth, rec.names, (rec.why & WHY.underNet) !== 0) : undefined;
+  if (syscall === 'chdir' || syscall === 'fchdir') {
+    const path = resolved ?? p.realpath;
+    return ok && path !== undefined ? { kind: 'cwd', timeMs, tid: rec.tgid, fd: { fd: 'AT_FDCWD', path } } : undefined;
+  }
+  let action: AccessAction;
+  let isDirectory: boolean | undefined;
+  if (syscall.startsWith('open') || syscall === 'creat') {
+    ({ action, isDirectory } = openAction(syscall === 'creat' ? O_CREAT | O_WRONLY : rec.arg));
+  } else if (syscall === 'getdents64') {
+    action = 'list';
+    isDirectory = true;
+  } else if (syscall.startsWith('readlink')) {
+    action = 'readlink';
+  } else if (syscall === 'access' || syscall.startsWith('faccessat')) {
+    action = 'access';
+  } else {
+    action = 'stat';
+  }
+  const event: Writable<AccessEvent> = { kind: 'access', timeMs, tid: rec.tgid, syscall, action };
+  if (!ok) event.error = ERRNO_NAMES.get(-rec.ret) ?? `E${-rec.ret}`;
+  if (resolved !== undefined) event.resolvedPath = resolved;
+  else if (p.realpath !== undefined) event.resolvedPath = p.realpath;
+  if (isDirectory !== undefined) event.isDirectory = isDirectory;
+  if (syscall === 'lstat' || action === 'readlink') event.noFollow = true;
+  // A path at the program's string limit may be cut: trust it only when nothing better is known.
+  const cut = Buffer.byteLength(rec.path) >= PATH_LIMIT;
+  if (rec.path !== '' && !(cut && event.resolvedPath !== undefined)) event.path = rec.path;
+  if (event.path === undefined && event.resolvedPath === undefined) return undefined;
+  if (event.path !== undefined && !event.path.startsWith('/')) {
+    const base: FdRef = rec.dfd === AT_FDCWD ? { fd: 'AT_FDCWD' } : { fd: rec.dfd };
+    const basePath = baseFromNames(rec) ?? p.base;
+    event.base = basePath === undefined ? base : { ...base, path: basePath };
+  }
+  return event;
+}

@@ -1,0 +1,158 @@
+// Parses the lines tripline.bt prints (one record per line, tab-separated; format in the
+// program's header comment) and bpftrace's own "Lost N events" notices.
+
+import { unescapeCString } from '../c-string.ts';
+
+export interface ReadyRecord {
+  readonly type: 'ready';
+  readonly ns: bigint;
+}
+
+export interface ExecRecord {
+  readonly type: 'exec';
+  readonly ns: bigint;
+  readonly tgid: number;
+  readonly ppid: number;
+  readonly uid: number;
+  readonly oldTid: number;
+  readonly comm: string;
+  readonly filename: string;
+  /** argv as the kernel had it at exec, possibly cut short. */
+  readonly argv: readonly string[];
+  readonly argvComplete: boolean;
+}
+
+export interface ForkRecord {
+  readonly type: 'fork';
+  readonly ns: bigint;
+  readonly parentTgid: number;
+  readonly parentTid: number;
+  readonly childTid: number;
+  readonly thread: boolean;
+  readonly cloneFlags: bigint;
+}
+
+export interface ExitRecord {
+  readonly type: 'exit';
+  readonly ns: bigint;
+  readonly tgid: number;
+  /** wait(2) status word. */
+  readonly status: number;
+}
+
+export interface FileRecord {
+  readonly type: 'file';
+  readonly ns: bigint;
+  readonly syscall: string;
+  readonly tgid: number;
+  readonly tid: number;
+  /** -100 is AT_FDCWD; for fchdir and getdents64, the fd itself. */
+  readonly dfd: number;
+  /** Open flags, access mode or stat flags. */
+  readonly arg: number;
+  readonly ret: number;
+  readonly why: number;
+  /** The path argument as given (cut at the program's string length). */
+  readonly path: string;
+  /** What the names describe: the object ('o'), the base of a relative path ('b'), or nothing ('-'). */
+  readonly resolvedKind: 'o' | 'b' | '-';
+  /** Components from the procfs root to that dentry; -1 when it is not on procfs. */
+  readonly depth: number;
+  /** Dentry names, leaf first. */
+  readonly names: readonly string[];
+}
+
+export interface LostRecord {
+  readonly type: 'lost';
+  readonly count: number;
+}
+
+export type BpfRecord = ReadyRecord | ExecRecord | ForkRecord | ExitRecord | FileRecord | LostRecord;
+
+export interface BpfParseFailure {
+  readonly type: 'unparsed';
+  readonly reason: string;
+}
+
+/** Why bits (see tripline.bt). */
+export const WHY = { netPrefix: 1, procPrefix: 2, dots: 4, relativeOnProc: 8, underNet: 16, statOnProc: 32 } as const;
+
+const LOST = /^Lost (\d+) events$/;
+const INT = /^-?\d+$/;
+const SYSCALL_PREFIX = 'tracepoint:syscalls:sys_exit_';
+
+function int(text: string | undefined): number | undefined {
+  return text !== undefined && INT.test(text) ? Number(text) : undefined;
+}
+
+function ns(text: string | undefined): bigint | undefined {
+  return text !== undefined && /^\d+$/.test(text) ? BigInt(text) : undefined;
+}
+
+function fail(reason: string): BpfParseFailure {
+  return { type: 'unparsed', reason };
+}
+
+/** Parses one line; undefined for lines that carry nothing (empty lines, "Attaching N probes..."). */
+export function parseBpfLine(line: string): BpfRecord | BpfParseFailure | undefined {
+  if (line === '' || line.startsWith('Attaching ')) return undefined;
+  const lost = LOST.exec(line);
+  if (lost?.[1] !== undefined) return { type: 'lost', count: Number(lost[1]) };
+  const f = line.split('\t');
+  const time = ns(f[1]);
+  if (time === undefined) return fail('no timestamp');
+  switch (f[0]) {
+    case 'READY':
+      return { type: 'ready', ns: time };
+    case 'EXEC': {
+      const [tgid, ppid, uid, oldTid, argLength] = [int(f[2]), int(f[4]), int(f[5]), int(f[6]), int(f[7])];
+      if (f.length < 11 || tgid === undefined || ppid === undefined || uid === undefined || oldTid === undefined || argLength === undefined) return fail('bad EXEC line');
+      const raw = unescapeCString(f[8] ?? '');
+      const argv = raw.replace(/\0$/, '').split('\0');
+      return {
+        type: 'exec', ns: time, tgid, ppid, uid, oldTid, comm: f[9] ?? '', filename: f.slice(10).join('\t'),
+        argv, argvComplete: Buffer.byteLength(raw) >= argLength,
+      };
+    }
+    case 'FORK': {
+      const [parentTgid, parentTid, childTid, thread] = [int(f[2]), int(f[3]), int(f[4]), int(f[6])];
+      if (f.length !== 8 || parentTgid === undefined || parentTid === undefined || childTid === undefined || thread === undefined) return fail('bad FORK line');
+      return { type: 'fork', ns: time, parentTgid, parentTid, childTid, thread: thread === 1, cloneFlags: BigInt(`0x${f[7] ?? '0'}`) };
+    }
+    case 'EXIT': {
+      const [tgid, status] = [int(f[2]), int(f[4])];
+      if (f.length < 5 || tgid === undefined || status === undefined) return fail('bad EXIT line');
+      return { type: 'exit', ns: time, tgid, status };
+    }
+    case 'FILE': {
+      // The path (field 9) is the only field that may hold a tab; the six after it are fixed.
+      if (f.length < 16) return fail('bad FILE line');
+      const tail = f.slice(f.length - 6);
+      const [tgid, tid, dfd, ret, why, depth] = [int(f[3]), int(f[4]), int(f[5]), int(f[7]), int(f[8]), int(tail[1])];
+      const syscall = f[2] ?? '';
+      const kind = tail[0];
+      if (tgid === undefined || tid === undefined || dfd === undefined || ret === undefined || why === undefined || depth === undefined) return fail('bad FILE numbers');
+      if (!syscall.startsWith(SYSCALL_PREFIX) || (kind !== 'o' && kind !== 'b' && kind !== '-')) return fail('bad FILE fields');
+      const arg = Number.parseInt(f[6] ?? '', 16);
+      return {
+        type: 'file', ns: time, syscall: syscall.slice(SYSCALL_PREFIX.length), tgid, tid, dfd, arg: Number.isNaN(arg) ? 0 : arg, ret, why,
+        path: f.slice(9, f.length - 6).join('\t'), resolvedKind: kind, depth, names: tail.slice(2),
+      };
+    }
+    default:
+      return fail('unknown record type');
+  }
+}
+
+/**
+ * The procfs path a dentry walk describes: "/proc" + the names root-first. Only DEPTH names
+ * exist; the program prints four, so deeper dentries are complete only when known to lie under
+ * /proc/sys/net (whose first two components are then known). Undefined when incomplete.
+ */
+export function procPathFromNames(depth: number, names: readonly string[], underNet: boolean): string | undefined {
+  if (depth < 0) return undefined;
+  if (depth === 0) return '/proc';
+  if (depth <= names.length) return `/proc/${names.slice(0, depth).reverse().join('/')}`;
+  if (underNet && depth - 2 <= names.length) return `/proc/sys/net/${names.slice(0, depth - 2).reverse().join('/')}`;
+  return undefined;
+}

@@ -1,0 +1,167 @@
+// The eBPF sensor: runs tripline.bt under Debian's bpftrace, waits for its READY line, and
+// streams its lines into sensor events. Stopping it is harmless to every traced process.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { SensorEvent } from '../../model/sensor-event.ts';
+import { lookUpExecutable } from '../executable-lookup.ts';
+import { LineSplitter } from '../line-splitter.ts';
+import type { ProcfsReader } from '../procfs-reader.ts';
+import { SensorUnavailableError } from '../sensor-errors.ts';
+import { BpfEventStream, type BpfStreamStats } from './bpftrace-event-stream.ts';
+
+export interface BpftraceInstallation {
+  readonly path: string;
+  readonly version: string;
+}
+
+/** The program, found from src/ (tsx) and from dist/ alike: it is shipped in src/. */
+export const PROGRAM_PATH = fileURLToPath(new URL('../../../src/sensors/bpftrace/tripline.bt', import.meta.url));
+
+const INSTALL_HINT = 'install it with: sudo apt-get install -y bpftrace (Debian/Ubuntu), or use --sensor ptrace';
+const TRACEFS = '/sys/kernel/tracing';
+const READY_TIMEOUT_MS = 30_000;
+const RELEASE_EVERY_MS = 25;
+
+/** Finds bpftrace and checks the privileges and tracefs it needs; mounts tracefs when absent. */
+export function probeBpftrace(env: NodeJS.ProcessEnv = process.env): BpftraceInstallation {
+  const lookup = lookUpExecutable(env.TRIPLINE_BPFTRACE ?? 'bpftrace', { ...env, PATH: `${env.PATH ?? ''}:/usr/sbin:/usr/bin` }, process.cwd());
+  if (!('found' in lookup)) throw new SensorUnavailableError('bpftrace is not installed or not on PATH', INSTALL_HINT);
+  if (process.getuid?.() !== 0) {
+    throw new SensorUnavailableError('the eBPF sensor needs root (CAP_BPF and CAP_PERFMON)', 'run it with sudo, or use --sensor ptrace (no root needed)');
+  }
+  const v = spawnSync(lookup.found, ['--version'], { encoding: 'utf8' });
+  if (v.status !== 0) throw new SensorUnavailableError(`cannot run ${lookup.found}: ${v.stderr.trim()}`, INSTALL_HINT);
+  if (!existsSync(`${TRACEFS}/events`)) {
+    const m = spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      throw new SensorUnavailableError(`tracefs is not mounted and mounting it failed: ${m.stderr.trim()}`, `mount it with: mount -t tracefs nodev ${TRACEFS}`);
+    }
+  }
+  return { path: lookup.found, version: /v?(\d+\.\d+(?:\.\d+)?)/.exec(v.stdout)?.[1] ?? 'unknown' };
+}
+
+export interface BpftraceSensorOptions {
+  readonly install: BpftraceInstallation;
+  readonly procfs: ProcfsReader;
+  readonly onEvents: (events: readonly SensorEvent[]) => void;
+  /** bpftrace ended without being asked to (its stderr tail says why). */
+  readonly onDied?: (code: number | null, signal: NodeJS.Signals | null, stderr: string) => void;
+  /** Pass nothing on until `limitTo` names the command to watch (for `run`). */
+  readonly commandOnly?: boolean;
+}
+
+export class BpftraceSensor {
+  private child: ChildProcess | undefined;
+  private stream: BpfEventStream;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private stderrTail = '';
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: BpftraceSensorOptions) {
+    this.stream = this.newStream();
+  }
+
+  get stats(): BpfStreamStats {
+    return this.stream.stats;
+  }
+
+  /** Processes of the monitored command still running, as far as the released events tell. */
+  get monitoredCount(): number | undefined {
+    return this.stream.monitoredCount;
+  }
+
+  private newStream(): BpfEventStream {
+    const offsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+    return new BpfEventStream({ procfs: this.options.procfs, offsetNs, commandOnly: this.options.commandOnly === true });
+  }
+
+  /** Watches only `pid` and its descendants from now on (for `run`). */
+  limitTo(pid: number): void {
+    this.stream.limitTo(pid);
+  }
+
+  /** Starts bpftrace and resolves once the program is attached (its READY line). */
+  async start(): Promise<void> {
+    this.stopping = false;
+    this.stderrTail = '';
+    const previous = this.stream.stats;
+    this.stream = this.newStream();
+    this.stream.carryStats(previous);
+    const child = spawn(this.options.install.path, ['-B', 'none', PROGRAM_PATH, String(process.pid), String(statSync('/proc').dev)], {
+      env: { ...process.env, BPFTRACE_STRLEN: '52', BPFTRACE_PERF_RB_PAGES: '1024' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    const splitter = new LineSplitter(1 << 16);
+    let resolveReady: (() => void) | undefined;
+    const ready = new Promise<void>((resolve) => {
+      resolveReady = resolve;
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      splitter.push(chunk, (line) => {
+        this.stream.push(line);
+        if (this.stream.isReady) resolveReady?.();
+      });
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
+    });
+    this.exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.deliver();
+        if (this.timer !== undefined) clearInterval(this.timer);
+        this.timer = undefined;
+        if (!this.stopping) this.options.onDied?.(code, signal, this.meaningfulStderr());
+        resolve();
+      });
+    });
+    const failed = this.exited.then(() => {
+      throw new SensorUnavailableError(`bpftrace exited before attaching: ${this.meaningfulStderr() || 'no message'}`, INSTALL_HINT);
+    });
+    let timeout: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timeout = setTimeout(() => {
+        reject(new SensorUnavailableError(`bpftrace did not attach within ${READY_TIMEOUT_MS / 1000} s`, 'check dmesg and bpftrace\'s own message'));
+      }, READY_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([ready, failed, timedOut]);
+    } catch (error) {
+      this.stopping = true;
+      child.kill('SIGKILL');
+      throw error;
+    } finally {
+      clearTimeout(timeout);
+    }
+    this.timer = setInterval(() => {
+      this.deliver(process.hrtime.bigint());
+    }, RELEASE_EVERY_MS);
+  }
+
+  /** Stops bpftrace (SIGINT) after letting late lines arrive, and delivers everything left. */
+  async stop(graceMs = 150): Promise<void> {
+    if (this.child === undefined) return;
+    await new Promise((resolve) => setTimeout(resolve, graceMs));
+    this.stopping = true;
+    this.child.kill('SIGINT');
+    await this.exited;
+    this.deliver();
+    this.child = undefined;
+  }
+
+  private deliver(nowNs?: bigint): void {
+    const events = this.stream.release(nowNs);
+    if (events.length > 0) this.options.onEvents(events);
+  }
+
+  private meaningfulStderr(): string {
+    return this.stderrTail
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.includes('RLIMIT_MEMLOCK'))
+      .join('\n')
+      .trim();
+  }
+}
