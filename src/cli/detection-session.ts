@@ -27,6 +27,8 @@ export interface SessionOptions {
   readonly command: string;
   readonly environment: string | undefined;
   readonly jsonl: string | undefined;
+  /** Append to the JSONL file rather than start it anew (the daemon). */
+  readonly appendJsonl?: boolean;
   readonly notices: boolean;
   readonly sensor: SensorInfo;
   /** Called for every final detection, after the outputs. */
@@ -55,7 +57,7 @@ export class DetectionSession {
     if (options.notices) this.outputs.push(new TerminalNotice((line) => { this.say(line); }, this.palette));
     if (options.jsonl !== undefined) {
       try {
-        this.outputs.push(new JsonlOutput(options.jsonl));
+        this.outputs.push(new JsonlOutput(options.jsonl, options.appendJsonl === true));
       } catch (error) {
         throw new UsageError(`${options.command}: --jsonl ${options.jsonl}: ${(error as Error).message}`, { cause: error });
       }

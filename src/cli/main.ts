@@ -7,6 +7,7 @@ import { demoCommand } from './demo-command.ts';
 import { EXIT } from './exit-codes.ts';
 import { MAIN_HELP } from './help-text.ts';
 import { runCommand, type RunIo } from './run-command.ts';
+import { watchCommand } from './watch-command.ts';
 import { UsageError } from './usage-error.ts';
 
 function version(): string {
@@ -22,6 +23,8 @@ export async function main(argv: readonly string[], io: RunIo): Promise<number> 
         return await runCommand(rest, io);
       case 'demo':
         return await demoCommand(io);
+      case 'watch':
+        return await watchCommand(rest, io);
       case '--version':
       case '-V':
         io.stderr.write(`tripline ${version()}\n`);

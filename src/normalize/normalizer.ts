@@ -156,7 +156,10 @@ export class Normalizer {
     }
     if (!this.options.roots.some((root) => isUnder(path, root))) return undefined;
     let isDirectory = event.isDirectory;
-    if (isDirectory === undefined && event.action === 'access' && event.error === undefined) isDirectory = this.probeDirectory(path);
+    // access(2) never says what it checked, nor does a stat the eBPF sensor saw: ask once.
+    if (isDirectory === undefined && (event.action === 'access' || event.action === 'stat') && event.error === undefined) {
+      isDirectory = this.probeDirectory(path);
+    }
     return {
       kind: 'file-access',
       timeMs: event.timeMs,

@@ -8,8 +8,9 @@ import type { DetectionOutput } from './output.ts';
 export class JsonlOutput implements DetectionOutput {
   private fd: number | undefined;
 
-  constructor(readonly path: string) {
-    this.fd = openSync(path, 'w');
+  /** `append` keeps what a previous run of a daemon wrote; otherwise the file starts empty. */
+  constructor(readonly path: string, append = false) {
+    this.fd = openSync(path, append ? 'a' : 'w');
   }
 
   closed(detection: Detection): void {

@@ -119,7 +119,7 @@ function waitForTracer(triplinePid: number): number {
 void test('a tracer that dies while the command runs is reported, with exit 69', opts, () => withTempDir(async (dir) => {
   const marker = join(dir, 'started');
   let triplinePid: number | undefined;
-  const pending = runTripline(['sh', '-c', `: > ${marker}; sleep 0.5; exit 0`], { dir, onSpawn: (child) => { triplinePid = child.pid; } });
+  const pending = runTripline(['sh', '-c', `: > ${marker}; sleep 0.5; exit 0`], { dir, options: ['--sensor', 'ptrace'], onSpawn: (child) => { triplinePid = child.pid; } });
   assert.ok(triplinePid !== undefined);
   const tracer = waitForTracer(triplinePid);
   await waitForFile(marker);
@@ -136,7 +136,7 @@ void test('a SIGTERM that reaches tripline before strace\'s first line is read s
     // The command traps TERM (exit 42) and otherwise gives up after about 1 s with exit 9.
     const script = 'trap "exit 42" TERM; i=0; while [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; exit 9';
     let triplinePid: number | undefined;
-    const pending = runTripline(['sh', '-c', script], { dir, onSpawn: (child) => { triplinePid = child.pid; } });
+    const pending = runTripline(['sh', '-c', script], { dir, options: ['--sensor', 'ptrace'], onSpawn: (child) => { triplinePid = child.pid; } });
     assert.ok(triplinePid !== undefined);
     waitForTracer(triplinePid);
     process.kill(triplinePid, 'SIGTERM');
@@ -200,14 +200,14 @@ void describe('cli: usage errors and a missing strace', () => {
   });
 
   void test('TRIPLINE_STRACE=/nonexistent/strace exits 69 with the install hint', opts, async () => {
-    const r = await runCli(['run', '--', 'true'], { env: cleanEnv({ TRIPLINE_STRACE: '/nonexistent/strace' }) });
+    const r = await runCli(['run', '--sensor', 'ptrace', '--', 'true'], { env: cleanEnv({ TRIPLINE_STRACE: '/nonexistent/strace' }) });
     assert.equal(r.exitCode, 69, r.stderr);
     assert.match(r.stderr, /apt-get install -y strace/);
     assert.doesNotMatch(r.stderr, /internal error/);
   });
 
   void test('strace not on PATH exits 69 with the install hint', opts, async () => {
-    const r = await runCli(['run', '--', 'true'], { env: cleanEnv({ PATH: '/nonexistent' }) });
+    const r = await runCli(['run', '--sensor', 'ptrace', '--', 'true'], { env: cleanEnv({ PATH: '/nonexistent' }) });
     assert.equal(r.exitCode, 69, r.stderr);
     assert.match(r.stderr, /strace is not installed/);
     assert.match(r.stderr, /apt-get install -y strace/);

@@ -77,9 +77,18 @@ export interface CliOptions {
   readonly onSpawn?: (child: ChildProcess) => void;
 }
 
+/**
+ * The sensor `run` uses in these tests: TRIPLINE_E2E_SENSOR (ptrace or ebpf), ptrace by
+ * default. npm test runs the suite once per sensor available.
+ */
+export const E2E_SENSOR = process.env.TRIPLINE_E2E_SENSOR === 'ebpf' ? 'ebpf' : 'ptrace';
+/** bpftrace takes about 2 s to attach and 2 s to detach. */
+const SENSOR_SLOWNESS = E2E_SENSOR === 'ebpf' ? 3 : 1;
+
 /** Runs `node bin/tripline.js ARGS...` and collects its outcome. */
-export async function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+export async function runCli(givenArgs: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   const started = Date.now();
+  const args = givenArgs[0] === 'run' && !givenArgs.includes('--sensor') ? ['run', '--sensor', E2E_SENSOR, ...givenArgs.slice(1)] : givenArgs;
   // Its own process group: on a timeout the whole group (tripline, strace, the command) is
   // killed, else a traced command left running would hold the pipes open and stall the suite.
   const child = spawn(process.execPath, [TRIPLINE_BIN, ...args], {
@@ -98,7 +107,7 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
   const timer = setTimeout(() => {
     timedOut = true;
     killGroup(child);
-  }, options.timeoutMs ?? 10_000);
+  }, (options.timeoutMs ?? 10_000) * SENSOR_SLOWNESS);
   try {
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', reject);
@@ -284,4 +293,4 @@ export function pause(ms: number): Promise<void> {
 }
 
 /** Per-test timeout: a run is well under 2 s; the margin absorbs a loaded CI machine. */
-export const TEST_TIMEOUT = 15_000;
+export const TEST_TIMEOUT = 15_000 * SENSOR_SLOWNESS;

@@ -6,7 +6,9 @@
 import { constants } from 'node:os';
 import type { AccessAction, AccessEvent, FdRef, SensorEvent } from '../../model/sensor-event.ts';
 import type { ProcessFacts, ProcfsReader } from '../procfs-reader.ts';
-import { parseBpfLine, procPathFromNames, WHY, type BpfRecord, type FileRecord, type LostRecord, type ReadyRecord } from './bpftrace-line-parser.ts';
+import {
+  argvFromBytes, parseBpfLine, procPathFromNames, WHY, type ArgvRecord, type BpfRecord, type FileRecord, type LostRecord, type ReadyRecord,
+} from './bpftrace-line-parser.ts';
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
@@ -22,7 +24,7 @@ const AT_FDCWD = -100;
 export const PATH_LIMIT = 51;
 const MAX_BOOTSTRAP_DEPTH = 64;
 
-type TimedRecord = Exclude<BpfRecord, LostRecord | ReadyRecord>;
+type TimedRecord = Exclude<BpfRecord, LostRecord | ReadyRecord | ArgvRecord>;
 
 interface Pending {
   readonly ns: bigint;
@@ -31,6 +33,8 @@ interface Pending {
   readonly facts?: ProcessFacts;
   readonly base?: string;
   readonly realpath?: string;
+  /** argv chunks of an exec, in order. */
+  readonly argv?: Buffer[];
 }
 
 export interface BpfStreamStats {
@@ -105,6 +109,10 @@ export class BpfEventStream {
       this.ready = true;
       return;
     }
+    if (rec.type === 'argv') {
+      this.appendArgv(rec.tgid, rec.offset, rec.bytes);
+      return;
+    }
     this.insert(this.enrich(rec));
   }
 
@@ -119,6 +127,19 @@ export class BpfEventStream {
     const out: SensorEvent[] = [];
     for (const p of due) this.map(p, out);
     return out;
+  }
+
+  /** ARGV lines follow their EXEC line: add the chunk to the newest queued exec of that process. */
+  private appendArgv(tgid: number, offset: number, bytes: Buffer): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const p = this.queue[i];
+      if (p?.record.type === 'exec' && p.record.tgid === tgid) {
+        const argv = p.argv ?? [p.record.argBytes];
+        if (argv.reduce((n, b) => n + b.length, 0) === offset) argv.push(bytes);
+        this.queue[i] = { ...p, argv };
+        return;
+      }
+    }
   }
 
   private insert(p: Pending): void {
@@ -172,9 +193,12 @@ export class BpfEventStream {
         // /proc has the whole argv if the process was still there; else what the kernel printed.
         const facts = p.facts;
         const fromProc = facts?.argv;
+        const fromKernel = argvFromBytes(Buffer.concat(p.argv ?? [rec.argBytes]), rec.argLength);
+        // The path as exec'd (like strace shows it), unless the program had to cut it.
+        const path = Buffer.byteLength(rec.filename) < PATH_LIMIT ? rec.filename : (facts?.exe ?? rec.filename);
         out.push({
-          kind: 'exec', timeMs, tid: rec.tgid, path: facts?.exe ?? rec.filename,
-          argv: fromProc ?? rec.argv, argvTruncated: fromProc === undefined && !rec.argvComplete,
+          kind: 'exec', timeMs, tid: rec.tgid, path,
+          argv: fromProc ?? fromKernel.argv, argvTruncated: fromProc === undefined && !fromKernel.complete,
         });
         out.push({ kind: 'uid', timeMs, tid: rec.tgid, uid: rec.uid });
         return;
@@ -268,13 +292,22 @@ function fileEvent(rec: FileRecord, p: Pending, timeMs: number): SensorEvent | u
   }
   const event: Writable<AccessEvent> = { kind: 'access', timeMs, tid: rec.tgid, syscall, action };
   if (!ok) event.error = ERRNO_NAMES.get(-rec.ret) ?? `E${-rec.ret}`;
-  if (resolved !== undefined) event.resolvedPath = resolved;
-  else if (p.realpath !== undefined) event.resolvedPath = p.realpath;
+  if (resolved !== undefined) {
+    event.resolvedPath = resolved;
+    if (action !== 'list' && syscall.startsWith('open')) event.returnedFd = rec.ret;
+  } else if (p.realpath !== undefined) event.resolvedPath = p.realpath;
   if (isDirectory !== undefined) event.isDirectory = isDirectory;
   if (syscall === 'lstat' || action === 'readlink') event.noFollow = true;
-  // A path at the program's string limit may be cut: trust it only when nothing better is known.
+  // A path at the program's string limit may be cut. With the kernel's resolution it is not
+  // needed; without it, only its directory part is trusted (a file counts for its directory).
   const cut = Buffer.byteLength(rec.path) >= PATH_LIMIT;
-  if (rec.path !== '' && !(cut && event.resolvedPath !== undefined)) event.path = rec.path;
+  if (rec.path !== '' && !cut) event.path = rec.path;
+  else if (cut && event.resolvedPath === undefined) {
+    const slash = rec.path.lastIndexOf('/');
+    if (slash <= 0) return undefined;
+    event.path = rec.path.slice(0, slash);
+    event.isDirectory = true;
+  }
   if (event.path === undefined && event.resolvedPath === undefined) return undefined;
   if (event.path !== undefined && !event.path.startsWith('/')) {
     const base: FdRef = rec.dfd === AT_FDCWD ? { fd: 'AT_FDCWD' } : { fd: rec.dfd };

@@ -1,7 +1,6 @@
 // Parses the lines tripline.bt prints (one record per line, tab-separated; format in the
 // program's header comment) and bpftrace's own "Lost N events" notices.
 
-import { unescapeCString } from '../c-string.ts';
 
 export interface ReadyRecord {
   readonly type: 'ready';
@@ -17,9 +16,17 @@ export interface ExecRecord {
   readonly oldTid: number;
   readonly comm: string;
   readonly filename: string;
-  /** argv as the kernel had it at exec, possibly cut short. */
-  readonly argv: readonly string[];
-  readonly argvComplete: boolean;
+  /** Size of the argv area, and its first bytes (ARGV lines bring more). */
+  readonly argLength: number;
+  readonly argBytes: Buffer;
+}
+
+export interface ArgvRecord {
+  readonly type: 'argv';
+  readonly ns: bigint;
+  readonly tgid: number;
+  readonly offset: number;
+  readonly bytes: Buffer;
 }
 
 export interface ForkRecord {
@@ -67,7 +74,7 @@ export interface LostRecord {
   readonly count: number;
 }
 
-export type BpfRecord = ReadyRecord | ExecRecord | ForkRecord | ExitRecord | FileRecord | LostRecord;
+export type BpfRecord = ReadyRecord | ExecRecord | ArgvRecord | ForkRecord | ExitRecord | FileRecord | LostRecord;
 
 export interface BpfParseFailure {
   readonly type: 'unparsed';
@@ -107,12 +114,15 @@ export function parseBpfLine(line: string): BpfRecord | BpfParseFailure | undefi
     case 'EXEC': {
       const [tgid, ppid, uid, oldTid, argLength] = [int(f[2]), int(f[4]), int(f[5]), int(f[6]), int(f[7])];
       if (f.length < 11 || tgid === undefined || ppid === undefined || uid === undefined || oldTid === undefined || argLength === undefined) return fail('bad EXEC line');
-      const raw = unescapeCString(f[8] ?? '');
-      const argv = raw.replace(/\0$/, '').split('\0');
       return {
         type: 'exec', ns: time, tgid, ppid, uid, oldTid, comm: f[9] ?? '', filename: f.slice(10).join('\t'),
-        argv, argvComplete: Buffer.byteLength(raw) >= argLength,
+        argLength, argBytes: decodeBpfBuffer(f[8] ?? ''),
       };
+    }
+    case 'ARGV': {
+      const [tgid, offset] = [int(f[2]), int(f[3])];
+      if (f.length !== 5 || tgid === undefined || offset === undefined) return fail('bad ARGV line');
+      return { type: 'argv', ns: time, tgid, offset, bytes: decodeBpfBuffer(f[4] ?? '') };
     }
     case 'FORK': {
       const [parentTgid, parentTid, childTid, thread] = [int(f[2]), int(f[3]), int(f[4]), int(f[6])];
@@ -155,4 +165,25 @@ export function procPathFromNames(depth: number, names: readonly string[], under
   if (depth <= names.length) return `/proc/${names.slice(0, depth).reverse().join('/')}`;
   if (underNet && depth - 2 <= names.length) return `/proc/sys/net/${names.slice(0, depth - 2).reverse().join('/')}`;
   return undefined;
+}
+
+/** The bytes of a buffer bpftrace printed with %r: printable ASCII as is, the rest as \xNN. */
+export function decodeBpfBuffer(text: string): Buffer {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) === 0x5c && text[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 2, i + 4))) {
+      bytes.push(Number.parseInt(text.slice(i + 2, i + 4), 16));
+      i += 3;
+    } else {
+      bytes.push(text.charCodeAt(i) & 0xff);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+/** argv from the bytes collected so far: NUL-separated, cut at the area's size. */
+export function argvFromBytes(bytes: Buffer, argLength: number): { argv: string[]; complete: boolean } {
+  const area = bytes.subarray(0, argLength);
+  const text = area.toString('utf8').replace(/\0$/, '');
+  return { argv: text === '' ? [] : text.split('\0'), complete: bytes.length >= argLength };
 }

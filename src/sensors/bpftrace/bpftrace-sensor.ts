@@ -60,7 +60,7 @@ export class BpftraceSensor {
   private stderrTail = '';
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: BpftraceSensorOptions) {
+  constructor(readonly options: BpftraceSensorOptions) {
     this.stream = this.newStream();
   }
 

@@ -1,0 +1,118 @@
+// `tripline watch`: the host-wide daemon. Every process on the host under the eBPF sensor,
+// each detection printed as it is made and reported when final, until SIGINT/SIGTERM. If
+// bpftrace dies it is restarted with backoff and the gap is reported.
+
+import { formatDetection } from '../outputs/text-report.ts';
+import { BpftraceSensor, probeBpftrace } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
+import { DetectionSession, type CliIo } from './detection-session.ts';
+import { EXIT } from './exit-codes.ts';
+import { WATCH_HELP } from './help-text.ts';
+import { UsageError } from './usage-error.ts';
+
+interface WatchOptions {
+  readonly jsonl: string | undefined;
+  readonly environment: string | undefined;
+  readonly quiet: boolean;
+}
+
+export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help' {
+  const values = new Map<string, string>();
+  let quiet = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (arg === '--quiet' || arg === '-q') {
+      quiet = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (name !== '--jsonl' && name !== '--environment') throw new UsageError(`watch: unknown argument ${arg} (see tripline watch --help)`);
+    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
+    if (value === undefined || value === '') throw new UsageError(`watch: ${name} needs a value`);
+    values.set(name, value);
+  }
+  return { jsonl: values.get('--jsonl'), environment: values.get('--environment'), quiet };
+}
+
+const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000] as const;
+
+export async function watchCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const options = parseWatchOptions(args);
+  if (options === 'help') {
+    io.stderr.write(`${WATCH_HELP}\n`);
+    return EXIT.ok;
+  }
+  const install = probeBpftrace(io.env);
+  const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
+  const session: DetectionSession = new DetectionSession({
+    command: 'watch', environment: options.environment, jsonl: options.jsonl, appendJsonl: true, notices: true,
+    sensor: { name: 'bpftrace', version: install.version },
+    onClosed: (d) => {
+      if (!options.quiet) session.say(`\n${formatDetection(d, session.palette, width)}\n`);
+    },
+  }, io);
+
+  let stopping = false;
+  let restarts = 0;
+  let lostReported = 0;
+  let stop: (() => void) | undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const sensor: BpftraceSensor = new BpftraceSensor({
+    install,
+    procfs: LIVE_PROCFS,
+    onEvents: (events) => {
+      session.push(events);
+    },
+    onDied: (code, signal, stderr) => {
+      if (stopping) return;
+      const since = new Date().toISOString();
+      const delay = BACKOFF_MS[Math.min(restarts, BACKOFF_MS.length - 1)] ?? 30_000;
+      restarts++;
+      session.say(`tripline: warning: bpftrace ended (${signal ?? `exit ${String(code)}`})${stderr === '' ? '' : `: ${stderr}`}; nothing is watched from ${since}; restarting in ${delay / 1000} s`);
+      setTimeout(() => {
+        if (stopping) return;
+        sensor.start().then(
+          () => {
+            session.say(`tripline: watching again; the gap ran from ${since} to ${new Date().toISOString()}`);
+          },
+          (error: unknown) => {
+            session.say(`tripline: warning: restarting bpftrace failed: ${(error as Error).message}`);
+            sensor.options.onDied?.(null, null, '');
+          },
+        );
+      }, delay);
+    },
+  });
+  const onSignal = (): void => {
+    stop?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const ticker = setInterval(() => {
+    session.tick(Date.now());
+    const lost = sensor.stats.lost;
+    if (lost > lostReported) {
+      session.say(`tripline: warning: bpftrace lost ${lost - lostReported} event(s) (${lost} in all): its buffers overflowed, some accesses were not seen`);
+      lostReported = lost;
+    }
+  }, 1_000);
+  try {
+    await sensor.start();
+    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, bpftrace ${install.version}); Ctrl-C or SIGTERM to stop`);
+    await stopped;
+  } finally {
+    stopping = true;
+    clearInterval(ticker);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await sensor.stop(0);
+    session.finish();
+  }
+  const lostNote = sensor.stats.lost > 0 ? `, ${sensor.stats.lost} event(s) lost` : '';
+  session.say(`tripline: stopped; ${session.finals.length} detection(s)${lostNote}${restarts > 0 ? `, bpftrace restarted ${restarts} time(s)` : ''}`);
+  return EXIT.ok;
+}
