@@ -2,7 +2,7 @@
 // medians of several runs, and the ratios. Plus the user-space cost of parsing and detecting,
 // measured by replaying a recorded trace. Run with `npm run bench` (after `npm run build`).
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +48,7 @@ function median(values: readonly number[]): number {
 }
 
 function benchWorkloads(): void {
-  console.log(`# wall time, median of ${RUNS} alternating runs (bare, then under tripline run --quiet)`);
+  console.log(`# ptrace sensor: wall time, median of ${RUNS} alternating runs (bare, then under tripline run --quiet --sensor ptrace)`);
   console.log('workload'.padEnd(32), 'bare ms'.padStart(10), 'tripline ms'.padStart(12), 'ratio'.padStart(8));
   for (const w of WORKLOADS) {
     timeOnce(w.command); // warm caches once
@@ -56,12 +56,67 @@ function benchWorkloads(): void {
     const traced: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       bare.push(timeOnce(w.command));
-      traced.push(timeOnce(['node', TRIPLINE, 'run', '--quiet', '--', ...w.command]));
+      traced.push(timeOnce(['node', TRIPLINE, 'run', '--quiet', '--sensor', 'ptrace', '--', ...w.command]));
     }
     const b = median(bare);
     const t = median(traced);
     console.log(w.name.padEnd(32), b.toFixed(0).padStart(10), t.toFixed(0).padStart(12), `${(t / b).toFixed(2)}×`.padStart(8));
   }
+}
+
+/** Starts `tripline watch --quiet` and resolves once it is attached; returns a stopper. */
+async function startWatch(): Promise<() => Promise<void>> {
+  const child = spawn('node', [TRIPLINE, 'watch', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString('utf8');
+      if (err.includes('tripline: watching')) resolve();
+    });
+    child.once('exit', () => {
+      reject(new Error(`watch ended: ${err}`));
+    });
+  });
+  return async () => {
+    const done = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT');
+    await done;
+  };
+}
+
+async function benchEbpf(): Promise<void> {
+  if (process.getuid?.() !== 0 || spawnSync('bpftrace', ['--version']).status !== 0) {
+    console.log('\n# eBPF sensor: skipped (needs root and bpftrace)');
+    return;
+  }
+  const workloads: readonly Workload[] = [
+    { name: 'stat-storm (200k fs.statSync)', command: ['node', '-e', "const fs=require('fs');for(let i=0;i<200000;i++)fs.statSync('/etc/hostname')"] },
+    WORKLOADS[1] ?? { name: 'none', command: ['true'] },
+  ];
+  console.log(`\n# eBPF sensor: the workload's wall time bare, and with tripline watch attached (host-wide),`);
+  console.log(`# alternating, median of ${RUNS}; attaching and detaching happen outside the timed part.`);
+  console.log('workload'.padEnd(32), 'bare ms'.padStart(10), 'watched ms'.padStart(12), 'ratio'.padStart(8));
+  for (const w of workloads) {
+    timeOnce(w.command);
+    const bare: number[] = [];
+    const watched: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      bare.push(timeOnce(w.command));
+      const stop = await startWatch();
+      try {
+        watched.push(timeOnce(w.command));
+      } finally {
+        await stop();
+      }
+    }
+    const b = median(bare);
+    const t = median(watched);
+    console.log(w.name.padEnd(32), b.toFixed(0).padStart(10), t.toFixed(0).padStart(12), `${(t / b).toFixed(2)}×`.padStart(8));
+  }
+  const cmd = ['sh', '-c', 'exit 0'];
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) runs.push(timeOnce(['node', TRIPLINE, 'run', '--quiet', '--sensor', 'ebpf', '--', ...cmd]));
+  console.log(`fixed cost of tripline run --sensor ebpf (attach + detach, median of 3): ${median(runs).toFixed(0)} ms`);
 }
 
 function benchReplay(): void {
@@ -96,6 +151,7 @@ function benchReplay(): void {
 
 try {
   benchWorkloads();
+  await benchEbpf();
   benchReplay();
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -6,13 +6,18 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  assertCanonicalEvidence, assertDirectories, IS_ROOT, NET, onlyFingerprint, runCli, runTripline, TEST_TIMEOUT, THREE_DIRS, THREE_FILES, withTempDir,
+  assertCanonicalEvidence, assertDirectories, E2E_SENSOR, IS_ROOT, NET, onlyFingerprint, runCli, runTripline, TEST_TIMEOUT, THREE_DIRS, THREE_FILES, withTempDir,
 } from './run-tripline.ts';
 
 const opts = { timeout: TEST_TIMEOUT };
 const canUnshare = spawnSync('unshare', ['-rmpf', '--mount-proc', 'true']).status === 0;
 const unshareOpts = canUnshare ? opts : { ...opts, skip: 'unprivileged user and mount namespaces are not available' };
 const rootOpts = IS_ROOT ? opts : { ...opts, skip: 'bind mounts need root' };
+// The eBPF sensor sees that such a stat landed on procfs (st_dev) but resolves the path from
+// the host's mount namespace, where a bind mount made inside `unshare -m` does not exist.
+const bindStatOpts = E2E_SENSOR === 'ebpf'
+  ? { ...opts, skip: 'known limit of the eBPF sensor: stat-only access through a bind mount in another mount namespace' }
+  : rootOpts;
 
 void describe('detected: second ways into /proc made during the run', () => {
   void test('procfs mounted at another place inside a user namespace', unshareOpts, () => withTempDir(async (dir) => {
@@ -26,7 +31,7 @@ void describe('detected: second ways into /proc made during the run', () => {
     assertCanonicalEvidence(d);
   }));
 
-  void test('a bind mount of /proc/sys/net walked with stat only', rootOpts, () => withTempDir(async (dir) => {
+  void test('a bind mount of /proc/sys/net walked with stat only', bindStatOpts, () => withTempDir(async (dir) => {
     const mnt = join(dir, 'b');
     const script = `mkdir -p ${mnt} && mount --bind ${NET} ${mnt} && stat ${mnt}/core ${mnt}/ipv4 ${mnt}/unix >/dev/null; umount ${mnt}`;
     const r = await runTripline(['unshare', '-m', 'sh', '-c', script], { dir });
