@@ -1,11 +1,4 @@
 // The detected-processes end-to-end tests again, with `run --sensor ebpf` (needs root and bpftrace).
-import { ebpfUnavailable } from './ebpf-availability.ts';
+import { importUnderEbpf } from './ebpf-availability.ts';
 
-const reason = ebpfUnavailable();
-if (reason === undefined) {
-  process.env.TRIPLINE_E2E_SENSOR = 'ebpf';
-  await import('../e2e/detected-processes.test.ts');
-} else {
-  const { test } = await import('node:test');
-  void test('detected-processes under the eBPF sensor', { skip: reason }, () => undefined);
-}
+await importUnderEbpf(new URL('../e2e/detected-processes.test.ts', import.meta.url), 'detected-processes');

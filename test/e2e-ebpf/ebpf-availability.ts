@@ -8,3 +8,19 @@ export function ebpfUnavailable(): string | undefined {
   const r = spawnSync('bpftrace', ['--version'], { encoding: 'utf8' });
   return r.status === 0 ? undefined : 'bpftrace is not installed';
 }
+
+/**
+ * Runs an end-to-end test file again with `run --sensor ebpf` (each test file is its own
+ * process, so setting the variable before importing it is enough); one skipped test instead
+ * when the eBPF sensor cannot run here.
+ */
+export async function importUnderEbpf(testFile: URL, label: string): Promise<void> {
+  const reason = ebpfUnavailable();
+  if (reason === undefined) {
+    process.env.TRIPLINE_E2E_SENSOR = 'ebpf';
+    await import(testFile.href);
+    return;
+  }
+  const { test } = await import('node:test');
+  void test(`${label} under the eBPF sensor`, { skip: reason }, () => undefined);
+}
