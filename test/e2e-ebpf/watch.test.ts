@@ -46,3 +46,31 @@ void test('watch catches sysctl -a started from another shell, and stops cleanly
   assert.ok(!detections.some((x) => x.subject.process.pid === watch.pid), 'watch never reports its own reads');
   assert.match(stderr, /tripline: stopped; \d+ detection/);
 }));
+
+void test('watch restarts a bpftrace that died, and reports the gap', { skip: reason ?? false, timeout: 90_000 }, () => withTempDir(async () => {
+  const watch = spawn(process.execPath, [TRIPLINE_BIN, 'watch', '--quiet'], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => watch.once('exit', (code) => { resolve(code); }));
+  const waitFor = (text: string, ms: number) => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`no "${text}" within ${ms} ms: ${stderr}`)); }, ms);
+    const check = (): void => {
+      if (stderr.includes(text)) {
+        clearTimeout(timer);
+        resolve();
+      } else {
+        setTimeout(check, 50);
+      }
+    };
+    check();
+  });
+  watch.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+  await waitFor('tripline: watching every process', 30_000);
+  const bpftrace = spawnSync('pgrep', ['-P', String(watch.pid), 'bpftrace'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
+  assert.match(bpftrace, /^\d+$/, 'bpftrace runs as a child of watch');
+  process.kill(Number(bpftrace), 'SIGKILL');
+  await waitFor('restarting in 1 s', 10_000);
+  await waitFor('tripline: watching again; the gap ran from', 40_000);
+  watch.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+  assert.match(stderr, /bpftrace restarted 1 time/);
+}));
