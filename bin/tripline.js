@@ -2,5 +2,7 @@
 // Entry point of the tripline command: runs the compiled CLI (npm run build makes dist/).
 import { main } from '../dist/cli/main.js';
 
+// A reader that went away (a closed pipe) must not bring tripline down mid-run.
+process.stderr.on('error', () => undefined);
 const code = await main(process.argv.slice(2), { stderr: process.stderr, env: process.env, cwd: process.cwd() });
 process.exitCode = code;

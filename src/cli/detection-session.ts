@@ -39,7 +39,9 @@ export class DetectionSession {
   readonly pipeline: DetectionPipeline;
   readonly palette: Palette;
   readonly finals: Detection[] = [];
-  private readonly outputs: DetectionOutput[] = [];
+  private outputs: DetectionOutput[] = [];
+  /** Outputs that failed and were turned off, with why (the report and the summary say so). */
+  readonly outputFailures: string[] = [];
   private readonly io: CliIo;
   private readonly onClosed: ((detection: Detection) => void) | undefined;
 
@@ -73,7 +75,11 @@ export class DetectionSession {
   }
 
   say(line: string): void {
-    this.io.stderr.write(`${line}\n`);
+    try {
+      this.io.stderr.write(`${line}\n`);
+    } catch {
+      // stderr is gone (a closed pipe): nothing left to tell, and no reason to stop watching
+    }
   }
 
   push(events: readonly SensorEvent[]): void {
@@ -87,14 +93,28 @@ export class DetectionSession {
   /** Closes every detection still open and the outputs. */
   finish(): void {
     this.dispatch(this.pipeline.flush());
-    for (const o of this.outputs) o.close?.();
+    for (const o of this.outputs) this.guard(o, () => o.close?.());
+  }
+
+  /** Runs an output's call; an output that throws (disk full, closed pipe) is turned off and reported. */
+  private guard(o: DetectionOutput, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.outputs = this.outputs.filter((x) => x !== o);
+      const message = `an output failed and was turned off: ${(error as Error).message}`;
+      this.outputFailures.push(message);
+      this.say(`tripline: warning: ${message}`);
+    }
   }
 
   private dispatch(results: readonly EngineOutput[]): void {
     for (const r of results) {
       for (const o of this.outputs) {
-        if (r.type === 'opened') o.opened?.(r.detection);
-        else o.closed?.(r.detection);
+        this.guard(o, () => {
+          if (r.type === 'opened') o.opened?.(r.detection);
+          else o.closed?.(r.detection);
+        });
       }
       if (r.type === 'closed') {
         this.finals.push(r.detection);

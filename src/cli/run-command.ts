@@ -2,6 +2,7 @@
 // forwards signals to it, reports what it did, and decides the exit code.
 
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { importanceRank } from '../model/importance.ts';
 import { visible } from '../outputs/terminal-text.ts';
 import { formatReport } from '../outputs/text-report.ts';
@@ -45,7 +46,6 @@ function chooseSensor(options: RunOptions, io: RunIo): { sensor: ChosenSensor; w
 }
 
 interface SensorOutcome {
-  readonly rootPid: number | undefined;
   readonly exitCode: number;
   readonly exitText: string;
   readonly warnings: string[];
@@ -78,7 +78,7 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
     : await runEbpf(options, io, session, sensor.bpftrace);
   session.finish();
   const finals = session.finals;
-  const warnings = outcome.warnings;
+  const warnings = [...outcome.warnings, ...session.outputFailures];
   const unresolvable = session.pipeline.normalizer.stats.unresolvable;
   if (unresolvable > 0) warnings.push(`${unresolvable} access(es) relative to a directory fd of unknown path could not be resolved`);
 
@@ -184,8 +184,9 @@ async function runPtrace(options: RunOptions, io: RunIo, session: DetectionSessi
     warnings.push(`the tracer (strace) died with ${result.tracerSignal} while processes it traced were still running: the trace is incomplete`);
   }
   if (result.stats.overlongLines > 0) warnings.push(`${result.stats.overlongLines} trace line(s) longer than 1 MiB were skipped`);
+  if (result.consumerError !== undefined) warnings.push(`internal error while analysing the trace (detections made before it are kept): ${result.consumerError.stack ?? result.consumerError.message}`);
   return {
-    rootPid: result.rootPid, exitCode, exitText, warnings,
+    exitCode, exitText, warnings,
     lines: result.stats.lines, unparsed: result.stats.unparsed, unparsedSamples: result.stats.unparsedSamples,
   };
 }
@@ -219,16 +220,22 @@ async function runEbpf(options: RunOptions, io: RunIo, session: DetectionSession
       });
     });
     // Like strace -f: the run ends when everything the command started has ended.
-    while ((sensor.monitoredCount ?? 0) > 0 && died === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    // An exit line bpftrace lost must not hang the run: /proc says who is really still there.
+    while (died === undefined && sensor.monitoredPids().some((pid) => existsSync(`/proc/${pid}`))) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   } finally {
     signals.detach();
     await sensor.stop();
   }
   if (died !== undefined) warnings.push(died);
   if (sensor.stats.lost > 0) warnings.push(`bpftrace lost ${sensor.stats.lost} event(s): its buffers overflowed, some accesses were not seen`);
-  const exitCode = status.signal !== null ? signalExitCode(status.signal) : (status.code ?? EXIT.sensor);
+  if (sensor.consumerError !== undefined) warnings.push(`internal error while analysing events (detections made before it are kept): ${sensor.consumerError.stack ?? sensor.consumerError.message}`);
+  // A sensor that died leaves the observation incomplete: say so in the exit code, as with strace.
+  const commandCode = status.signal !== null ? signalExitCode(status.signal) : (status.code ?? EXIT.sensor);
+  const exitCode = died === undefined ? commandCode : EXIT.sensor;
   return {
-    rootPid, exitCode, exitText: status.signal !== null ? `killed by ${status.signal}` : `exit ${exitCode}`, warnings,
+    exitCode, exitText: status.signal !== null ? `killed by ${status.signal}` : `exit ${commandCode}`, warnings,
     lines: sensor.stats.lines, unparsed: sensor.stats.unparsed, unparsedSamples: sensor.stats.unparsedSamples,
   };
 }

@@ -57,10 +57,31 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
   let stopping = false;
   let restarts = 0;
   let lostReported = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
   let stop: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
   });
+  /** One restart chain at a time: each failure schedules the next try, with growing delays. */
+  const scheduleRestart = (why: string): void => {
+    if (stopping) return;
+    const since = new Date().toISOString();
+    const delay = BACKOFF_MS[Math.min(restarts, BACKOFF_MS.length - 1)] ?? 30_000;
+    restarts++;
+    session.say(`tripline: warning: ${why}; nothing is watched from ${since}; restarting in ${delay / 1000} s`);
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopping) return;
+      sensor.start().then(
+        () => {
+          session.say(`tripline: watching again; the gap ran from ${since} to ${new Date().toISOString()}`);
+        },
+        (error: unknown) => {
+          scheduleRestart(`restarting bpftrace failed: ${(error as Error).message}`);
+        },
+      );
+    }, delay);
+  };
   const sensor: BpftraceSensor = new BpftraceSensor({
     install,
     procfs: LIVE_PROCFS,
@@ -68,23 +89,7 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
       session.push(events);
     },
     onDied: (code, signal, stderr) => {
-      if (stopping) return;
-      const since = new Date().toISOString();
-      const delay = BACKOFF_MS[Math.min(restarts, BACKOFF_MS.length - 1)] ?? 30_000;
-      restarts++;
-      session.say(`tripline: warning: bpftrace ended (${signal ?? `exit ${String(code)}`})${stderr === '' ? '' : `: ${stderr}`}; nothing is watched from ${since}; restarting in ${delay / 1000} s`);
-      setTimeout(() => {
-        if (stopping) return;
-        sensor.start().then(
-          () => {
-            session.say(`tripline: watching again; the gap ran from ${since} to ${new Date().toISOString()}`);
-          },
-          (error: unknown) => {
-            session.say(`tripline: warning: restarting bpftrace failed: ${(error as Error).message}`);
-            sensor.options.onDied?.(null, null, '');
-          },
-        );
-      }, delay);
+      scheduleRestart(`bpftrace ended (${signal ?? `exit ${String(code)}`})${stderr === '' ? '' : `: ${stderr}`}`);
     },
   });
   const onSignal = (): void => {
@@ -93,7 +98,7 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const ticker = setInterval(() => {
-    session.tick(Date.now());
+    session.tick(sensor.nowMs());
     const lost = sensor.stats.lost;
     if (lost > lostReported) {
       session.say(`tripline: warning: bpftrace lost ${lost - lostReported} event(s) (${lost} in all): its buffers overflowed, some accesses were not seen`);
@@ -107,6 +112,7 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
   } finally {
     stopping = true;
     clearInterval(ticker);
+    if (restartTimer !== undefined) clearTimeout(restartTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await sensor.stop(0);

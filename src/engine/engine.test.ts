@@ -200,6 +200,19 @@ describe('process trees', () => {
   });
 });
 
+describe('host-wide', () => {
+  test('init (pid 1) is never a tree subject: unrelated daemons do not add up, and a later reader still fires', () => {
+    const w = new World().exec(1, 0, '/sbin/init', 'init');
+    [CORE, IPV4, UNIX].forEach((p, i) => {
+      const pid = 100 + i;
+      w.fork(1, pid, i).exec(pid, i, `/usr/sbin/daemon${i}`).touch(pid, 1000 * i, p);
+    });
+    assert.equal(w.opened.length, 0);
+    w.fork(1, 200, 3000).exec(200, 3000, '/tmp/implant').touch(200, 3001, CORE).touch(200, 3002, IPV4).touch(200, 3003, UNIX).flush();
+    assert.deepEqual(w.closed.map((d) => `${d.subject.scope}:${d.subject.process.pid}`), ['process:200']);
+  });
+});
+
 describe('lifecycle', () => {
   test('a detection closes once its subject has exited and a window passed without evidence', () => {
     const w = new World().exec(1, 0, '/x').touch(1, 1, CORE).touch(1, 2, IPV4).touch(1, 3, UNIX).exit(1, 4, 3);

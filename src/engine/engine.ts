@@ -87,10 +87,6 @@ export class Engine {
     return [...new Set(this.recipes.flatMap((r) => r.match.roots))];
   }
 
-  get openCount(): number {
-    return this.open.size;
-  }
-
   observe(event: NormalizedEvent): EngineOutput[] {
     const out: EngineOutput[] = [];
     if (event.kind === 'file-access') {
@@ -158,7 +154,9 @@ export class Engine {
     if (scopes.includes('process')) subjects.push(this.subject(recipe, 'process', actor));
     if (!scopes.includes('process-tree')) return subjects;
     let current: number | undefined = actor;
-    for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
+    // pid 1 (init, or a container's entry point) is everyone's ancestor: a tree there would
+    // add up unrelated daemons, and an open detection there would swallow all later evidence.
+    for (let depth = 0; current !== undefined && current > 1 && depth < MAX_CHAIN; depth++) {
       subjects.push(this.subject(recipe, 'process-tree', current));
       const ppid: number | undefined = this.processes.get(current)?.ppid;
       current = ppid === undefined ? undefined : this.actorOf(ppid);

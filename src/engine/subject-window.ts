@@ -87,10 +87,6 @@ export class SubjectWindow {
     return this.evidence.slice(this.evidenceHead);
   }
 
-  get isEmpty(): boolean {
-    return this.dirs.size === 0 && this.evidence.length === this.evidenceHead;
-  }
-
   private trim(nowMs: number): void {
     const cutoff = nowMs - this.windowMs;
     for (const [dir, entry] of this.dirs) {

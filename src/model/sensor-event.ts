@@ -111,11 +111,4 @@ export interface SymlinkEvent {
   readonly base?: FdRef;
 }
 
-/** A line or record the sensor could not understand. */
-export interface UnparsedEvent {
-  readonly kind: 'unparsed';
-  readonly reason: string;
-  readonly text: string;
-}
-
 export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | CwdEvent | UidEvent | AccessEvent | MountEvent | SymlinkEvent;

@@ -129,3 +129,16 @@ test('access(2) on a directory counts it as a directory when a probe can tell', 
   assert.equal(dir?.kind === 'file-access' ? dir.isDirectory : 'none', true);
   assert.equal(file?.kind === 'file-access' ? file.isDirectory : 'none', false);
 });
+
+test('kill lines printed per thread after the process exited do not make phantom processes', () => {
+  const { n } = run([
+    exec(1),
+    { kind: 'fork', timeMs: 2, parentTid: 1, childTid: 2, thread: true, sharesFs: true },
+    { kind: 'exit', timeMs: 3, tid: 2, signal: 'SIGKILL' },
+    { kind: 'exit', timeMs: 3, tid: 1, signal: 'SIGKILL' },
+    stat(2, '/proc/sys/net/core'),
+  ]);
+  assert.equal(n.processes.get(1)?.exe, '/bin/sh', 'the record of the process survives its threads\' lines');
+  assert.equal(n.processes.get(2), undefined, 'no process was made up for the thread');
+  assert.deepEqual(n.processes.livePids(), []);
+});

@@ -36,6 +36,8 @@ export class ProcessTable implements LinkResolver {
   private readonly live = new Map<number, MutableProcess>();
   private readonly exited = new Map<number, MutableProcess>();
   private readonly threadGroup = new Map<number, number>();
+  /** Thread ids (leaders included) of exited processes, until a fork reuses them. */
+  private readonly exitedThreads = new Map<number, number>();
   private readonly symlinks = new Map<string, string>();
   private readonly exitedCapacity: number;
   private readonly symlinkCapacity: number;
@@ -53,10 +55,6 @@ export class ProcessTable implements LinkResolver {
     return this.rootPid;
   }
 
-  get liveCount(): number {
-    return this.live.size;
-  }
-
   get hasSymlinks(): boolean {
     return this.symlinks.size > 0;
   }
@@ -65,9 +63,12 @@ export class ProcessTable implements LinkResolver {
   pidOf(tid: number, defaults: { cwd?: string; uid?: number; timeMs?: number } = {}): number {
     const pid = this.threadGroup.get(tid);
     if (pid !== undefined) return pid;
+    // A thread of a process that already exited (strace prints a kill line per thread, and
+    // calls still finishing after exit_group) belongs to that process, not to a new one.
+    const gone = this.exitedThreads.get(tid);
+    if (gone !== undefined) return gone;
     this.threadGroup.set(tid, tid);
     if (!this.live.has(tid)) {
-      this.exited.delete(tid);
       this.live.set(tid, blank(tid, undefined, defaults.cwd, defaults.uid, defaults.timeMs));
     }
     this.rootPid ??= tid;
@@ -98,11 +99,13 @@ export class ProcessTable implements LinkResolver {
     const parentPid = this.pidOf(parentTid);
     const parent = this.live.get(parentPid) ?? this.exited.get(parentPid);
     if (thread) {
+      this.exitedThreads.delete(childTid);
       this.threadGroup.set(childTid, parentPid);
       if (parent !== undefined) (parent.threads ??= []).push(childTid);
       return;
     }
     this.threadGroup.set(childTid, childTid);
+    this.exitedThreads.delete(childTid);
     this.exited.delete(childTid);
     const child = blank(childTid, parentPid, parent?.cwd, parent?.uid, timeMs);
     if (parent !== undefined) {
@@ -136,9 +139,13 @@ export class ProcessTable implements LinkResolver {
 
   /** Remembers what an fd refers to, for /proc/<pid>/fd/N resolution; only procfs paths are kept. */
   noteFd(pid: number, fd: number, path: string): void {
-    if (!path.startsWith('/proc/')) return;
     const p = this.live.get(pid);
     if (p === undefined) return;
+    if (!path.startsWith('/proc/')) {
+      // The number now names something else: forget what it named before.
+      p.fds?.delete(fd);
+      return;
+    }
     p.fds ??= new Map();
     p.fds.delete(fd);
     p.fds.set(fd, path);
@@ -172,9 +179,16 @@ export class ProcessTable implements LinkResolver {
     p.fds = undefined;
     this.live.delete(pid);
     this.exited.set(pid, p);
-    this.threadGroup.delete(pid);
-    for (const tid of p.threads ?? []) this.threadGroup.delete(tid);
+    for (const tid of [pid, ...(p.threads ?? [])]) {
+      this.threadGroup.delete(tid);
+      this.exitedThreads.set(tid, pid);
+    }
     p.threads = undefined;
+    while (this.exitedThreads.size > this.exitedCapacity * 4) {
+      const oldest = this.exitedThreads.keys().next();
+      if (oldest.done === true) break;
+      this.exitedThreads.delete(oldest.value);
+    }
     if (this.exited.size > this.exitedCapacity) {
       const oldest = this.exited.keys().next();
       if (oldest.done !== true) this.exited.delete(oldest.value);

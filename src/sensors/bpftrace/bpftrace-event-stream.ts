@@ -78,13 +78,18 @@ export class BpfEventStream {
     this.known.add(pid);
   }
 
-  /** Processes of the monitored command still running (undefined when watching the host). */
-  get monitoredCount(): number | undefined {
-    return this.monitored?.size;
+  /** Processes of the monitored command not yet seen exiting (none when watching the host). */
+  monitoredPids(): number[] {
+    return [...(this.monitored ?? [])];
   }
 
-  /** Keeps counting across a restart of bpftrace. */
-  carryStats(previous: BpfStreamStats): void {
+  /** Keeps what the previous stream knew across a restart of bpftrace: counters and known processes. */
+  carryOver(previous: BpfEventStream): void {
+    for (const pid of previous.known) this.known.add(pid);
+    this.carryStats(previous.stats);
+  }
+
+  private carryStats(previous: BpfStreamStats): void {
     this.stats.lines += previous.lines;
     this.stats.unparsed += previous.unparsed;
     this.stats.lost += previous.lost;

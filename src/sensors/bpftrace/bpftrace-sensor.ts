@@ -68,14 +68,20 @@ export class BpftraceSensor {
     return this.stream.stats;
   }
 
-  /** Processes of the monitored command still running, as far as the released events tell. */
-  get monitoredCount(): number | undefined {
-    return this.stream.monitoredCount;
+  /** Processes of the monitored command not yet seen exiting. */
+  monitoredPids(): number[] {
+    return this.stream.monitoredPids();
   }
 
+  /** Now, on the clock of the events (monotonic plus the offset taken at start). */
+  nowMs(): number {
+    return Number(process.hrtime.bigint() + this.offsetNs) / 1e6;
+  }
+
+  private readonly offsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
   private newStream(): BpfEventStream {
-    const offsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-    return new BpfEventStream({ procfs: this.options.procfs, offsetNs, commandOnly: this.options.commandOnly === true });
+    return new BpfEventStream({ procfs: this.options.procfs, offsetNs: this.offsetNs, commandOnly: this.options.commandOnly === true });
   }
 
   /** Watches only `pid` and its descendants from now on (for `run`). */
@@ -87,9 +93,10 @@ export class BpftraceSensor {
   async start(): Promise<void> {
     this.stopping = false;
     this.stderrTail = '';
-    const previous = this.stream.stats;
+    const previous = this.stream;
     this.stream = this.newStream();
-    this.stream.carryStats(previous);
+    this.stream.carryOver(previous);
+    let attached = false;
     const child = spawn(this.options.install.path, ['-B', 'none', PROGRAM_PATH, String(process.pid), String(statSync('/proc').dev)], {
       env: { ...process.env, BPFTRACE_STRLEN: '52', BPFTRACE_PERF_RB_PAGES: '1024' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -114,7 +121,8 @@ export class BpftraceSensor {
         this.deliver();
         if (this.timer !== undefined) clearInterval(this.timer);
         this.timer = undefined;
-        if (!this.stopping) this.options.onDied?.(code, signal, this.meaningfulStderr());
+        // Before READY, start() itself reports the failure.
+        if (!this.stopping && attached) this.options.onDied?.(code, signal, this.meaningfulStderr());
         resolve();
       });
     });
@@ -136,6 +144,7 @@ export class BpftraceSensor {
     } finally {
       clearTimeout(timeout);
     }
+    attached = true;
     this.timer = setInterval(() => {
       this.deliver(process.hrtime.bigint());
     }, RELEASE_EVERY_MS);
@@ -152,9 +161,16 @@ export class BpftraceSensor {
     this.child = undefined;
   }
 
+  /** The first error the event consumer threw (the sensor keeps running). */
+  consumerError: Error | undefined;
+
   private deliver(nowNs?: bigint): void {
-    const events = this.stream.release(nowNs);
-    if (events.length > 0) this.options.onEvents(events);
+    try {
+      const events = this.stream.release(nowNs);
+      if (events.length > 0) this.options.onEvents(events);
+    } catch (error) {
+      this.consumerError ??= error instanceof Error ? error : new Error(String(error));
+    }
   }
 
   private meaningfulStderr(): string {

@@ -69,8 +69,11 @@ function mapAccess(rec: SyscallRecord, call: PathCall, action: AccessAction, ext
   return event;
 }
 
+/** AT_SYMLINK_NOFOLLOW or O_NOFOLLOW in a flags argument (never in a quoted path that happens to contain the word). */
 function hasNoFollowFlag(args: readonly string[]): boolean {
-  for (const arg of args) if (arg.includes('NOFOLLOW')) return true;
+  for (const arg of args) {
+    if (arg.charCodeAt(0) !== 0x22 && /\b(?:AT_SYMLINK_NOFOLLOW|O_NOFOLLOW)\b/.test(arg)) return true;
+  }
   return false;
 }
 

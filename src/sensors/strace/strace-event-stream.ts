@@ -71,6 +71,13 @@ export class StraceEventStream {
     this.stats.events++;
     if (event.kind === 'fork') {
       this.known.add(event.childTid);
+      // A reused thread id no longer belongs to the process it was a thread of.
+      const oldGroup = this.groupOf.get(event.childTid);
+      if (oldGroup !== undefined) {
+        this.groupOf.delete(event.childTid);
+        const list = this.threadsOf.get(oldGroup);
+        if (list !== undefined) this.threadsOf.set(oldGroup, list.filter((t) => t !== event.childTid));
+      }
       if (event.thread) {
         const group = this.groupOf.get(event.parentTid) ?? event.parentTid;
         this.groupOf.set(event.childTid, group);

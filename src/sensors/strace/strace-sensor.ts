@@ -2,7 +2,7 @@
 // (never a growing file) into sensor events. strace is never killed: with --seccomp-bpf its
 // tracees' syscalls would fail with ENOSYS, so the command must finish on its own.
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createReadStream, closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,8 @@ export interface StraceRunResult {
   readonly tracerSignal: NodeJS.Signals | null;
   readonly rootPid: number | undefined;
   readonly stats: StraceStreamStats & { readonly overlongLines: number };
+  /** The first error the event consumer threw; reading went on so strace never blocked. */
+  readonly consumerError: Error | undefined;
 }
 
 const MAX_LINE = 1 << 20;
@@ -83,7 +85,7 @@ export function straceArguments(install: StraceInstallation, output: string, com
  * Runs `command` under strace. Resolves when strace has exited and its output is fully read.
  * The command's stdin, stdout and stderr are tripline's own, untouched.
  */
-export async function runUnderStrace(options: StraceRunOptions, started?: (child: ChildProcess) => void): Promise<StraceRunResult> {
+export async function runUnderStrace(options: StraceRunOptions): Promise<StraceRunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tripline-'));
   const fifo = join(dir, 'trace.fifo');
   try {
@@ -95,12 +97,18 @@ export async function runUnderStrace(options: StraceRunOptions, started?: (child
   const stream = new StraceEventStream();
   const splitter = new LineSplitter(MAX_LINE);
   let rootAnnounced = false;
+  let consumerError: Error | undefined;
   const deliver = (events: readonly SensorEvent[]): void => {
-    if (!rootAnnounced && stream.root !== undefined) {
-      rootAnnounced = true;
-      options.onRoot?.(stream.root);
+    try {
+      if (!rootAnnounced && stream.root !== undefined) {
+        rootAnnounced = true;
+        options.onRoot?.(stream.root);
+      }
+      if (events.length > 0) options.onEvents(events);
+    } catch (error) {
+      // Keep draining the FIFO whatever happens: a stalled reader would stall the command.
+      consumerError ??= error instanceof Error ? error : new Error(String(error));
     }
-    if (events.length > 0) options.onEvents(events);
   };
   const onLine = (line: string): void => {
     deliver(stream.push(line));
@@ -111,7 +119,6 @@ export async function runUnderStrace(options: StraceRunOptions, started?: (child
     env: options.env,
     stdio: 'inherit',
   });
-  started?.(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => {
@@ -150,6 +157,7 @@ export async function runUnderStrace(options: StraceRunOptions, started?: (child
     tracerSignal: status.signal,
     rootPid: stream.root,
     stats: { ...stream.stats, overlongLines: splitter.dropped },
+    consumerError,
   };
 }
 

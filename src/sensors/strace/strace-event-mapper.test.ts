@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mapStraceRecord } from './strace-event-mapper.ts';
+import { StraceLineParser } from './strace-line-parser.ts';
+
+function map(line: string) {
+  const rec = new StraceLineParser().parse(line);
+  if (rec === undefined || rec.type === 'unparsed') assert.fail(`did not parse: ${line}`);
+  return mapStraceRecord(rec);
+}
+
+test('open flags decide the action: read, read-write (counts), write (evidence), O_PATH (a stat)', () => {
+  const action = (flags: string) => {
+    const e = map(`1  1.000001 openat(AT_FDCWD</>, "/proc/sys/net/core/somaxconn", ${flags}) = 3</proc/sys/net/core/somaxconn>`);
+    return e?.kind === 'access' ? e.action : undefined;
+  };
+  assert.equal(action('O_RDONLY|O_CLOEXEC'), 'read');
+  assert.equal(action('O_RDWR'), 'readwrite');
+  assert.equal(action('O_WRONLY|O_TRUNC'), 'write');
+  assert.equal(action('O_PATH'), 'stat');
+});
+
+test('a symlink is not followed only when a flag says so, not when the path spells NOFOLLOW', () => {
+  const noFollow = (line: string) => {
+    const e = map(line);
+    return e?.kind === 'access' ? e.noFollow === true : undefined;
+  };
+  assert.equal(noFollow('1  1.000001 newfstatat(AT_FDCWD</>, "/tmp/NOFOLLOW1", {st_mode=S_IFDIR|0555, ...}, 0) = 0'), false);
+  assert.equal(noFollow('1  1.000001 newfstatat(AT_FDCWD</>, "/tmp/x", {st_mode=S_IFLNK|0777, ...}, AT_SYMLINK_NOFOLLOW) = 0'), true);
+  assert.equal(noFollow('1  1.000001 lstat("/tmp/x", {st_mode=S_IFLNK|0777, ...}) = 0'), true);
+});
+
+test('fstat of an fd (AT_EMPTY_PATH) is an access of the fd\'s path', () => {
+  const e = map('1  1.000001 newfstatat(3</proc/sys/net/ipv4>, "", {st_mode=S_IFDIR|0555, st_size=0, ...}, AT_EMPTY_PATH) = 0');
+  assert.equal(e?.kind === 'access' ? e.resolvedPath : undefined, '/proc/sys/net/ipv4');
+  assert.equal(e?.kind === 'access' ? e.isDirectory : undefined, true);
+});
+
+test('mount, symlink and uid changes become events', () => {
+  assert.deepEqual(map('1  1.000001 mount("proc", "/tmp/p", "proc", 0, NULL) = 0'), {
+    kind: 'mount', timeMs: 1000.001, tid: 1, target: '/tmp/p', source: 'proc', fstype: 'proc', bind: false,
+  });
+  assert.equal(map('1  1.000001 symlinkat("/proc/sys/net", AT_FDCWD</tmp>, "n") = 0')?.kind, 'symlink');
+  assert.deepEqual(map('1  1.000001 setresuid(-1, 1000, -1) = 0'), { kind: 'uid', timeMs: 1000.001, tid: 1, uid: 1000 });
+});
