@@ -31,6 +31,8 @@ export interface SessionOptions {
   readonly appendJsonl?: boolean;
   readonly notices: boolean;
   readonly sensor: SensorInfo;
+  /** Close detections of live subjects after a quiet window (the daemon). */
+  readonly closeIdleLive?: boolean;
   /** Called for every final detection, after the outputs. */
   readonly onClosed?: (detection: Detection) => void;
 }
@@ -71,6 +73,7 @@ export class DetectionSession {
       ...(process.getuid === undefined ? {} : { initialUid: process.getuid() }),
       context: { environment, host: readHostInfo(), sensor: options.sensor },
       probe: LIVE_FILE_SYSTEM_PROBE,
+      closeIdleLive: options.closeIdleLive === true,
     });
   }
 

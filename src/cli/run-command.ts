@@ -2,7 +2,7 @@
 // forwards signals to it, reports what it did, and decides the exit code.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { importanceRank } from '../model/importance.ts';
 import { visible } from '../outputs/terminal-text.ts';
 import { formatReport } from '../outputs/text-report.ts';
@@ -73,10 +73,20 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
   if (why !== undefined && !options.quiet) session.say(`tripline: sensor: ${why}`);
 
   const startedMs = Date.now();
-  const outcome = sensor.kind === 'ptrace'
-    ? await runPtrace(options, io, session, sensor.strace)
-    : await runEbpf(options, io, session, sensor.bpftrace);
-  session.finish();
+  const signals = new SignalForwarder();
+  signals.everyone = () => session.pipeline.normalizer.processes.livePids();
+  try {
+    const outcome = sensor.kind === 'ptrace'
+      ? await runPtrace(options, io, session, sensor.strace, signals)
+      : await runEbpf(options, io, session, sensor.bpftrace, signals);
+    session.finish();
+    return report(options, session, outcome, sensor, startedMs, io);
+  } finally {
+    signals.detach();
+  }
+}
+
+function report(options: RunOptions, session: DetectionSession, outcome: SensorOutcome, sensor: ChosenSensor, startedMs: number, io: RunIo): number {
   const finals = session.finals;
   const warnings = [...outcome.warnings, ...session.outputFailures];
   const unresolvable = session.pipeline.normalizer.stats.unresolvable;
@@ -104,11 +114,40 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
   return outcome.exitCode;
 }
 
-/** Forwards tripline's signals to the command; a second one goes to every process still watched. */
-function forwardSignals(target: () => number | undefined, everyone: () => readonly number[]): { detach: () => void; deliverPending: () => void } {
-  let pending: NodeJS.Signals | undefined;
-  let received = 0;
-  const send = (pids: readonly number[], signal: NodeJS.Signals): void => {
+/**
+ * Forwards tripline's signals to the command, from before the sensor starts until the report
+ * is written (so no signal can kill tripline with detections unwritten). A second signal goes
+ * to every process still watched. SIGINT and SIGQUIT typed at a terminal already reached the
+ * command (it is in tripline's foreground process group), so those are not sent twice.
+ */
+class SignalForwarder {
+  target: number | undefined;
+  everyone: () => readonly number[] = () => [];
+  private pending: NodeJS.Signals | undefined;
+  private received = 0;
+  private readonly handler = (signal: NodeJS.Signals): void => {
+    this.received++;
+    if ((signal === 'SIGINT' || signal === 'SIGQUIT') && inForegroundOfTerminal()) return;
+    if (this.target === undefined) this.pending = signal;
+    else this.send(this.received > 1 ? this.everyone() : [this.target], signal);
+  };
+
+  constructor() {
+    for (const s of FORWARDED_SIGNALS) process.on(s, this.handler);
+  }
+
+  /** The command is known: a signal that came before is delivered now. */
+  setTarget(pid: number): void {
+    this.target = pid;
+    if (this.pending !== undefined) this.send([pid], this.pending);
+    this.pending = undefined;
+  }
+
+  detach(): void {
+    for (const s of FORWARDED_SIGNALS) process.off(s, this.handler);
+  }
+
+  private send(pids: readonly number[], signal: NodeJS.Signals): void {
     for (const pid of pids) {
       try {
         process.kill(pid, signal);
@@ -116,49 +155,36 @@ function forwardSignals(target: () => number | undefined, everyone: () => readon
         // already gone
       }
     }
-  };
-  const forward = (signal: NodeJS.Signals): void => {
-    received++;
-    const pid = target();
-    if (pid === undefined) pending = signal;
-    else send(received > 1 ? everyone() : [pid], signal);
-  };
-  for (const s of FORWARDED_SIGNALS) process.on(s, forward);
-  return {
-    detach: () => {
-      for (const s of FORWARDED_SIGNALS) process.off(s, forward);
-    },
-    deliverPending: () => {
-      const pid = target();
-      // A signal that came before the command was known is delivered now, to the command.
-      if (pending !== undefined && pid !== undefined) send([pid], pending);
-      pending = undefined;
-    },
-  };
+  }
 }
 
-async function runPtrace(options: RunOptions, io: RunIo, session: DetectionSession, strace: StraceInstallation): Promise<SensorOutcome> {
-  let rootPid: number | undefined;
-  const processes = session.pipeline.normalizer.processes;
-  const signals = forwardSignals(() => rootPid, () => processes.livePids());
-  let result;
+/** Whether tripline is in the foreground process group of its terminal (then the terminal's signals reach the whole group). */
+function inForegroundOfTerminal(): boolean {
   try {
-    result = await runUnderStrace({
-      command: options.command,
-      cwd: io.cwd,
-      env: io.env,
-      strace,
-      onEvents: (events) => {
-        session.push(events);
-      },
-      onRoot: (pid) => {
-        rootPid = pid;
-        signals.deliverPending();
-      },
-    });
-  } finally {
-    signals.detach();
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pgrp = Number(fields[2]);
+    const tpgid = Number(fields[5]);
+    return tpgid > 0 && pgrp === tpgid;
+  } catch {
+    return false;
   }
+}
+
+async function runPtrace(options: RunOptions, io: RunIo, session: DetectionSession, strace: StraceInstallation, signals: SignalForwarder): Promise<SensorOutcome> {
+  const processes = session.pipeline.normalizer.processes;
+  const result = await runUnderStrace({
+    command: options.command,
+    cwd: io.cwd,
+    env: io.env,
+    strace,
+    onEvents: (events) => {
+      session.push(events);
+    },
+    onRoot: (pid) => {
+      signals.setTarget(pid);
+    },
+  });
   // The command's fate as the trace saw it, checked against strace's own exit.
   const root = result.rootPid === undefined ? undefined : processes.get(result.rootPid);
   const warnings: string[] = [];
@@ -191,7 +217,7 @@ async function runPtrace(options: RunOptions, io: RunIo, session: DetectionSessi
   };
 }
 
-async function runEbpf(options: RunOptions, io: RunIo, session: DetectionSession, bpftrace: BpftraceInstallation): Promise<SensorOutcome> {
+async function runEbpf(options: RunOptions, io: RunIo, session: DetectionSession, bpftrace: BpftraceInstallation, signals: SignalForwarder): Promise<SensorOutcome> {
   const warnings: string[] = [];
   let died: string | undefined;
   const sensor = new BpftraceSensor({
@@ -209,8 +235,10 @@ async function runEbpf(options: RunOptions, io: RunIo, session: DetectionSession
   const [file = '', ...args] = options.command;
   const child = spawn(file, args, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
   const rootPid = child.pid;
-  if (rootPid !== undefined) sensor.limitTo(rootPid);
-  const signals = forwardSignals(() => rootPid, () => session.pipeline.normalizer.processes.livePids());
+  if (rootPid !== undefined) {
+    sensor.limitTo(rootPid);
+    signals.setTarget(rootPid);
+  }
   let status: { code: number | null; signal: NodeJS.Signals | null };
   try {
     status = await new Promise((resolve, reject) => {
@@ -225,7 +253,6 @@ async function runEbpf(options: RunOptions, io: RunIo, session: DetectionSession
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {
-    signals.detach();
     await sensor.stop();
   }
   if (died !== undefined) warnings.push(died);

@@ -47,7 +47,7 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
   const install = probeBpftrace(io.env);
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   const session: DetectionSession = new DetectionSession({
-    command: 'watch', environment: options.environment, jsonl: options.jsonl, appendJsonl: true, notices: true,
+    command: 'watch', environment: options.environment, jsonl: options.jsonl, appendJsonl: true, notices: true, closeIdleLive: true,
     sensor: { name: 'bpftrace', version: install.version },
     onClosed: (d) => {
       if (!options.quiet) session.say(`\n${formatDetection(d, session.palette, width)}\n`);

@@ -9,15 +9,20 @@ const T0 = 1_800_000_000_000;
 
 /** A small scripted world: processes fork, exec and touch paths at given times. */
 class World {
-  readonly pipeline = new DetectionPipeline({
-    recipes: BUILTIN_RECIPES,
-    sessionId: 's',
-    initialCwd: '/work',
-    initialUid: 1000,
-    fileCapacity: 8,
-    context: { environment: { kind: 'ci', source: 'test' }, host: { hostname: 'h', kernel: 'k', container: null }, sensor: { name: 'test', version: null } },
-  });
+  readonly pipeline: DetectionPipeline;
   readonly out: EngineOutput[] = [];
+
+  constructor(options: { closeIdleLive?: boolean } = {}) {
+    this.pipeline = new DetectionPipeline({
+      recipes: BUILTIN_RECIPES,
+      sessionId: 's',
+      initialCwd: '/work',
+      initialUid: 1000,
+      fileCapacity: 8,
+      context: { environment: { kind: 'ci', source: 'test' }, host: { hostname: 'h', kernel: 'k', container: null }, sensor: { name: 'test', version: null } },
+      ...options,
+    });
+  }
 
   push(e: SensorEvent): this {
     this.out.push(...this.pipeline.push(e));
@@ -224,6 +229,16 @@ describe('lifecycle', () => {
     assert.deepEqual(w.closed[0]?.subject.process.exit, { time: new Date(T0 + 4).toISOString(), code: 3, signal: null });
     w.flush();
     assert.equal(w.closed.length, 1, 'flush does not close it twice');
+  });
+
+  test('with closeIdleLive (watch), a quiet live subject is reported, and a later burst is a new detection', () => {
+    const w = new World({ closeIdleLive: true }).exec(1, 0, '/usr/sbin/agent').touch(1, 1, CORE).touch(1, 2, IPV4).touch(1, 3, UNIX);
+    w.out.push(...w.pipeline.engine.tick(T0 + 61_000));
+    assert.equal(w.closed.length, 1);
+    w.touch(1, 120_000, CORE).touch(1, 120_001, IPV4).touch(1, 120_002, UNIX).flush();
+    assert.equal(w.opened.length, 2);
+    assert.equal(w.closed.length, 2);
+    assert.notEqual(w.closed[0]?.id, w.closed[1]?.id);
   });
 
   test('a live subject stays open however quiet it is, until the end', () => {

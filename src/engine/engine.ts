@@ -33,6 +33,12 @@ export interface EngineOptions {
   readonly windowEvidenceCapacity?: number;
   /** Subjects tracked at once before the least recently active are dropped. */
   readonly subjectCapacity?: number;
+  /**
+   * Also close detections of subjects still running once a window passed without evidence
+   * (a daemon's burst is reported while the daemon lives on; a later burst is a new detection).
+   * For `watch`; `run` keeps one detection per subject until the end.
+   */
+  readonly closeIdleLive?: boolean;
 }
 
 interface Subject {
@@ -119,7 +125,10 @@ export class Engine {
     for (const [key, od] of this.open) {
       const s = od.subject;
       const windowMs = s.scope === 'process' ? s.recipe.aggregate.processWindowMs : s.recipe.aggregate.treeWindowMs;
-      if (!this.processes.isLive(s.actor) && od.lastMs < this.nowMs - windowMs) this.close(key, out);
+      if (od.lastMs >= this.nowMs - windowMs) continue;
+      const live = this.processes.isLive(s.actor);
+      if (!live) this.close(key, out);
+      else if (this.options.closeIdleLive === true) this.close(key, out, false);
     }
   }
 
@@ -249,10 +258,15 @@ export class Engine {
     return false;
   }
 
-  private close(key: string, out: EngineOutput[]): void {
+  /** `final`: the subject is done and never gets another detection (else a later burst may open one). */
+  private close(key: string, out: EngineOutput[], final = true): void {
     const od = this.open.get(key);
     if (od === undefined) return;
     this.open.delete(key);
+    if (!final) {
+      out.push({ type: 'closed', detection: this.build(od) });
+      return;
+    }
     this.closed.add(key);
     if (this.closed.size > this.subjectCapacity) {
       const oldest = this.closed.values().next();
