@@ -81,3 +81,23 @@ test('limited to a command, processes outside its tree are left out', () => {
   assert.ok(events.length > 0);
   assert.ok(events.every((e) => ('tid' in e ? e.tid : e.childTid) === 9742));
 });
+
+test('a child whose FORK line comes after its EXEC line (another CPU) is still the command\'s, with its exec', () => {
+  const lines = [
+    'READY\t1\t1.0\t0\t21',
+    'EXEC\t10\t500\t500\t400\t0\t500\t3\tsh\\x00\tsh\t/bin/sh',
+    'EXEC\t30\t501\t501\t500\t0\t501\t4\tcat\\x00\tcat\t/bin/cat',
+    'FILE\t40\ttracepoint:syscalls:sys_exit_openat\t501\t501\t-100\t0\t3\t17\t/proc/sys/net/core/somaxconn\to\t4\tsomaxconn\tcore\tnet\tsys',
+    'FORK\t20\t500\t500\t501\t501\t0\t4100',
+  ];
+  const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n, rootPid: 500 });
+  stream.push(lines[0] ?? '');
+  stream.push(lines[1] ?? '');
+  stream.push(lines[2] ?? '');
+  stream.push(lines[3] ?? '');
+  const early = stream.release(35n + 200_000_000n);
+  stream.push(lines[4] ?? '');
+  const events = [...early, ...stream.release()];
+  const kinds = events.map((e) => `${e.kind}:${'tid' in e ? e.tid : e.childTid}`);
+  assert.deepEqual(kinds, ['exec:500', 'uid:500', 'fork:501', 'exec:501', 'uid:501', 'access:501']);
+});

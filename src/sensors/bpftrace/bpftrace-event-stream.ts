@@ -23,6 +23,12 @@ const AT_FDCWD = -100;
 /** The program cuts strings at this many bytes (BPFTRACE_STRLEN - 1). */
 export const PATH_LIMIT = 51;
 const MAX_BOOTSTRAP_DEPTH = 64;
+/**
+ * How long a line waits for earlier lines from other CPUs. 50 ms was too short on a loaded
+ * 2-core machine (a child's FORK line came after its EXEC and reads); the EXEC line's parent
+ * covers the rest.
+ */
+const DEFAULT_HOLD_NS = 200_000_000n;
 
 type TimedRecord = Exclude<BpfRecord, LostRecord | ReadyRecord | ArgvRecord>;
 
@@ -48,7 +54,7 @@ export interface BpfStreamOptions {
   readonly procfs: ProcfsReader;
   /** Added to the program's CLOCK_MONOTONIC ns to get Unix ns. */
   readonly offsetNs: bigint;
-  /** How long a line is held for lines from other CPUs that happened earlier. */
+  /** How long a line is held for lines from other CPUs that happened earlier (200 ms by default). */
   readonly holdNs?: bigint;
   /** Only this process and its descendants (for `run`); undefined watches every process. */
   readonly rootPid?: number;
@@ -123,7 +129,7 @@ export class BpfEventStream {
 
   /** Events of every line older than `nowNs - hold` (all of them when `nowNs` is undefined), in time order. */
   release(nowNs?: bigint): SensorEvent[] {
-    const cutoff = nowNs === undefined ? undefined : nowNs - (this.options.holdNs ?? 50_000_000n);
+    const cutoff = nowNs === undefined ? undefined : nowNs - (this.options.holdNs ?? DEFAULT_HOLD_NS);
     let n = 0;
     while (n < this.queue.length && (cutoff === undefined || (this.queue[n]?.ns ?? 0n) <= cutoff)) n++;
     if (n === 0) return [];
@@ -187,12 +193,17 @@ export class BpfEventStream {
           if (!this.monitored.has(rec.parentTgid)) return;
           this.monitored.add(rec.childTid);
         }
+        // Already introduced by its EXEC line (this FORK line came late from another CPU).
+        if (this.known.has(rec.childTid)) return;
         this.introduce(rec.parentTgid, timeMs, out);
         this.known.add(rec.childTid);
         out.push({ kind: 'fork', timeMs, parentTid: rec.parentTgid, childTid: rec.childTid, thread: false, sharesFs: false });
         return;
       }
       case 'exec': {
+        // The EXEC line names the parent: enough to know a child of the command even when its
+        // FORK line, printed on another CPU, has not arrived yet.
+        if (this.monitored !== undefined && !this.monitored.has(rec.tgid) && this.monitored.has(rec.ppid)) this.monitored.add(rec.tgid);
         if (!this.inScope(rec.tgid)) return;
         if (!this.known.has(rec.tgid)) this.introduce(rec.tgid, timeMs, out, rec.ppid);
         // /proc has the whole argv if the process was still there; else what the kernel printed.
