@@ -19,6 +19,8 @@ import { parseRunOptions, type RunOptions } from './run-options.ts';
 export type RunIo = CliIo;
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+/** Longer than the eBPF stream's hold time (200 ms), so a late FORK line still counts. */
+const QUIET_AFTER_EXIT_MS = 350;
 
 export async function runCommand(args: readonly string[], io: RunIo): Promise<number> {
   const options = parseRunOptions(args);
@@ -248,8 +250,15 @@ async function runEbpf(options: RunOptions, io: RunIo, session: DetectionSession
       });
     });
     // Like strace -f: the run ends when everything the command started has ended.
-    // An exit line bpftrace lost must not hang the run: /proc says who is really still there.
-    while (died === undefined && sensor.monitoredPids().some((pid) => existsSync(`/proc/${pid}`))) {
+    // Like strace -f: wait until nothing of the command is left. A child's FORK line can take
+    // up to the sensor's hold time to be released, so "nothing left" must last that long; /proc
+    // says who is really still there, so an exit line bpftrace lost cannot hang the run.
+    let quietSince: number | undefined;
+    while (died === undefined) {
+      const alive = sensor.monitoredPids().some((pid) => existsSync(`/proc/${pid}`));
+      if (alive) quietSince = undefined;
+      else quietSince ??= Date.now();
+      if (quietSince !== undefined && Date.now() - quietSince > QUIET_AFTER_EXIT_MS) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {
