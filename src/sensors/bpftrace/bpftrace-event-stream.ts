@@ -5,6 +5,7 @@
 
 import { constants } from 'node:os';
 import type { AccessAction, AccessEvent, FdRef, SensorEvent } from '../../model/sensor-event.ts';
+import { openAction, openFlagsFromBits } from '../open-action.ts';
 import type { ProcessFacts, ProcfsReader } from '../procfs-reader.ts';
 import {
   argvFromBytes, parseBpfLine, procPathFromNames, WHY, type ArgvRecord, type BpfRecord, type FileRecord, type LostRecord, type ReadyRecord,
@@ -14,11 +15,9 @@ const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 const SYSCALL_NAMES: Readonly<Record<string, string>> = { newstat: 'stat', newlstat: 'lstat' };
+/** creat(2) is open(O_CREAT|O_WRONLY|O_TRUNC). */
 const O_WRONLY = 0o1;
-const O_RDWR = 0o2;
 const O_CREAT = 0o100;
-const O_DIRECTORY = 0o200000;
-const O_PATH = 0o10000000;
 const AT_FDCWD = -100;
 /** The program cuts strings at this many bytes (BPFTRACE_STRLEN - 1). */
 export const PATH_LIMIT = 51;
@@ -274,14 +273,6 @@ function baseFromNames(rec: FileRecord): string | undefined {
   return rec.resolvedKind === 'b' ? procPathFromNames(rec.depth, rec.names, (rec.why & WHY.underNet) !== 0) : undefined;
 }
 
-function openAction(flags: number): { action: AccessAction; isDirectory?: boolean } {
-  if ((flags & O_PATH) !== 0) return { action: 'stat' };
-  if ((flags & 3) === O_RDWR) return { action: 'readwrite' };
-  if ((flags & 3) === O_WRONLY || (flags & O_CREAT) !== 0) return { action: 'write' };
-  if ((flags & O_DIRECTORY) !== 0) return { action: 'read', isDirectory: true };
-  return { action: 'read' };
-}
-
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 function fileEvent(rec: FileRecord, p: Pending, timeMs: number): SensorEvent | undefined {
@@ -295,7 +286,7 @@ function fileEvent(rec: FileRecord, p: Pending, timeMs: number): SensorEvent | u
   let action: AccessAction;
   let isDirectory: boolean | undefined;
   if (syscall.startsWith('open') || syscall === 'creat') {
-    ({ action, isDirectory } = openAction(syscall === 'creat' ? O_CREAT | O_WRONLY : rec.arg));
+    ({ action, isDirectory } = openAction(openFlagsFromBits(syscall === 'creat' ? O_CREAT | O_WRONLY : rec.arg)));
   } else if (syscall === 'getdents64') {
     action = 'list';
     isDirectory = true;

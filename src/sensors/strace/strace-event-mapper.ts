@@ -2,6 +2,7 @@
 // touched, and what the kernel answered.
 
 import type { AccessAction, AccessEvent, FdRef, SensorEvent } from '../../model/sensor-event.ts';
+import { openAction as sharedOpenAction, openFlagsFromNames } from '../open-action.ts';
 import { decodeFdArg, decodeStringArg, decodeStringArray } from './strace-args.ts';
 import type { StraceRecord, SyscallRecord } from './strace-line-parser.ts';
 
@@ -23,11 +24,7 @@ export const TRACED_SYSCALLS = [
 const NO_FOLLOW_SYSCALLS = new Set(['lstat', 'readlink', 'readlinkat']);
 
 function openAction(flags: string): { action: AccessAction; isDirectory?: boolean } {
-  if (flags.includes('O_RDWR')) return { action: 'readwrite' };
-  if (flags.includes('O_WRONLY') || flags.includes('O_CREAT')) return { action: 'write' };
-  if (flags.includes('O_PATH')) return { action: 'stat' };
-  if (flags.includes('O_DIRECTORY')) return { action: 'read', isDirectory: true };
-  return { action: 'read' };
+  return sharedOpenAction(openFlagsFromNames(flags));
 }
 
 /** `{st_mode=S_IFDIR|0555, ...}` or `{..., stx_mode=S_IFDIR|0555, ...}` → true/false; undefined if not printed. */
