@@ -19,8 +19,10 @@ Run 'tripline run --help' or 'tripline watch --help' for their options.`;
 export const RUN_HELP = `Usage: tripline run [options] -- COMMAND [ARGS...]
 
 Runs COMMAND under a sensor, with its stdin, stdout and stderr untouched: strace
-(ptrace, no root needed) or bpftrace (eBPF, root; far less overhead). Prints a one-line notice on stderr when a detection is made and
-a full report on stderr when the command (and everything it started) has ended.
+(ptrace, no root needed) or bpftrace (eBPF, root; far less overhead per call, about
+4 s to attach and detach). Prints a one-line notice on stderr when a detection is
+made and a full report on stderr when the command (and everything it started) has
+ended.
 
 Options:
   --jsonl FILE           write each detection as one JSON line (tripline.detection/v1)
@@ -36,7 +38,7 @@ Options:
 
 Exit status: COMMAND's own (128+N if signal N ended it); 127 if COMMAND is not found,
 126 if it cannot be executed; 77 when --fail-on matched; 64 for a bad command line;
-69 when strace is missing, cannot trace, or died.
+69 when the sensor is missing, cannot trace, or died.
 
 Note: like strace -f, run waits until every process COMMAND started has exited,
 including ones left in the background.`;
@@ -45,7 +47,7 @@ export const WATCH_HELP = `Usage: tripline watch [--jsonl FILE] [--environment K
 
 Watches every process on the host with the eBPF sensor (bpftrace; needs root) until
 SIGINT or SIGTERM. Prints a notice on stderr the moment a detection is made and the
-full detection when it is final (its process ended and a window passed, or at stop).
+full detection when it is final (a window passed without new evidence, or at stop).
 
 Options:
   --jsonl FILE           append each final detection as one JSON line (tripline.detection/v1)
