@@ -3,7 +3,7 @@
 
 import type { FileAccess } from '../model/file-access.ts';
 import type { Recipe } from '../model/recipe.ts';
-import { isUnder } from '../normalize/path-canonicalizer.ts';
+import { isUnder, parentDirectory } from '../normalize/path-canonicalizer.ts';
 
 export interface Classification {
   /** The watched root the access falls under. */
@@ -19,11 +19,6 @@ export interface Classification {
 }
 
 const PROBE_ACTIONS: ReadonlySet<string> = new Set(['stat', 'access', 'readlink']);
-
-export function parentDirectory(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash <= 0 ? '/' : path.slice(0, slash);
-}
 
 /** A recipe's match rules in the form the hot path wants: sets, precomputed once per recipe. */
 interface CompiledMatch {

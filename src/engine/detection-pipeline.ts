@@ -6,7 +6,7 @@ import type { Recipe } from '../model/recipe.ts';
 import { Normalizer } from '../normalize/normalizer.ts';
 import type { DetectionContext } from '../model/detection-context.ts';
 import type { FileSystemProbe } from '../model/file-system-probe.ts';
-import { Engine, type EngineOptions, type EngineOutput } from './engine.ts';
+import { Engine, watchedRoots, type EngineOptions, type EngineOutput } from './engine.ts';
 
 export interface PipelineOptions extends EngineOptions {
   readonly recipes: readonly Recipe[];
@@ -22,7 +22,7 @@ export class DetectionPipeline {
   readonly engine: Engine;
 
   constructor(options: PipelineOptions) {
-    const roots = [...new Set(options.recipes.flatMap((r) => r.match.roots))];
+    const roots = watchedRoots(options.recipes);
     this.normalizer = new Normalizer({
       initialCwd: options.initialCwd,
       roots,

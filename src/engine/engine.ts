@@ -5,7 +5,8 @@ import type { Detection } from '../model/detection.ts';
 import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
 import type { ProcessInfo } from '../model/process-info.ts';
 import type { Recipe, SubjectScope } from '../model/recipe.ts';
-import { classifyAccess, parentDirectory, type Classification } from './access-classifier.ts';
+import { parentDirectory } from '../normalize/path-canonicalizer.ts';
+import { classifyAccess, type Classification } from './access-classifier.ts';
 import type { DetectionContext } from '../model/detection-context.ts';
 import { buildDetection } from './detection-builder.ts';
 import { EvidenceAccumulator } from './evidence-accumulator.ts';
@@ -61,6 +62,11 @@ interface OpenDetection {
 }
 
 const MAX_CHAIN = 64;
+
+/** The canonical roots the recipes watch, each once. */
+export function watchedRoots(recipes: readonly Recipe[]): string[] {
+  return [...new Set(recipes.flatMap((r) => r.match.roots))];
+}
 /** How often (in event time) stale windows are dropped and idle detections of ended subjects closed. */
 const SWEEP_INTERVAL_MS = 1_000;
 /** Directories kept per detection: a host with a thousand interfaces has about 4000 under /proc/sys/net. */
@@ -90,7 +96,7 @@ export class Engine {
 
   /** Every canonical root some recipe watches: accesses elsewhere need not reach the engine. */
   get watchedRoots(): string[] {
-    return [...new Set(this.recipes.flatMap((r) => r.match.roots))];
+    return watchedRoots(this.recipes);
   }
 
   observe(event: NormalizedEvent): EngineOutput[] {

@@ -4,7 +4,7 @@
 import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
 import type { FileSystemProbe } from '../model/file-system-probe.ts';
 import type { AccessEvent, MountEvent, SensorEvent, SymlinkEvent } from '../model/sensor-event.ts';
-import { canonicalizePath, isUnder } from './path-canonicalizer.ts';
+import { canonicalizePath, isUnder, parentDirectory } from './path-canonicalizer.ts';
 import { ProcessTable } from './process-table.ts';
 
 export interface NormalizerOptions {
@@ -120,7 +120,7 @@ export class Normalizer {
     if (base === undefined && !event.linkPath.startsWith('/')) return;
     const ctx = { pid, tid: event.tid, links: this.processes };
     const link = canonicalizePath(event.linkPath, base ?? '/', ctx, false);
-    this.processes.learnSymlink(link, canonicalizePath(event.target, parentOf(link), ctx));
+    this.processes.learnSymlink(link, canonicalizePath(event.target, parentDirectory(link), ctx));
   }
 
   private access(event: AccessEvent): FileAccess | undefined {
@@ -149,7 +149,7 @@ export class Normalizer {
       this.learnLinkOnTheWay(spelled);
     }
     if (event.linkTarget !== undefined && spelled !== undefined) {
-      table.learnSymlink(spelled, canonicalizePath(event.linkTarget, parentOf(spelled), { pid, tid: event.tid, links: table }));
+      table.learnSymlink(spelled, canonicalizePath(event.linkTarget, parentDirectory(spelled), { pid, tid: event.tid, links: table }));
     }
     if (event.returnedFd !== undefined && event.resolvedPath !== undefined) {
       table.noteFd(pid, event.returnedFd, event.resolvedPath);
@@ -215,9 +215,4 @@ function trimSlashes(path: string): string {
   let end = path.length;
   while (end > 1 && path.charCodeAt(end - 1) === 0x2f) end--;
   return path.slice(0, end);
-}
-
-function parentOf(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash <= 0 ? '/' : path.slice(0, slash);
 }

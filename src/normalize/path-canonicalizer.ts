@@ -105,3 +105,9 @@ export function isUnder(path: string, root: string): boolean {
   if (root === '/') return true;
   return path === root || (path.startsWith(root) && path.charCodeAt(root.length) === 0x2f);
 }
+
+/** The directory a canonical path lies in ("/" for the root and top-level names). */
+export function parentDirectory(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? '/' : path.slice(0, slash);
+}
