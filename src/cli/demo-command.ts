@@ -2,6 +2,7 @@
 // real detection on their own machine: one cat per setting, as hardening audits and recon
 // scripts do, across several areas of /proc/sys/net.
 
+import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
 import { traceCommand, type RunIo } from './run-command.ts';
 
 export const DEMO_SCRIPT = `echo "demo: reading a few kernel network settings, one cat per setting"
@@ -11,7 +12,11 @@ done`;
 
 export async function demoCommand(io: RunIo): Promise<number> {
   return traceCommand(
-    { command: ['sh', '-c', DEMO_SCRIPT, 'tripline-demo'], jsonl: undefined, failOn: 'never', environment: undefined, quiet: false, help: false, sensor: 'auto' },
+    // The built-in recipes only: the demo shows the default behaviour whatever tripline.yaml says.
+    {
+      command: ['sh', '-c', DEMO_SCRIPT, 'tripline-demo'], jsonl: undefined, failOn: 'never', quiet: false, sensor: 'auto',
+      environment: { value: undefined, source: 'default' }, recipes: BUILTIN_RECIPES,
+    },
     io,
   );
 }

@@ -2,18 +2,20 @@
 // dispatch of engine results to them.
 
 import { randomUUID } from 'node:crypto';
-import { detectEnvironment, EnvironmentError } from '../context/environment-detector.ts';
+import type { Sourced } from '../config/tripline-config.ts';
+import { detectCi, detectEnvironment, EnvironmentError } from '../context/environment-detector.ts';
 import { readHostInfo } from '../context/host-info.ts';
 import { DetectionPipeline } from '../engine/detection-pipeline.ts';
-import type { EngineOutput } from '../engine/engine.ts';
+import type { EngineOutput, EngineTrace } from '../engine/engine.ts';
 import type { Detection } from '../model/detection.ts';
 import type { SensorInfo } from '../model/detection-context.ts';
+import type { Environment, EnvironmentKind } from '../model/environment.ts';
+import type { Recipe } from '../model/recipe.ts';
 import type { SensorEvent } from '../model/sensor-event.ts';
 import { JsonlOutput } from '../outputs/jsonl-output.ts';
 import type { DetectionOutput } from '../outputs/output.ts';
 import { paletteFor, type Palette } from '../outputs/palette.ts';
 import { TerminalNotice } from '../outputs/terminal-notice.ts';
-import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
 import { LIVE_FILE_SYSTEM_PROBE } from '../sensors/live-file-system-probe.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -25,7 +27,9 @@ export interface CliIo {
 
 export interface SessionOptions {
   readonly command: string;
-  readonly environment: string | undefined;
+  /** The configured kind (undefined: decided from CI variables) and where that came from. */
+  readonly environment: Sourced<EnvironmentKind | undefined>;
+  readonly recipes: readonly Recipe[];
   readonly jsonl: string | undefined;
   /** Append to the JSONL file rather than start it anew (the daemon). */
   readonly appendJsonl?: boolean;
@@ -33,6 +37,8 @@ export interface SessionOptions {
   readonly sensor: SensorInfo;
   /** Close detections of live subjects after a quiet window (the daemon). */
   readonly closeIdleLive?: boolean;
+  /** Told every decision of the engine (`recipes explain`). */
+  readonly trace?: (step: EngineTrace) => void;
   /** Called for every final detection, after the outputs. */
   readonly onClosed?: (detection: Detection) => void;
 }
@@ -50,12 +56,18 @@ export class DetectionSession {
   constructor(options: SessionOptions, io: CliIo) {
     this.io = io;
     this.onClosed = options.onClosed;
-    let environment;
-    try {
-      environment = detectEnvironment(options.environment, io.env);
-    } catch (error) {
-      if (error instanceof EnvironmentError) throw new UsageError(error.message, { cause: error });
-      throw error;
+    let environment: Environment;
+    const kind = options.environment.value;
+    if (kind !== undefined) {
+      const ci = detectCi(io.env);
+      environment = { kind, source: options.environment.source, ...(ci === undefined ? {} : { ci }) };
+    } else {
+      try {
+        environment = detectEnvironment(undefined, io.env);
+      } catch (error) {
+        if (error instanceof EnvironmentError) throw new UsageError(error.message, { cause: error });
+        throw error;
+      }
     }
     this.palette = paletteFor(io.stderr, io.env);
     if (options.notices) this.outputs.push(new TerminalNotice((line) => { this.say(line); }, this.palette));
@@ -67,14 +79,24 @@ export class DetectionSession {
       }
     }
     this.pipeline = new DetectionPipeline({
-      recipes: BUILTIN_RECIPES,
+      recipes: options.recipes,
       sessionId: randomUUID(),
       initialCwd: io.cwd,
       ...(process.getuid === undefined ? {} : { initialUid: process.getuid() }),
       context: { environment, host: readHostInfo(), sensor: options.sensor },
       probe: LIVE_FILE_SYSTEM_PROBE,
       closeIdleLive: options.closeIdleLive === true,
+      ...(options.trace === undefined ? {} : { trace: options.trace }),
     });
+  }
+
+  /** What exceptions and limits kept from the detections, so nothing is silenced unseen. */
+  policyNotes(): string[] {
+    const engine = this.pipeline.engine;
+    const notes: string[] = [];
+    for (const [name, count] of engine.exceptionHits) notes.push(`exception "${name}" applied to ${String(count)} access(es)`);
+    for (const [limit, count] of engine.suppressed) notes.push(`${String(count)} detection(s) not raised: the recipe's ${limit} limit was reached`);
+    return notes;
   }
 
   say(line: string): void {
@@ -91,6 +113,11 @@ export class DetectionSession {
 
   tick(nowMs: number): void {
     this.dispatch(this.pipeline.engine.tick(nowMs));
+  }
+
+  /** Runs another set of recipes from now on; detections still open are closed and reported first. */
+  replaceRecipes(recipes: readonly Recipe[]): void {
+    this.dispatch(this.pipeline.replaceRecipes(recipes));
   }
 
   /** Closes every detection still open and the outputs. */

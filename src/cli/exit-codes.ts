@@ -9,6 +9,10 @@ export const EXIT = {
   usage: 64,
   /** The sensor could not start or died while the command ran (observation incomplete). */
   sensor: 69,
+  /** The configuration file has errors, or a TRIPLINE_* variable a bad value (EX_CONFIG). */
+  config: 78,
+  /** `recipes validate` found errors (like a compiler). */
+  invalid: 1,
   /** A bug in tripline. */
   internal: 70,
   /** The command does not exist (as a shell reports it). */

@@ -6,6 +6,8 @@ Usage:
   tripline run [options] -- COMMAND [ARGS...]   run a command under a sensor (ptrace or eBPF)
   tripline watch [options]                      watch every process on the host (eBPF, root)
   tripline demo                                 run a built-in script that triggers a real detection
+  tripline recipes list|show|validate|explain   read, check and understand the recipes
+  tripline config show                          the effective configuration and where each value came from
   tripline --help | --version
 
 What it detects: os_network_fingerprint (Discovery TA0007, System Information
@@ -14,7 +16,12 @@ starts, exploring several directories of /proc/sys/net. Every detection says who
 did it, exactly what was touched, and what to do about it in CI, staging or
 production.
 
-Run 'tripline run --help' or 'tripline watch --help' for their options.`;
+Configuration: tripline.yaml (--config FILE, TRIPLINE_CONFIG, ./tripline.yaml or
+/etc/tripline/config.yaml); TRIPLINE_* variables override it, flags override both.
+Exit status 78 when the configuration file has errors.
+
+Run 'tripline run --help', 'tripline watch --help' or 'tripline recipes --help' for
+their options.`;
 
 export const RUN_HELP = `Usage: tripline run [options] -- COMMAND [ARGS...]
 
@@ -24,7 +31,9 @@ Runs COMMAND under a sensor, with its stdin, stdout and stderr untouched: strace
 made and a full report on stderr when the command (and everything it started) has
 ended.
 
-Options:
+Options (each overrides TRIPLINE_* variables and the configuration file):
+  --config FILE          the configuration file (default: TRIPLINE_CONFIG, ./tripline.yaml,
+                         /etc/tripline/config.yaml)
   --jsonl FILE           write each detection as one JSON line (tripline.detection/v1)
   --fail-on LEVEL        exit 77 if a detection of importance LEVEL or higher was made:
                          never (default), low, medium, high, critical
@@ -43,13 +52,18 @@ Exit status: COMMAND's own (128+N if signal N ended it); 127 if COMMAND is not f
 Note: like strace -f, run waits until every process COMMAND started has exited,
 including ones left in the background.`;
 
-export const WATCH_HELP = `Usage: tripline watch [--jsonl FILE] [--environment KIND] [--quiet]
+export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--jsonl FILE] [--environment KIND] [--quiet]
 
 Watches every process on the host with the eBPF sensor (bpftrace; needs root) until
 SIGINT or SIGTERM. Prints a notice on stderr the moment a detection is made and the
 full detection when it is final (a window passed without new evidence, or at stop).
 
+SIGHUP reloads the configuration file and every recipe: if all of it is valid, the
+new set replaces the old (detections open at that moment are reported first);
+otherwise the old set keeps running and the problems are logged.
+
 Options:
+  --config FILE          the configuration file (see tripline --help)
   --jsonl FILE           append each final detection as one JSON line (tripline.detection/v1)
   --environment KIND     ci, staging, production, development or unknown (guidance)
   --quiet                notices only, no full detections on stderr
@@ -57,3 +71,35 @@ Options:
 
 If bpftrace dies it is restarted with backoff and the gap is reported. Events lost
 by bpftrace (buffer overflow) are counted and reported.`;
+
+
+export const RECIPES_HELP = `Usage:
+  tripline recipes [--config FILE] list
+  tripline recipes [--config FILE] show ID
+  tripline recipes validate FILE...
+  tripline recipes [--config FILE] explain ID [run options] -- COMMAND [ARGS...]
+
+list      every loaded recipe (built-in, and from recipes.directories in the
+          configuration or TRIPLINE_RECIPE_DIRS), whether it runs, and its source
+show      the recipe as YAML, as the engine runs it (exceptions from the
+          configuration included, each with the file and line it came from)
+validate  checks recipe files against schema/recipe-v1.schema.json and what a
+          schema cannot check (regexes, globs, placeholders, duplicate ids);
+          prints every problem as file:line:column: error[code]: message, with
+          a hint; exits 1 if there is an error
+explain   runs COMMAND with only recipe ID (like tripline run) and shows, for
+          each process, which accesses counted and for which directory, which
+          did not and why, which exceptions applied, and why it fired or stayed
+          silent. Exits with COMMAND's status.
+
+The recipe format is described in docs/recipes/format.md.`;
+
+export const CONFIG_HELP = `Usage: tripline config show [--config FILE]
+
+Prints the effective configuration: each value with where it came from (a flag, a
+TRIPLINE_* variable, file:line:column of the configuration file, or the default),
+the recipe directories, the recipes that run, and the configured exceptions.
+
+Variables: TRIPLINE_CONFIG, TRIPLINE_ENVIRONMENT, TRIPLINE_FAIL_ON, TRIPLINE_SENSOR,
+TRIPLINE_JSONL, TRIPLINE_RECIPE_DIRS (colon-separated, added to the file's),
+TRIPLINE_RECIPES_ENABLED and TRIPLINE_RECIPES_DISABLED (comma-separated).`;

@@ -2,11 +2,15 @@
 // messages and exit codes.
 
 import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/tripline-config.ts';
+import { formatDiagnostic } from '../model/diagnostic.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
+import { configCommand } from './config-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { EXIT } from './exit-codes.ts';
 import { MAIN_HELP } from './help-text.ts';
-import { runCommand, type RunIo } from './run-command.ts';
+import { recipesCommand, type RecipesIo } from './recipes-command.ts';
+import { runCommand } from './run-command.ts';
 import { watchCommand } from './watch-command.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -15,7 +19,7 @@ function version(): string {
   return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
-export async function main(argv: readonly string[], io: RunIo): Promise<number> {
+export async function main(argv: readonly string[], io: RecipesIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -25,6 +29,10 @@ export async function main(argv: readonly string[], io: RunIo): Promise<number> 
         return await demoCommand(io);
       case 'watch':
         return await watchCommand(rest, io);
+      case 'recipes':
+        return await recipesCommand(rest, io);
+      case 'config':
+        return configCommand(rest, io);
       case '--version':
       case '-V':
         io.stderr.write(`tripline ${version()}\n`);
@@ -42,6 +50,11 @@ export async function main(argv: readonly string[], io: RunIo): Promise<number> 
     if (error instanceof UsageError) {
       io.stderr.write(`tripline: ${error.message}\n`);
       return EXIT.usage;
+    }
+    if (error instanceof ConfigError) {
+      for (const d of error.diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
+      io.stderr.write(`tripline: ${error.message}\n`);
+      return EXIT.config;
     }
     if (error instanceof SensorUnavailableError) {
       io.stderr.write(`tripline: ${error.message}\n  ${error.hint}\n`);

@@ -3,10 +3,15 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { loadTriplineConfig, type FailOn, type SensorChoice, type Sourced } from '../config/tripline-config.ts';
+import { formatDiagnostic } from '../model/diagnostic.ts';
+import type { EnvironmentKind } from '../model/environment.ts';
 import { importanceRank } from '../model/importance.ts';
+import type { EngineTrace } from '../engine/engine.ts';
+import type { Recipe } from '../model/recipe.ts';
 import { visible } from '../outputs/terminal-text.ts';
 import { formatReport } from '../outputs/text-report.ts';
-import { BpftraceSensor, probeBpftrace, type BpftraceInstallation } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { BpftraceSensor, probeBpftrace, unwatchedByEbpf, type BpftraceInstallation } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { lookUpExecutable } from '../sensors/executable-lookup.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
@@ -14,7 +19,7 @@ import { probeStrace, runUnderStrace, type StraceInstallation } from '../sensors
 import { DetectionSession, type CliIo } from './detection-session.ts';
 import { EXIT, signalExitCode } from './exit-codes.ts';
 import { RUN_HELP } from './help-text.ts';
-import { parseRunOptions, type RunOptions } from './run-options.ts';
+import { parseRunOptions } from './run-options.ts';
 
 export type RunIo = CliIo;
 
@@ -22,19 +27,40 @@ const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 /** Longer than the eBPF stream's hold time (200 ms), so a late FORK line still counts. */
 const QUIET_AFTER_EXIT_MS = 350;
 
+/** What a run does, once flags, TRIPLINE_* variables and the configuration file are resolved. */
+export interface RunPlan {
+  readonly command: readonly string[];
+  readonly quiet: boolean;
+  readonly failOn: FailOn;
+  readonly sensor: SensorChoice;
+  readonly jsonl: string | undefined;
+  readonly environment: Sourced<EnvironmentKind | undefined>;
+  readonly recipes: readonly Recipe[];
+  /** Told every decision of the engine (`recipes explain`). */
+  readonly trace?: (step: EngineTrace) => void;
+  /** Called once every detection is final, before the report. */
+  readonly onFinished?: (session: DetectionSession) => void;
+}
+
 export async function runCommand(args: readonly string[], io: RunIo): Promise<number> {
   const options = parseRunOptions(args);
   if (options.help) {
     io.stderr.write(`${RUN_HELP}\n`);
     return EXIT.ok;
   }
-  return traceCommand(options, io);
+  const config = loadTriplineConfig(options, io.env, io.cwd);
+  // A broken recipe file is skipped (never the built-ins), and said loudly.
+  for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
+  return traceCommand({
+    command: options.command, quiet: options.quiet, failOn: config.failOn.value, sensor: config.sensor.value,
+    jsonl: config.jsonl.value, environment: config.environment, recipes: config.recipes,
+  }, io);
 }
 
 type ChosenSensor = { readonly kind: 'ptrace'; readonly strace: StraceInstallation } | { readonly kind: 'ebpf'; readonly bpftrace: BpftraceInstallation };
 
 /** --sensor auto: eBPF when privileged and bpftrace works, else ptrace. */
-function chooseSensor(options: RunOptions, io: RunIo): { sensor: ChosenSensor; why: string | undefined } {
+function chooseSensor(options: RunPlan, io: RunIo): { sensor: ChosenSensor; why: string | undefined } {
   if (options.sensor === 'ptrace') return { sensor: { kind: 'ptrace', strace: probeStrace(io.env) }, why: undefined };
   if (options.sensor === 'ebpf') return { sensor: { kind: 'ebpf', bpftrace: probeBpftrace(io.env) }, why: undefined };
   try {
@@ -56,7 +82,7 @@ interface SensorOutcome {
   readonly unparsedSamples: readonly { line: number; reason: string; text: string }[];
 }
 
-export async function traceCommand(options: RunOptions, io: RunIo): Promise<number> {
+export async function traceCommand(options: RunPlan, io: RunIo): Promise<number> {
   const { sensor, why } = chooseSensor(options, io);
   const program = options.command[0] ?? '';
   const lookup = lookUpExecutable(program, io.env, io.cwd);
@@ -70,9 +96,13 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
     ? { name: 'strace', version: sensor.strace.version }
     : { name: 'bpftrace', version: sensor.bpftrace.version };
   const session = new DetectionSession({
-    command: 'run', environment: options.environment, jsonl: options.jsonl, notices: !options.quiet, sensor: sensorInfo,
+    command: 'run', environment: options.environment, recipes: options.recipes, jsonl: options.jsonl, notices: !options.quiet, sensor: sensorInfo,
+    ...(options.trace === undefined ? {} : { trace: options.trace }),
   }, io);
   if (why !== undefined && !options.quiet) session.say(`tripline: sensor: ${why}`);
+  if (sensor.kind === 'ebpf') {
+    for (const note of unwatchedByEbpf(options.recipes)) session.say(`tripline: warning: ${note}`);
+  }
 
   const startedMs = Date.now();
   const signals = new SignalForwarder();
@@ -82,13 +112,14 @@ export async function traceCommand(options: RunOptions, io: RunIo): Promise<numb
       ? await runPtrace(options, io, session, sensor.strace, signals)
       : await runEbpf(options, io, session, sensor.bpftrace, signals);
     session.finish();
+    options.onFinished?.(session);
     return report(options, session, outcome, sensor, startedMs, io);
   } finally {
     signals.detach();
   }
 }
 
-function report(options: RunOptions, session: DetectionSession, outcome: SensorOutcome, sensor: ChosenSensor, startedMs: number, io: RunIo): number {
+function report(options: RunPlan, session: DetectionSession, outcome: SensorOutcome, sensor: ChosenSensor, startedMs: number, io: RunIo): number {
   const finals = session.finals;
   const warnings = [...outcome.warnings, ...session.outputFailures];
   const unresolvable = session.pipeline.normalizer.stats.unresolvable;
@@ -106,6 +137,7 @@ function report(options: RunOptions, session: DetectionSession, outcome: SensorO
       lines: outcome.lines, unparsed: outcome.unparsed, unparsedSamples: outcome.unparsedSamples, warnings,
     }, session.palette, width));
   }
+  for (const line of session.policyNotes()) session.say(`tripline: ${line}`);
   if (options.failOn !== 'never') {
     const level = importanceRank(options.failOn);
     if (finals.some((d) => importanceRank(d.recipe.importance) >= level)) {
@@ -173,7 +205,7 @@ function inForegroundOfTerminal(): boolean {
   }
 }
 
-async function runPtrace(options: RunOptions, io: RunIo, session: DetectionSession, strace: StraceInstallation, signals: SignalForwarder): Promise<SensorOutcome> {
+async function runPtrace(options: RunPlan, io: RunIo, session: DetectionSession, strace: StraceInstallation, signals: SignalForwarder): Promise<SensorOutcome> {
   const processes = session.pipeline.normalizer.processes;
   const result = await runUnderStrace({
     command: options.command,
@@ -219,7 +251,7 @@ async function runPtrace(options: RunOptions, io: RunIo, session: DetectionSessi
   };
 }
 
-async function runEbpf(options: RunOptions, io: RunIo, session: DetectionSession, bpftrace: BpftraceInstallation, signals: SignalForwarder): Promise<SensorOutcome> {
+async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, bpftrace: BpftraceInstallation, signals: SignalForwarder): Promise<SensorOutcome> {
   const warnings: string[] = [];
   let died: string | undefined;
   const sensor = new BpftraceSensor({

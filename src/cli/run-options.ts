@@ -1,22 +1,22 @@
 // Parsing `tripline run` arguments: options up to "--" or the first non-option word, then the command.
 
-import { isImportance, type Importance } from '../model/importance.ts';
+import { isImportance } from '../model/importance.ts';
+import { SENSOR_CHOICES } from '../config/tripline-config.ts';
 import { UsageError } from './usage-error.ts';
 
+/** The command line of `run`; options not given are undefined (the configuration decides). */
 export interface RunOptions {
   readonly command: readonly string[];
+  readonly config: string | undefined;
   readonly jsonl: string | undefined;
-  readonly failOn: Importance | 'never';
+  readonly failOn: string | undefined;
   readonly environment: string | undefined;
   readonly quiet: boolean;
   readonly help: boolean;
-  readonly sensor: SensorChoice;
+  readonly sensor: string | undefined;
 }
 
-export const SENSOR_CHOICES = ['auto', 'ptrace', 'ebpf'] as const;
-export type SensorChoice = (typeof SENSOR_CHOICES)[number];
-
-const VALUE_OPTIONS = new Set(['--jsonl', '--fail-on', '--environment', '--sensor']);
+const VALUE_OPTIONS = new Set(['--config', '--jsonl', '--fail-on', '--environment', '--sensor']);
 
 export function parseRunOptions(args: readonly string[]): RunOptions {
   const values = new Map<string, string>();
@@ -53,12 +53,12 @@ export function parseRunOptions(args: readonly string[]): RunOptions {
     values.set(name, value);
   }
   const command = args.slice(i);
-  const failOn = values.get('--fail-on') ?? 'never';
-  if (failOn !== 'never' && !isImportance(failOn)) {
+  const failOn = values.get('--fail-on');
+  if (failOn !== undefined && failOn !== 'never' && !isImportance(failOn)) {
     throw new UsageError(`run: --fail-on "${failOn}" is not a level; use never, low, medium, high or critical`);
   }
-  const sensor = values.get('--sensor') ?? 'auto';
-  if (!(SENSOR_CHOICES as readonly string[]).includes(sensor)) throw new UsageError(`run: --sensor "${sensor}" is not a sensor; use auto, ptrace or ebpf`);
+  const sensor = values.get('--sensor');
+  if (sensor !== undefined && !(SENSOR_CHOICES as readonly string[]).includes(sensor)) throw new UsageError(`run: --sensor "${sensor}" is not a sensor; use auto, ptrace or ebpf`);
   if (command.length === 0 && !help) throw new UsageError('run: no command given; usage: tripline run [options] -- COMMAND [ARGS...]');
-  return { command, jsonl: values.get('--jsonl'), failOn, environment: values.get('--environment'), quiet, help, sensor: sensor as SensorChoice };
+  return { command, config: values.get('--config'), jsonl: values.get('--jsonl'), failOn, environment: values.get('--environment'), quiet, help, sensor };
 }

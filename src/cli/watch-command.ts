@@ -2,8 +2,10 @@
 // each detection printed as it is made and reported when final, until SIGINT/SIGTERM. If
 // bpftrace dies it is restarted with backoff and the gap is reported.
 
+import { ConfigError, loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
+import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { formatDetection } from '../outputs/text-report.ts';
-import { BpftraceSensor, probeBpftrace } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { BpftraceSensor, probeBpftrace, unwatchedByEbpf } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { DetectionSession, type CliIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
@@ -11,6 +13,7 @@ import { WATCH_HELP } from './help-text.ts';
 import { UsageError } from './usage-error.ts';
 
 interface WatchOptions {
+  readonly config: string | undefined;
   readonly jsonl: string | undefined;
   readonly environment: string | undefined;
   readonly quiet: boolean;
@@ -28,12 +31,12 @@ export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help
     }
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (name !== '--jsonl' && name !== '--environment') throw new UsageError(`watch: unknown argument ${arg} (see tripline watch --help)`);
+    if (name !== '--jsonl' && name !== '--environment' && name !== '--config') throw new UsageError(`watch: unknown argument ${arg} (see tripline watch --help)`);
     const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
     if (value === undefined || value === '') throw new UsageError(`watch: ${name} needs a value`);
     values.set(name, value);
   }
-  return { jsonl: values.get('--jsonl'), environment: values.get('--environment'), quiet };
+  return { config: values.get('--config'), jsonl: values.get('--jsonl'), environment: values.get('--environment'), quiet };
 }
 
 const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000] as const;
@@ -44,10 +47,13 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
     io.stderr.write(`${WATCH_HELP}\n`);
     return EXIT.ok;
   }
+  const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl };
+  const config = loadTriplineConfig(flags, io.env, io.cwd);
+  for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
   const install = probeBpftrace(io.env);
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   const session: DetectionSession = new DetectionSession({
-    command: 'watch', environment: options.environment, jsonl: options.jsonl, appendJsonl: true, notices: true, closeIdleLive: true,
+    command: 'watch', environment: config.environment, recipes: config.recipes, jsonl: config.jsonl.value, appendJsonl: true, notices: true, closeIdleLive: true,
     sensor: { name: 'bpftrace', version: install.version },
     onClosed: (d) => {
       if (!options.quiet) session.say(`\n${formatDetection(d, session.palette, width)}\n`);
@@ -95,8 +101,12 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
   const onSignal = (): void => {
     stop?.();
   };
+  const onReload = (): void => {
+    reloadRecipes(flags, io, session);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onReload);
   const ticker = setInterval(() => {
     session.tick(sensor.nowMs());
     const lost = sensor.stats.lost;
@@ -107,7 +117,8 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
   }, 1_000);
   try {
     await sensor.start();
-    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, bpftrace ${install.version}); Ctrl-C or SIGTERM to stop`);
+    for (const note of unwatchedByEbpf(config.recipes)) session.say(`tripline: warning: ${note}`);
+    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, bpftrace ${install.version}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes, Ctrl-C or SIGTERM stops`);
     await stopped;
   } finally {
     stopping = true;
@@ -115,10 +126,39 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
     if (restartTimer !== undefined) clearTimeout(restartTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onReload);
     await sensor.stop(0);
     session.finish();
   }
   const lostNote = sensor.stats.lost > 0 ? `, ${sensor.stats.lost} event(s) lost` : '';
   session.say(`tripline: stopped; ${session.finals.length} detection(s)${lostNote}${restarts > 0 ? `, bpftrace restarted ${restarts} time(s)` : ''}`);
   return EXIT.ok;
+}
+
+/**
+ * SIGHUP: reads the configuration and every recipe again and swaps them in only if all of it
+ * is valid; otherwise the running set stays and the problems are logged. Detections open at
+ * that moment are closed and reported. The environment and outputs are kept from the start.
+ */
+function reloadRecipes(flags: ConfigFlags, io: CliIo, session: DetectionSession): void {
+  const current = session.pipeline.engine.activeRecipes;
+  const keep = `keeping the ${String(current.length)} recipe(s) running (${current.map((r) => r.id).join(', ')})`;
+  let next;
+  try {
+    next = loadTriplineConfig(flags, io.env, io.cwd);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    session.say(`tripline: reload failed: ${error.message}; ${keep}`);
+    for (const d of error.diagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
+    return;
+  }
+  if (hasErrors(next.recipeDiagnostics)) {
+    session.say(`tripline: reload failed: a recipe file has errors; ${keep}`);
+    for (const d of next.recipeDiagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
+    return;
+  }
+  for (const d of next.recipeDiagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
+  session.replaceRecipes(next.recipes);
+  for (const note of unwatchedByEbpf(next.recipes)) session.say(`tripline: warning: ${note}`);
+  session.say(`tripline: reloaded: ${String(next.recipes.length)} recipe(s) (${next.recipes.map((r) => r.id).join(', ')}), ${String(next.recipes.reduce((n, r) => n + r.exceptions.length, 0))} exception(s)`);
 }

@@ -84,7 +84,7 @@ export function detectEnvironment(flag: string | undefined, env: Env): Environme
   const ciPart = ci === undefined ? {} : { ci };
   const explicit: [string, string | undefined][] = [['--environment', flag], ['TRIPLINE_ENVIRONMENT', env.TRIPLINE_ENVIRONMENT]];
   for (const [source, value] of explicit) {
-    if (value === undefined || value === '') continue;
+    if (value === undefined || value === '' || value.toLowerCase() === 'auto') continue;
     const kind = value.toLowerCase();
     if (!isEnvironmentKind(kind)) {
       throw new EnvironmentError(`${source}: "${value}" is not an environment; use ci, staging, production, development or unknown`);

@@ -1,17 +1,25 @@
-// Decides what an access means for a recipe: does it count toward breadth, for which
-// directory, and is it a metadata probe that a later write may withdraw.
+// Decides what an access means for a recipe: does it count toward breadth (for which
+// directory or file), is it evidence only (and why), and is it a metadata probe that a later
+// write may withdraw.
 
 import type { FileAccess } from '../model/file-access.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { isUnder, parentDirectory } from '../normalize/path-canonicalizer.ts';
+import { compilePathPattern, type PathTest } from '../recipes/path-pattern.ts';
+
+export type NotCountedReason = 'write' | 'probe-failed' | 'action-not-counted' | 'root-itself' | 'not-included' | 'excluded';
 
 export interface Classification {
   /** The watched root the access falls under. */
   readonly root: string;
-  /** The directory the access counts for, or undefined when it is evidence only. */
+  /** What the window counts (a directory, or the file with `count: files`); undefined when it does not count. */
+  readonly unit: string | undefined;
+  /** The directory a counted access stands for in the evidence. */
   readonly countedDir: string | undefined;
   /** Why it does not count, when it does not. */
-  readonly reason: 'counted' | 'write' | 'probe-failed' | 'action-not-counted' | 'root-itself';
+  readonly reason: 'counted' | NotCountedReason;
+  /** False when the recipe ignores this kind of access altogether (not even evidence). */
+  readonly evidence: boolean;
   /** stat, access or readlink: withdrawn if the same process then writes the same path. */
   readonly probe: boolean;
   /** A successful open for writing. */
@@ -20,11 +28,13 @@ export interface Classification {
 
 const PROBE_ACTIONS: ReadonlySet<string> = new Set(['stat', 'access', 'readlink']);
 
-/** A recipe's match rules in the form the hot path wants: sets, precomputed once per recipe. */
+/** A recipe's match rules in the form the hot path wants: sets and tests, compiled once per recipe. */
 interface CompiledMatch {
   readonly roots: readonly string[];
   readonly countActions: ReadonlySet<string>;
   readonly probeErrors: ReadonlySet<string>;
+  readonly include: readonly PathTest[];
+  readonly exclude: readonly PathTest[];
 }
 
 const compiled = new WeakMap<Recipe, CompiledMatch>();
@@ -32,7 +42,11 @@ const compiled = new WeakMap<Recipe, CompiledMatch>();
 function compile(recipe: Recipe): CompiledMatch {
   let c = compiled.get(recipe);
   if (c === undefined) {
-    c = { roots: recipe.match.roots, countActions: new Set(recipe.match.countActions), probeErrors: new Set(recipe.match.probeErrors) };
+    const m = recipe.match;
+    c = {
+      roots: m.roots, countActions: new Set(m.countActions), probeErrors: new Set(m.probeErrors),
+      include: m.include.map(compilePathPattern), exclude: m.exclude.map(compilePathPattern),
+    };
     compiled.set(recipe, c);
   }
   return c;
@@ -49,20 +63,38 @@ export function classifyAccess(access: FileAccess, recipe: Recipe): Classificati
     }
   }
   if (root === undefined) return undefined;
+  const match = recipe.match;
   const error = access.error;
   const action = access.action;
   const changesConfiguration = error === undefined && (action === 'write' || action === 'readwrite');
   const probe = PROBE_ACTIONS.has(action);
   let reason: Classification['reason'] = 'counted';
-  let countedDir: string | undefined;
-  if (action === 'write') reason = 'write';
-  else if (error !== undefined && m.probeErrors.has(error)) reason = 'probe-failed';
-  else if (!m.countActions.has(action)) reason = 'action-not-counted';
-  else {
-    const dir = action === 'list' || access.isDirectory === true ? access.path : parentDirectory(access.path);
-    // Only directories strictly below the root count: every path into the tree passes the root.
-    if (dir === root || !isUnder(dir, root)) reason = 'root-itself';
-    else countedDir = dir;
+  let evidence = true;
+  if (action === 'write') {
+    if (match.writes !== 'count') reason = 'write';
+    evidence = match.writes !== 'ignore';
+  } else if (error !== undefined && m.probeErrors.has(error)) {
+    if (match.failedProbes !== 'count') reason = 'probe-failed';
+    evidence = match.failedProbes !== 'ignore';
+  } else if (!m.countActions.has(action)) {
+    reason = 'action-not-counted';
   }
-  return { root, countedDir, reason, probe, changesConfiguration };
+  if (reason === 'counted') {
+    if (m.exclude.some((test) => test(access.path))) reason = 'excluded';
+    else if (m.include.length > 0 && !m.include.some((test) => test(access.path))) reason = 'not-included';
+  }
+  let countedDir: string | undefined;
+  let unit: string | undefined;
+  if (reason === 'counted') {
+    const isDir = action === 'list' || access.isDirectory === true;
+    const dir = isDir ? access.path : parentDirectory(access.path);
+    // By default only directories strictly below the root count: every path into the tree passes the root.
+    const inside = match.countRoot ? isUnder(dir, root) : dir !== root && isUnder(dir, root);
+    if (!inside && !(recipe.aggregate.count === 'files' && !isDir)) reason = 'root-itself';
+    else {
+      countedDir = inside ? dir : root;
+      unit = recipe.aggregate.count === 'files' ? access.path : dir;
+    }
+  }
+  return { root, unit, countedDir, reason, evidence, probe, changesConfiguration };
 }

@@ -5,7 +5,7 @@ import { DETECTION_SCHEMA, type Detection, type DetectionProcess } from '../mode
 import type { DetectionContext } from '../model/detection-context.ts';
 import type { Environment } from '../model/environment.ts';
 import { commandName, type ProcessInfo } from '../model/process-info.ts';
-import type { Recipe, SubjectScope } from '../model/recipe.ts';
+import { scopeWindowMs, type Recipe, type SubjectScope } from '../model/recipe.ts';
 import type { EvidenceSummary } from './evidence-accumulator.ts';
 import { listSome, renderGuidance, shellQuote, type GuidanceFacts } from './guidance-renderer.ts';
 
@@ -98,7 +98,8 @@ export function buildDetection(parts: DetectionParts): Detection {
       last: new Date(evidence.lastMs).toISOString(),
       configurationChanged: evidence.configurationChanged,
       threshold: recipe.aggregate.threshold,
-      windowMs: parts.scope === 'process' ? recipe.aggregate.processWindowMs : recipe.aggregate.treeWindowMs,
+      unit: recipe.aggregate.count,
+      windowMs: scopeWindowMs(recipe, parts.scope) ?? 0,
     },
     host: context.host,
     sensor: context.sensor,

@@ -37,6 +37,12 @@ export class DetectionPipeline {
     return normalized === undefined ? [] : this.engine.observe(normalized);
   }
 
+  /** Swaps the recipes (SIGHUP in watch): open detections are closed and returned. */
+  replaceRecipes(recipes: readonly Recipe[]): EngineOutput[] {
+    this.normalizer.setRoots(watchedRoots(recipes));
+    return this.engine.replaceRecipes(recipes);
+  }
+
   flush(): EngineOutput[] {
     return this.engine.flush();
   }

@@ -4,12 +4,13 @@
 import type { Detection } from '../model/detection.ts';
 import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
 import type { ProcessInfo } from '../model/process-info.ts';
-import type { Recipe, SubjectScope } from '../model/recipe.ts';
+import { scopeWindowMs, type LimitKind, type Recipe, type RecipeException, type SubjectScope } from '../model/recipe.ts';
 import { parentDirectory } from '../normalize/path-canonicalizer.ts';
 import { classifyAccess, type Classification } from './access-classifier.ts';
 import type { DetectionContext } from '../model/detection-context.ts';
 import { buildDetection } from './detection-builder.ts';
 import { EvidenceAccumulator } from './evidence-accumulator.ts';
+import { compileExceptions, type ExceptionMatcher } from './exception-matcher.ts';
 import { contributionKey, SubjectWindow } from './subject-window.ts';
 
 /** What the engine needs to know about processes (the normalizer's process table provides it). */
@@ -24,6 +25,15 @@ export interface EngineOutput {
   readonly type: 'opened' | 'closed';
   readonly detection: Detection;
 }
+
+/** What the engine decided and why, step by step (for `tripline recipes explain`). */
+export type EngineTrace =
+  | { readonly kind: 'access'; readonly recipe: Recipe; readonly access: FileAccess; readonly actor: number; readonly classification: Classification; readonly exception: RecipeException | undefined }
+  | { readonly kind: 'counted'; readonly recipe: Recipe; readonly scope: SubjectScope; readonly actor: number; readonly distinct: number; readonly timeMs: number }
+  | { readonly kind: 'withdrawn'; readonly recipe: Recipe; readonly actor: number; readonly path: string }
+  | { readonly kind: 'merged'; readonly recipe: Recipe; readonly from: number; readonly scope: SubjectScope; readonly actor: number; readonly detectionId: string }
+  | { readonly kind: 'fired'; readonly recipe: Recipe; readonly scope: SubjectScope; readonly actor: number; readonly detectionId: string; readonly distinct: number; readonly timeMs: number }
+  | { readonly kind: 'suppressed'; readonly recipe: Recipe; readonly scope: SubjectScope; readonly actor: number; readonly limit: LimitKind; readonly distinct: number; readonly timeMs: number };
 
 export interface EngineOptions {
   /** Prefix for detection ids, unique per run (the caller's random session id). */
@@ -40,6 +50,8 @@ export interface EngineOptions {
    * For `watch`; `run` keeps one detection per subject until the end.
    */
   readonly closeIdleLive?: boolean;
+  /** Told every decision; for explaining a run, off otherwise. */
+  readonly trace?: (step: EngineTrace) => void;
 }
 
 interface Subject {
@@ -62,6 +74,8 @@ interface OpenDetection {
 }
 
 const MAX_CHAIN = 64;
+/** Exception decisions cached per process identity before the cache is reset. */
+const EXCEPTION_CACHE_SIZE = 4096;
 
 /** The canonical roots the recipes watch, each once. */
 export function watchedRoots(recipes: readonly Recipe[]): string[] {
@@ -82,9 +96,16 @@ export class Engine {
   private readonly fileCapacity: number;
   private readonly windowEvidenceCapacity: number;
   private readonly subjectCapacity: number;
+  private readonly exceptionMatchers = new Map<Recipe, ExceptionMatcher | undefined>();
+  private readonly exceptionCache = new Map<string, RecipeException | null>();
+  private readonly limitCounts = new Map<string, number>();
+  /** Accesses an exception kept from counting, by exception (recipe id and name). */
+  readonly exceptionHits = new Map<string, number>();
+  /** Detections a recipe's limits kept from being raised, by limit. */
+  readonly suppressed = new Map<LimitKind, number>();
 
   constructor(
-    private readonly recipes: readonly Recipe[],
+    private recipes: readonly Recipe[],
     private readonly processes: ProcessView,
     private readonly context: DetectionContext,
     private readonly options: EngineOptions,
@@ -92,6 +113,28 @@ export class Engine {
     this.fileCapacity = options.fileCapacity ?? 256;
     this.windowEvidenceCapacity = options.windowEvidenceCapacity ?? 2048;
     this.subjectCapacity = options.subjectCapacity ?? 65_536;
+    for (const r of recipes) this.exceptionMatchers.set(r, compileExceptions(r.exceptions));
+  }
+
+  /**
+   * Runs another set of recipes from now on (a reload): every open detection is closed and
+   * reported, windows and limits start afresh; what is known about processes is kept.
+   */
+  replaceRecipes(recipes: readonly Recipe[]): EngineOutput[] {
+    const out = this.flush();
+    this.recipes = recipes;
+    this.windows.clear();
+    this.closed.clear();
+    this.limitCounts.clear();
+    this.exceptionCache.clear();
+    this.exceptionMatchers.clear();
+    for (const r of recipes) this.exceptionMatchers.set(r, compileExceptions(r.exceptions));
+    return out;
+  }
+
+  /** The recipes this engine runs. */
+  get activeRecipes(): readonly Recipe[] {
+    return this.recipes;
   }
 
   /** Every canonical root some recipe watches: accesses elsewhere need not reach the engine. */
@@ -130,7 +173,7 @@ export class Engine {
     }
     for (const [key, od] of this.open) {
       const s = od.subject;
-      const windowMs = s.scope === 'process' ? s.recipe.aggregate.processWindowMs : s.recipe.aggregate.treeWindowMs;
+      const windowMs = scopeWindowMs(s.recipe, s.scope) ?? 0;
       if (od.lastMs >= this.nowMs - windowMs) continue;
       const live = this.processes.isLive(s.actor);
       if (!live) this.close(key, out);
@@ -165,9 +208,8 @@ export class Engine {
    */
   private chain(recipe: Recipe, actor: number): Subject[] {
     const subjects: Subject[] = [];
-    const scopes = recipe.aggregate.scopes;
-    if (scopes.includes('process')) subjects.push(this.subject(recipe, 'process', actor));
-    if (!scopes.includes('process-tree')) return subjects;
+    if (scopeWindowMs(recipe, 'process') !== undefined) subjects.push(this.subject(recipe, 'process', actor));
+    if (scopeWindowMs(recipe, 'process-tree') === undefined) return subjects;
     let current: number | undefined = actor;
     // pid 1 (init, or a container's entry point) is everyone's ancestor: a tree there would
     // add up unrelated daemons, and an open detection there would swallow all later evidence.
@@ -179,15 +221,42 @@ export class Engine {
     return subjects;
   }
 
+  /** The exception covering the accessing process, if any (cached per process identity). */
+  private exceptionFor(recipe: Recipe, pid: number): RecipeException | undefined {
+    const matcher = this.exceptionMatchers.get(recipe);
+    if (matcher === undefined) return undefined;
+    const p = this.processes.get(pid);
+    if (p === undefined) return undefined;
+    const key = `${recipe.id}\0${String(pid)}\0${String(p.startMs)}\0${p.exe ?? ''}\0${String(p.uid)}`;
+    const cached = this.exceptionCache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const found = matcher({
+      process: p, ancestry: this.processes.ancestry(pid), environment: this.context.environment.kind,
+      containerId: this.context.host.container?.id,
+    });
+    if (this.exceptionCache.size >= EXCEPTION_CACHE_SIZE) this.exceptionCache.clear();
+    this.exceptionCache.set(key, found ?? null);
+    return found;
+  }
+
   private observeAccess(recipe: Recipe, access: FileAccess, c: Classification, out: EngineOutput[]): void {
     const actor = this.actorOf(access.pid);
+    const exception = this.exceptionFor(recipe, access.pid);
+    this.options.trace?.({ kind: 'access', recipe, access, actor, classification: c, exception });
+    if (exception !== undefined) {
+      const name = `${recipe.id}: ${exception.name}`;
+      this.exceptionHits.set(name, (this.exceptionHits.get(name) ?? 0) + 1);
+      return;
+    }
     const chain = this.chain(recipe, actor);
     // Evidence about a subject that already fired is merged into its detection, lowest first.
     const existing = chain.find((s) => this.open.has(s.key));
     const od = existing === undefined ? undefined : this.open.get(existing.key);
     if (od !== undefined) {
+      if (!c.evidence) return;
       od.evidence.add(access, c);
       od.lastMs = Math.max(od.lastMs, access.timeMs);
+      this.options.trace?.({ kind: 'merged', recipe, from: actor, scope: od.subject.scope, actor: od.subject.actor, detectionId: od.id });
       return;
     }
     if (c.reason === 'write' && c.changesConfiguration) {
@@ -195,15 +264,19 @@ export class Engine {
       const key = contributionKey(access.pid, true, access.path);
       const dirs = [parentDirectory(access.path), access.path];
       for (const s of chain) for (const dir of dirs) this.windows.get(s.key)?.retract(dir, key);
+      this.options.trace?.({ kind: 'withdrawn', recipe, actor, path: access.path });
     }
-    const key = c.countedDir === undefined ? '' : contributionKey(access.pid, c.probe, access.path);
+    if (!c.evidence) return;
+    const key = c.unit === undefined ? '' : contributionKey(access.pid, c.probe, access.path);
     for (let i = 0; i < chain.length; i++) {
       const s = chain[i];
       if (s === undefined || this.closed.has(s.key)) continue;
       const window = this.windowFor(s);
-      window.add(access, actor, c.countedDir, key);
-      if (c.countedDir === undefined) continue;
-      if (window.distinctDirectories(access.timeMs) < recipe.aggregate.threshold) continue;
+      window.add(access, actor, c.unit, key);
+      if (c.unit === undefined) continue;
+      const distinct = window.distinctDirectories(access.timeMs);
+      this.options.trace?.({ kind: 'counted', recipe, scope: s.scope, actor: s.actor, distinct, timeMs: access.timeMs });
+      if (distinct < recipe.aggregate.threshold) continue;
       this.fire(s, window, access.timeMs, chain.slice(i + 1), out);
       return;
     }
@@ -212,8 +285,7 @@ export class Engine {
   private windowFor(s: Subject): SubjectWindow {
     let window = this.windows.get(s.key);
     if (window === undefined) {
-      const ms = s.scope === 'process' ? s.recipe.aggregate.processWindowMs : s.recipe.aggregate.treeWindowMs;
-      window = new SubjectWindow(ms, this.windowEvidenceCapacity);
+      window = new SubjectWindow(scopeWindowMs(s.recipe, s.scope) ?? 0, this.windowEvidenceCapacity);
       if (this.windows.size >= this.subjectCapacity) {
         const oldest = this.windows.keys().next();
         if (oldest.done !== true) this.windows.delete(oldest.value);
@@ -227,20 +299,52 @@ export class Engine {
     return window;
   }
 
+  /** The first of the recipe's limits this subject's detection would exceed, counting it when none is. */
+  private takeLimit(s: Subject): LimitKind | undefined {
+    const limits = s.recipe.limits;
+    const p = this.processes.get(s.actor);
+    const chainExes = [...this.processes.ancestry(s.actor)].reverse().map((a) => a.exe ?? '?');
+    const keys: [LimitKind, number | undefined, string][] = [
+      ['perProcess', limits.perProcess, `${String(s.actor)}\0${String(p?.startMs)}`],
+      ['perExe', limits.perExe, p?.exe ?? '?'],
+      ['perAncestry', limits.perAncestry, [...chainExes, p?.exe ?? '?'].join('\0')],
+      ['perHost', limits.perHost, ''],
+    ];
+    for (const [kind, limit, value] of keys) {
+      if (limit !== undefined && (this.limitCounts.get(`${s.recipe.id}\0${kind}\0${value}`) ?? 0) >= limit) return kind;
+    }
+    for (const [kind, limit, value] of keys) {
+      if (limit === undefined) continue;
+      const k = `${s.recipe.id}\0${kind}\0${value}`;
+      this.limitCounts.set(k, (this.limitCounts.get(k) ?? 0) + 1);
+    }
+    return undefined;
+  }
+
   private fire(s: Subject, window: SubjectWindow, nowMs: number, above: readonly Subject[], out: EngineOutput[]): void {
+    // What fired (or was suppressed) here must not add up again in the ancestors' windows.
+    const inSubject = s.scope === 'process' ? (a: number) => a === s.actor : (a: number) => this.isWithin(a, s.actor);
+    const limit = this.takeLimit(s);
+    if (limit !== undefined) {
+      this.suppressed.set(limit, (this.suppressed.get(limit) ?? 0) + 1);
+      this.options.trace?.({ kind: 'suppressed', recipe: s.recipe, scope: s.scope, actor: s.actor, limit, distinct: window.distinctDirectories(nowMs), timeMs: nowMs });
+      this.windows.delete(s.key);
+      this.markClosed(s.key);
+      for (const up of above) this.windows.get(up.key)?.purge(inSubject);
+      return;
+    }
     const evidence = new EvidenceAccumulator(this.fileCapacity, MAX_DIRECTORIES);
     for (const { access } of window.windowedEvidence()) {
       const c = classifyAccess(access, s.recipe);
-      if (c !== undefined) evidence.add(access, c);
+      if (c?.evidence === true) evidence.add(access, c);
     }
     const od: OpenDetection = {
       subject: s, id: `${this.options.sessionId}-${++this.sequence}`, firedMs: nowMs, evidence, lastMs: nowMs,
       subjectAtFire: this.processes.get(s.actor) ?? unknownProcess(s.actor), ancestryAtFire: this.processes.ancestry(s.actor),
     };
+    this.options.trace?.({ kind: 'fired', recipe: s.recipe, scope: s.scope, actor: s.actor, detectionId: od.id, distinct: window.distinctDirectories(nowMs), timeMs: nowMs });
     this.open.set(s.key, od);
     this.windows.delete(s.key);
-    // What fired here must not add up again in the ancestors' windows.
-    const inSubject = s.scope === 'process' ? (a: number) => a === s.actor : (a: number) => this.isWithin(a, s.actor);
     for (const up of above) this.windows.get(up.key)?.purge(inSubject);
     out.push({ type: 'opened', detection: this.build(od) });
   }
@@ -273,12 +377,16 @@ export class Engine {
       out.push({ type: 'closed', detection: this.build(od) });
       return;
     }
+    this.markClosed(key);
+    out.push({ type: 'closed', detection: this.build(od) });
+  }
+
+  private markClosed(key: string): void {
     this.closed.add(key);
     if (this.closed.size > this.subjectCapacity) {
       const oldest = this.closed.values().next();
       if (oldest.done !== true) this.closed.delete(oldest.value);
     }
-    out.push({ type: 'closed', detection: this.build(od) });
   }
 
   private build(od: OpenDetection): Detection {

@@ -80,6 +80,8 @@ export interface Detection {
     readonly last: string;
     readonly configurationChanged: boolean;
     readonly threshold: number;
+    /** What the threshold counts: distinct directories, or distinct files. */
+    readonly unit: 'directories' | 'files';
     readonly windowMs: number;
   };
   readonly host: {

@@ -28,10 +28,17 @@ export class Normalizer {
   readonly processes = new ProcessTable();
   readonly stats: NormalizerStats = { unresolvable: 0 };
   private readonly options: NormalizerOptions;
+  private roots: readonly string[];
   private readonly directoryCache = new Map<string, boolean | undefined>();
 
   constructor(options: NormalizerOptions) {
+    this.roots = options.roots;
     this.options = options;
+  }
+
+  /** Watches other roots from now on (the recipes were reloaded); the process table is kept. */
+  setRoots(roots: readonly string[]): void {
+    this.roots = roots;
   }
 
   ingest(event: SensorEvent): NormalizedEvent | undefined {
@@ -45,7 +52,10 @@ export class Normalizer {
         const pid = this.pidOf(event.tid, event.timeMs);
         const base = this.baseFor(pid, event.base);
         const exe = base === undefined ? event.path : canonicalizePath(event.path, base, { pid, tid: event.tid, links: table });
-        table.exec(pid, exe, event.argv, event.argvTruncated, event.timeMs);
+        // The file actually run (like /proc/PID/exe shows it), so /sbin/x on a merged /usr is /usr/sbin/x
+        // and exceptions anchored on an executable path match however it was started.
+        const real = exe.startsWith('/') ? this.options.probe?.realpath(exe) : undefined;
+        table.exec(pid, real ?? exe, event.argv, event.argvTruncated, event.timeMs);
         return undefined;
       }
       case 'exit': {
@@ -154,7 +164,7 @@ export class Normalizer {
     if (event.returnedFd !== undefined && event.resolvedPath !== undefined) {
       table.noteFd(pid, event.returnedFd, event.resolvedPath);
     }
-    if (!this.options.roots.some((root) => isUnder(path, root))) return undefined;
+    if (!this.roots.some((root) => isUnder(path, root))) return undefined;
     let isDirectory = event.isDirectory;
     // access(2) never says what it checked, nor does a stat the eBPF sensor saw: ask once.
     if (isDirectory === undefined && (event.action === 'access' || event.action === 'stat') && event.error === undefined) {

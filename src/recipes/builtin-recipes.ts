@@ -1,7 +1,7 @@
-// Recipes: the detections Tripline ships with. Every recipe the engine runs comes from here
-// (built-ins) or, later, from user recipe files validated against the same model.
+// Recipes: the detections Tripline runs. The built-ins are YAML files in recipes/builtin/,
+// loaded by the same loader as a user's recipe files (recipe-loader.ts).
 
 import type { Recipe } from '../model/recipe.ts';
-import { OS_NETWORK_FINGERPRINT } from './os-network-fingerprint.ts';
+import { loadBuiltinRecipes } from './recipe-loader.ts';
 
-export const BUILTIN_RECIPES: readonly Recipe[] = [OS_NETWORK_FINGERPRINT];
+export const BUILTIN_RECIPES: readonly Recipe[] = loadBuiltinRecipes();

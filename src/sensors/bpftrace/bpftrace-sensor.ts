@@ -10,6 +10,7 @@ import { LineSplitter } from '../line-splitter.ts';
 import type { ProcfsReader } from '../procfs-reader.ts';
 import { SensorUnavailableError } from '../sensor-errors.ts';
 import { BpfEventStream, type BpfStreamStats } from './bpftrace-event-stream.ts';
+import type { Recipe } from '../../model/recipe.ts';
 
 export interface BpftraceInstallation {
   readonly path: string;
@@ -18,6 +19,21 @@ export interface BpftraceInstallation {
 
 /** The program, found from src/ (tsx) and from dist/ alike: it is shipped in src/. */
 export const PROGRAM_PATH = fileURLToPath(new URL('../../../src/sensors/bpftrace/tripline.bt', import.meta.url));
+
+/** The trees tripline.bt's in-kernel filter lets through; accesses elsewhere never reach user space. */
+export const EBPF_WATCHED_ROOTS: readonly string[] = ['/proc/sys/net'];
+
+/** One line per recipe root the eBPF sensor cannot see (a user recipe watching another tree). */
+export function unwatchedByEbpf(recipes: readonly Recipe[]): string[] {
+  const out: string[] = [];
+  for (const r of recipes) {
+    for (const root of r.match.roots) {
+      if (EBPF_WATCHED_ROOTS.some((w) => root === w || root.startsWith(`${w}/`))) continue;
+      out.push(`recipe ${r.id} watches ${root}, which the eBPF sensor does not observe (its kernel filter passes only ${EBPF_WATCHED_ROOTS.join(', ')}); use the ptrace sensor (tripline run --sensor ptrace) for this recipe`);
+    }
+  }
+  return out;
+}
 
 const INSTALL_HINT = 'install it with: sudo apt-get install -y bpftrace (Debian/Ubuntu), or use --sensor ptrace';
 const TRACEFS = '/sys/kernel/tracing';

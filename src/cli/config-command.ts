@@ -1,0 +1,59 @@
+// `tripline config show`: the effective configuration and where each value came from
+// (a flag, a TRIPLINE_* variable, a line of the configuration file, or the default).
+
+import { stringify } from 'yaml';
+import { loadTriplineConfig, type Sourced } from '../config/tripline-config.ts';
+import { formatDiagnostic } from '../model/diagnostic.ts';
+import { EXIT } from './exit-codes.ts';
+import { CONFIG_HELP } from './help-text.ts';
+import type { RecipesIo } from './recipes-command.ts';
+import { UsageError } from './usage-error.ts';
+
+const COMMENT_COLUMN = 50;
+
+function line(key: string, v: Sourced<unknown>, indent = ''): string {
+  const value = v.value === undefined ? '~' : stringify(v.value, { flowCollectionPadding: false }).trim().replace(/\n\s*/g, ' ');
+  return commented(`${indent}${key}: ${value}`, v.source);
+}
+
+function commented(text: string, comment: string): string {
+  return `${text.padEnd(COMMENT_COLUMN)}  # ${comment}`;
+}
+
+export function configCommand(args: readonly string[], io: RecipesIo): number {
+  const [sub, ...rest] = args;
+  if (sub === '--help' || sub === '-h' || sub === 'help' || sub === undefined) {
+    io.stderr.write(`${CONFIG_HELP}\n`);
+    return sub === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (sub !== 'show') throw new UsageError(`config: unknown subcommand "${sub}" (show)`);
+  let flag: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] ?? '';
+    if (a === '--config') flag = rest[++i];
+    else if (a.startsWith('--config=')) flag = a.slice('--config='.length);
+    else throw new UsageError(`config show: unknown argument ${a}`);
+    if (flag === undefined || flag === '') throw new UsageError('config show: --config needs a value');
+  }
+  const c = loadTriplineConfig({ config: flag }, io.env, io.cwd);
+  for (const d of c.recipeDiagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
+  const out: string[] = [
+    `# effective configuration; file: ${c.file ?? 'none (looked for --config, TRIPLINE_CONFIG, ./tripline.yaml, /etc/tripline/config.yaml)'}`,
+    line('environment', c.environment.value === undefined ? { value: 'auto', source: c.environment.source } : c.environment),
+    line('fail_on', c.failOn),
+    line('sensor', c.sensor),
+    'outputs:',
+    line('jsonl', c.jsonl, '  '),
+    'recipes:',
+    line('enabled', c.enabled.value === undefined ? { value: 'all', source: c.enabled.source } : c.enabled, '  '),
+    line('disabled', c.disabled, '  '),
+    c.recipeDirectories.length === 0 ? commented('  directories: []', 'default') : '  directories:',
+    ...c.recipeDirectories.map((d) => commented(`    - ${d.value}`, d.source)),
+    '  running:',
+    ...c.recipes.map((r) => commented(`    - ${r.id}`, `${r.source}, ${String(r.exceptions.length)} exception(s)`)),
+    c.exceptions.length === 0 ? commented('exceptions: []', 'default (a recipe\'s own: tripline recipes show ID)') : 'exceptions:',
+    ...c.exceptions.map((e) => commented(`  - ${e.exception.name} (recipe ${e.recipe ?? 'every recipe'})`, e.exception.origin)),
+  ];
+  io.stdout.write(`${out.join('\n')}\n`);
+  return EXIT.ok;
+}

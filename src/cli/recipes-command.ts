@@ -1,0 +1,122 @@
+// `tripline recipes list | show ID | validate FILE... | explain ID -- COMMAND`: reading,
+// checking and understanding the recipes without touching TypeScript.
+
+import { loadTriplineConfig, type TriplineConfig } from '../config/tripline-config.ts';
+import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnostic.ts';
+import { ExplainCollector } from '../outputs/explain-report.ts';
+import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
+import { loadRecipeFiles } from '../recipes/recipe-loader.ts';
+import { recipeToYaml } from '../recipes/recipe-writer.ts';
+import type { CliIo } from './detection-session.ts';
+import { EXIT } from './exit-codes.ts';
+import { RECIPES_HELP } from './help-text.ts';
+import { traceCommand } from './run-command.ts';
+import { parseRunOptions } from './run-options.ts';
+import { UsageError } from './usage-error.ts';
+
+export interface RecipesIo extends CliIo {
+  readonly stdout: NodeJS.WritableStream;
+}
+
+/** Takes `--config FILE` / `--config=FILE` off the front of the arguments. */
+function takeConfig(args: readonly string[]): { config: string | undefined; rest: string[] } {
+  const rest = [...args];
+  let config: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] ?? '';
+    if (a === '--') break;
+    if (a === '--config' || a.startsWith('--config=')) {
+      const value = a === '--config' ? rest[i + 1] : a.slice('--config='.length);
+      if (value === undefined || value === '') throw new UsageError('recipes: --config needs a value');
+      config = value;
+      rest.splice(i, a === '--config' ? 2 : 1);
+      i--;
+    }
+  }
+  return { config, rest };
+}
+
+function printDiagnostics(io: CliIo, diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
+}
+
+export async function recipesCommand(args: readonly string[], io: RecipesIo): Promise<number> {
+  const { config: configFlag, rest } = takeConfig(args);
+  const [sub, ...subArgs] = rest;
+  switch (sub) {
+    case 'list':
+      return listRecipes(loadTriplineConfig({ config: configFlag }, io.env, io.cwd), io);
+    case 'show': {
+      const [id, extra] = subArgs;
+      if (id === undefined || extra !== undefined) throw new UsageError('recipes show: give one recipe id (see tripline recipes list)');
+      const config = loadTriplineConfig({ config: configFlag }, io.env, io.cwd);
+      printDiagnostics(io, config.recipeDiagnostics);
+      const recipe = config.recipes.find((r) => r.id === id) ?? config.loadedRecipes.find((r) => r.id === id);
+      if (recipe === undefined) throw new UsageError(`recipes show: no recipe "${id}"; loaded: ${config.loadedRecipes.map((r) => r.id).join(', ')}`);
+      io.stdout.write(recipeToYaml(recipe));
+      return EXIT.ok;
+    }
+    case 'validate':
+      return validateRecipes(subArgs, io);
+    case 'explain':
+      return explainRecipe(subArgs, configFlag, io);
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      io.stderr.write(`${RECIPES_HELP}\n`);
+      return sub === undefined ? EXIT.usage : EXIT.ok;
+    default:
+      throw new UsageError(`recipes: unknown subcommand "${sub}" (list, show, validate or explain)`);
+  }
+}
+
+function listRecipes(config: TriplineConfig, io: RecipesIo): number {
+  printDiagnostics(io, config.recipeDiagnostics);
+  const active = new Set(config.recipes.map((r) => r.id));
+  const rows = config.loadedRecipes.map((r) => {
+    const effective = config.recipes.find((x) => x.id === r.id) ?? r;
+    return [r.id, active.has(r.id) ? 'on' : 'off', r.importance, `${r.tactic.id}/${r.technique.id}`, String(effective.exceptions.length), r.source];
+  });
+  const head = ['ID', 'STATE', 'IMPORTANCE', 'MITRE', 'EXCEPTIONS', 'SOURCE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  for (const row of [head, ...rows]) io.stdout.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}\n`);
+  return EXIT.ok;
+}
+
+/** Checks recipe files like a compiler: every problem, then a summary; exit 1 on any error. */
+function validateRecipes(files: readonly string[], io: RecipesIo): number {
+  if (files.length === 0) throw new UsageError('recipes validate: give one or more recipe files');
+  const result = loadRecipeFiles(files, BUILTIN_RECIPES);
+  printDiagnostics(io, result.diagnostics);
+  const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = result.diagnostics.length - errors;
+  io.stdout.write(`${String(files.length)} file(s): ${String(result.recipes.length)} recipe(s) valid, ${String(errors)} error(s), ${String(warnings)} warning(s)\n`);
+  return hasErrors(result.diagnostics) ? EXIT.invalid : EXIT.ok;
+}
+
+/** Runs the command with this one recipe and shows, per process, what counted and why it fired or not. */
+async function explainRecipe(args: readonly string[], configFlag: string | undefined, io: RecipesIo): Promise<number> {
+  const [id, ...after] = args;
+  if (id === undefined || id.startsWith('-')) throw new UsageError('recipes explain: usage: tripline recipes explain ID [run options] -- COMMAND [ARGS...]');
+  const options = parseRunOptions(after);
+  if (options.help) {
+    io.stderr.write(`${RECIPES_HELP}\n`);
+    return EXIT.ok;
+  }
+  const config = loadTriplineConfig({ ...options, config: options.config ?? configFlag }, io.env, io.cwd);
+  printDiagnostics(io, config.recipeDiagnostics);
+  const recipe = config.recipes.find((r) => r.id === id) ?? config.loadedRecipes.find((r) => r.id === id);
+  if (recipe === undefined) throw new UsageError(`recipes explain: no recipe "${id}"; loaded: ${config.loadedRecipes.map((r) => r.id).join(', ')}`);
+  const collector = new ExplainCollector(recipe);
+  let explanation = '';
+  const code = await traceCommand({
+    command: options.command, quiet: true, failOn: 'never', sensor: config.sensor.value, jsonl: config.jsonl.value,
+    environment: config.environment, recipes: [recipe], trace: collector.observe,
+    onFinished: (session) => {
+      explanation = collector.render((pid) => session.pipeline.normalizer.processes.get(pid));
+    },
+  }, io);
+  io.stdout.write(`${explanation}\n`);
+  return code;
+}

@@ -1,0 +1,211 @@
+// Configuration: tripline.yaml (found via --config, TRIPLINE_CONFIG, ./tripline.yaml or
+// /etc/tripline/config.yaml), overridden by TRIPLINE_* variables, overridden by flags. Every
+// effective value remembers where it came from, for `tripline config show`.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { compileSchemaCheck, type SchemaCheck } from '../documents/schema-validator.ts';
+import { parseYamlDocument, type YamlDocument } from '../documents/yaml-document.ts';
+import { hasErrors, sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
+import { isEnvironmentKind, type EnvironmentKind } from '../model/environment.ts';
+import { isImportance, type Importance } from '../model/importance.ts';
+import type { Recipe, RecipeException } from '../model/recipe.ts';
+import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
+import { checkException, convertException, loadRecipeFiles, recipeFilesIn, recipeSchemaText, type RawException } from '../recipes/recipe-loader.ts';
+
+export const SENSOR_CHOICES = ['auto', 'ptrace', 'ebpf'] as const;
+export type SensorChoice = (typeof SENSOR_CHOICES)[number];
+export type FailOn = Importance | 'never';
+
+/** A value and where it came from: "default", "tripline.yaml:4:3", "TRIPLINE_FAIL_ON", "--fail-on". */
+export interface Sourced<T> {
+  readonly value: T;
+  readonly source: string;
+}
+
+/** The flags a command was given (undefined: not given). */
+export interface ConfigFlags {
+  readonly config?: string | undefined;
+  readonly environment?: string | undefined;
+  readonly failOn?: string | undefined;
+  readonly sensor?: string | undefined;
+  readonly jsonl?: string | undefined;
+}
+
+export interface ConfiguredException {
+  /** The recipe it belongs to, or undefined for every recipe. */
+  readonly recipe: string | undefined;
+  readonly exception: RecipeException;
+}
+
+export interface TriplineConfig {
+  /** The configuration file read, if any. */
+  readonly file: string | undefined;
+  /** undefined value: decided from the CI variables. */
+  readonly environment: Sourced<EnvironmentKind | undefined>;
+  readonly failOn: Sourced<FailOn>;
+  readonly sensor: Sourced<SensorChoice>;
+  readonly jsonl: Sourced<string | undefined>;
+  readonly recipeDirectories: readonly Sourced<string>[];
+  readonly enabled: Sourced<readonly string[] | undefined>;
+  readonly disabled: Sourced<readonly string[]>;
+  readonly exceptions: readonly ConfiguredException[];
+  /** The recipes that run: built-ins and the directories' recipes, filtered, with the configured exceptions added. */
+  readonly recipes: readonly Recipe[];
+  /** Every loaded recipe before enabled/disabled (for `recipes list`). */
+  readonly loadedRecipes: readonly Recipe[];
+  /** Problems of the configuration file (errors stop a command) and of recipe files (skipped, reported). */
+  readonly configDiagnostics: readonly Diagnostic[];
+  readonly recipeDiagnostics: readonly Diagnostic[];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(message: string, readonly diagnostics: readonly Diagnostic[] = []) {
+    super(message);
+  }
+}
+
+const SYSTEM_CONFIG = '/etc/tripline/config.yaml';
+const SCHEMA_URL = new URL('../../schema/config-v1.schema.json', import.meta.url);
+
+let configSchemaCheck: SchemaCheck | undefined;
+function checkConfigSchema(doc: YamlDocument): Diagnostic[] {
+  configSchemaCheck ??= compileSchemaCheck(
+    JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as object,
+    [JSON.parse(recipeSchemaText()) as object],
+  );
+  return configSchemaCheck(doc);
+}
+
+interface RawConfig {
+  readonly recipes?: { readonly directories?: readonly string[]; readonly enabled?: readonly string[]; readonly disabled?: readonly string[] };
+  readonly exceptions?: readonly RawException[];
+  readonly environment?: EnvironmentKind | 'auto';
+  readonly fail_on?: FailOn;
+  readonly sensor?: SensorChoice;
+  readonly outputs?: { readonly jsonl?: string };
+}
+
+/** Which configuration file applies: the flag, TRIPLINE_CONFIG, ./tripline.yaml, /etc/tripline/config.yaml, or none. */
+export function findConfigFile(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): Sourced<string> | undefined {
+  if (flag !== undefined) return { value: resolve(cwd, flag), source: '--config' };
+  const fromEnv = env.TRIPLINE_CONFIG;
+  if (fromEnv !== undefined && fromEnv !== '') return { value: resolve(cwd, fromEnv), source: 'TRIPLINE_CONFIG' };
+  const local = resolve(cwd, 'tripline.yaml');
+  if (existsSync(local)) return { value: local, source: './tripline.yaml' };
+  if (existsSync(SYSTEM_CONFIG)) return { value: SYSTEM_CONFIG, source: SYSTEM_CONFIG };
+  return undefined;
+}
+
+function list(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function choose<T>(name: string, flag: string | undefined, envName: string, env: NodeJS.ProcessEnv, file: Sourced<T> | undefined, fallback: T, valid: (v: string) => boolean, allowed: string): Sourced<T> {
+  for (const [source, value] of [[name, flag], [envName, env[envName]]] as const) {
+    if (value === undefined || value === '') continue;
+    if (!valid(value)) throw new ConfigError(`${source}: "${value}" is not valid; use ${allowed}`);
+    return { value: value as T, source };
+  }
+  return file ?? { value: fallback, source: 'default' };
+}
+
+/**
+ * The effective configuration. Throws ConfigError when the configuration file cannot be read
+ * or has errors (running with half a configuration could drop an exception or a policy), and
+ * for bad TRIPLINE_* values. Broken recipe files are skipped and reported in recipeDiagnostics.
+ */
+export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, cwd: string): TriplineConfig {
+  const found = findConfigFile(flags.config, env, cwd);
+  let raw: RawConfig = {};
+  let doc: YamlDocument | undefined;
+  const configDiagnostics: Diagnostic[] = [];
+  if (found !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(found.value, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`${found.source}: cannot read ${found.value}: ${(error as Error).message}`);
+    }
+    doc = parseYamlDocument(text, found.value);
+    configDiagnostics.push(...doc.diagnostics);
+    if (doc.value !== undefined) {
+      configDiagnostics.push(...checkConfigSchema(doc));
+      const exceptions: unknown = (doc.value as { exceptions?: unknown } | null)?.exceptions;
+      if (Array.isArray(exceptions)) exceptions.forEach((e: unknown, i) => { configDiagnostics.push(...checkException(e, doc as YamlDocument, ['exceptions', i])); });
+    }
+    if (hasErrors(configDiagnostics)) throw new ConfigError(`the configuration file ${found.value} has errors`, sortDiagnostics(configDiagnostics));
+    raw = (doc.value ?? {}) as RawConfig;
+  }
+  const fileValue = <T>(path: readonly (string | number)[], value: T | undefined): Sourced<T> | undefined => {
+    if (value === undefined || doc === undefined) return undefined;
+    const p = doc.position(path);
+    return { value, source: `${doc.file}:${String(p.line)}:${String(p.column)}` };
+  };
+  const base = found === undefined ? cwd : dirname(found.value);
+
+  const envKind = choose<EnvironmentKind | 'auto'>('--environment', flags.environment, 'TRIPLINE_ENVIRONMENT', env, fileValue(['environment'], raw.environment), 'auto',
+    (v) => v === 'auto' || isEnvironmentKind(v), 'auto, ci, staging, production, development or unknown');
+  const environment: Sourced<EnvironmentKind | undefined> = { value: envKind.value === 'auto' ? undefined : envKind.value, source: envKind.source };
+  const failOn = choose<FailOn>('--fail-on', flags.failOn, 'TRIPLINE_FAIL_ON', env, fileValue(['fail_on'], raw.fail_on), 'never',
+    (v) => v === 'never' || isImportance(v), 'never, low, medium, high or critical');
+  const sensor = choose<SensorChoice>('--sensor', flags.sensor, 'TRIPLINE_SENSOR', env, fileValue(['sensor'], raw.sensor), 'auto',
+    (v) => (SENSOR_CHOICES as readonly string[]).includes(v), 'auto, ptrace or ebpf');
+  const jsonlChoice = choose<string | undefined>('--jsonl', flags.jsonl, 'TRIPLINE_JSONL', env, fileValue(['outputs', 'jsonl'], raw.outputs?.jsonl), undefined, () => true, 'a file');
+  const jsonl = { value: jsonlChoice.value === undefined ? undefined : resolve(cwd, jsonlChoice.value), source: jsonlChoice.source };
+
+  // Recipe directories: the file's (relative to it), then TRIPLINE_RECIPE_DIRS (colon-separated, relative to cwd).
+  const recipeDirectories: Sourced<string>[] = (raw.recipes?.directories ?? []).map((d, i) => ({
+    value: resolve(base, d), source: fileValue(['recipes', 'directories', i], d)?.source ?? 'file',
+  }));
+  for (const d of (env.TRIPLINE_RECIPE_DIRS ?? '').split(':').filter((x) => x !== '')) recipeDirectories.push({ value: resolve(cwd, d), source: 'TRIPLINE_RECIPE_DIRS' });
+
+  const enabledEnv = env.TRIPLINE_RECIPES_ENABLED;
+  const enabled: Sourced<readonly string[] | undefined> = enabledEnv !== undefined && enabledEnv !== ''
+    ? { value: list(enabledEnv), source: 'TRIPLINE_RECIPES_ENABLED' }
+    : (fileValue(['recipes', 'enabled'], raw.recipes?.enabled) ?? { value: undefined, source: 'default' });
+  const disabledEnv = env.TRIPLINE_RECIPES_DISABLED;
+  const disabled: Sourced<readonly string[]> = disabledEnv !== undefined && disabledEnv !== ''
+    ? { value: list(disabledEnv), source: 'TRIPLINE_RECIPES_DISABLED' }
+    : (fileValue(['recipes', 'disabled'], raw.recipes?.disabled) ?? { value: [], source: 'default' });
+
+  const exceptions: ConfiguredException[] = (raw.exceptions ?? []).map((e, i) => ({
+    recipe: e.recipe,
+    exception: convertException(e, `${doc?.file ?? 'config'}:${String(doc?.position(['exceptions', i]).line ?? 0)}`),
+  }));
+
+  // Recipes: built-ins first, then each directory's files in order.
+  const recipeDiagnostics: Diagnostic[] = [];
+  const files: string[] = [];
+  for (const d of recipeDirectories) {
+    const r = recipeFilesIn(d.value);
+    files.push(...r.files);
+    recipeDiagnostics.push(...r.diagnostics);
+  }
+  const user = loadRecipeFiles(files, BUILTIN_RECIPES);
+  recipeDiagnostics.push(...user.diagnostics);
+  const loadedRecipes = [...BUILTIN_RECIPES, ...user.recipes];
+  const known = new Set(loadedRecipes.map((r) => r.id));
+
+  // Names that match no recipe are configuration mistakes a user must hear about.
+  const unknownIds: string[] = [];
+  for (const [what, ids] of [['recipes.enabled', enabled.value ?? []], ['recipes.disabled', disabled.value], ['exceptions[].recipe', exceptions.flatMap((e) => (e.recipe === undefined ? [] : [e.recipe]))]] as const) {
+    for (const id of ids) if (!known.has(id)) unknownIds.push(`${what}: no recipe has the id "${id}"`);
+  }
+  if (unknownIds.length > 0) {
+    const recipeProblem = hasErrors(recipeDiagnostics) ? ' (a recipe file with errors was skipped; see above)' : '';
+    throw new ConfigError(`${unknownIds.join('; ')}${recipeProblem}; loaded recipes: ${[...known].join(', ')}`, sortDiagnostics(recipeDiagnostics));
+  }
+
+  const recipes = loadedRecipes
+    .filter((r) => (enabled.value === undefined || enabled.value.includes(r.id)) && !disabled.value.includes(r.id))
+    .map((r) => {
+      const extra = exceptions.filter((e) => e.recipe === undefined || e.recipe === r.id).map((e) => e.exception);
+      return extra.length === 0 ? r : { ...r, exceptions: [...r.exceptions, ...extra] };
+    });
+  return {
+    file: found?.value, environment, failOn, sensor, jsonl, recipeDirectories, enabled, disabled, exceptions,
+    recipes, loadedRecipes, configDiagnostics, recipeDiagnostics: sortDiagnostics(recipeDiagnostics),
+  };
+}

@@ -1,0 +1,72 @@
+// Exceptions compiled for the hot path: does an accessing process match one of a recipe's
+// anchored exceptions (exe, argv, parent or ancestor exe, uid, container, environment)?
+
+import type { EnvironmentKind } from '../model/environment.ts';
+import type { ProcessInfo } from '../model/process-info.ts';
+import type { RecipeException } from '../model/recipe.ts';
+import { compileAnchoredRegex, compileExeTest, type PathTest } from '../recipes/path-pattern.ts';
+
+export interface ExceptionSubject {
+  readonly process: ProcessInfo;
+  /** Parent first. */
+  readonly ancestry: readonly ProcessInfo[];
+  readonly environment: EnvironmentKind;
+  /** The container the process runs in, or undefined on the host. */
+  readonly containerId: string | undefined;
+}
+
+export type ExceptionMatcher = (subject: ExceptionSubject) => RecipeException | undefined;
+
+interface CompiledException {
+  readonly exception: RecipeException;
+  readonly exe: PathTest | undefined;
+  readonly argv: RegExp | undefined;
+  readonly parentExe: PathTest | undefined;
+  readonly ancestorExe: PathTest | undefined;
+  readonly uid: ReadonlySet<number> | undefined;
+  readonly container: readonly string[] | undefined;
+  readonly environment: ReadonlySet<string> | undefined;
+}
+
+function exeMatches(test: PathTest, p: ProcessInfo | undefined): boolean {
+  return p?.exe !== undefined && test(p.exe);
+}
+
+function containerMatches(wanted: readonly string[], id: string | undefined): boolean {
+  return wanted.some((w) => (w === 'none' ? id === undefined : id?.startsWith(w) === true));
+}
+
+function matches(c: CompiledException, s: ExceptionSubject): boolean {
+  const p = s.process;
+  if (c.environment !== undefined && !c.environment.has(s.environment)) return false;
+  if (c.exe !== undefined && !exeMatches(c.exe, p)) return false;
+  if (c.uid !== undefined && (p.uid === undefined || !c.uid.has(p.uid))) return false;
+  if (c.container !== undefined && !containerMatches(c.container, s.containerId)) return false;
+  if (c.parentExe !== undefined && !exeMatches(c.parentExe, s.ancestry[0])) return false;
+  if (c.ancestorExe !== undefined) {
+    const test = c.ancestorExe;
+    if (!s.ancestry.some((a) => exeMatches(test, a))) return false;
+  }
+  // An argv the sensor had to cut cannot be trusted to match an anchored pattern.
+  if (c.argv !== undefined && (p.argvTruncated || !c.argv.test(p.argv.join(' ')))) return false;
+  return true;
+}
+
+function nonEmpty<T>(values: readonly T[]): readonly T[] | undefined {
+  return values.length === 0 ? undefined : values;
+}
+
+export function compileExceptions(exceptions: readonly RecipeException[]): ExceptionMatcher | undefined {
+  if (exceptions.length === 0) return undefined;
+  const compiled: CompiledException[] = exceptions.map((e) => ({
+    exception: e,
+    exe: compileExeTest(e.exe),
+    argv: e.argv === undefined ? undefined : compileAnchoredRegex(e.argv),
+    parentExe: compileExeTest(e.parentExe),
+    ancestorExe: compileExeTest(e.ancestorExe),
+    uid: e.uid.length === 0 ? undefined : new Set(e.uid),
+    container: nonEmpty(e.container),
+    environment: e.environment.length === 0 ? undefined : new Set(e.environment),
+  }));
+  return (subject) => compiled.find((c) => matches(c, subject))?.exception;
+}
