@@ -128,15 +128,17 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
     } catch (error) {
       throw new ConfigError(`${found.source}: cannot read ${found.value}: ${(error as Error).message}`);
     }
-    doc = parseYamlDocument(text, found.value);
+    const parsed = parseYamlDocument(text, found.value);
+    doc = parsed;
     configDiagnostics.push(...doc.diagnostics);
     if (doc.value !== undefined) {
       configDiagnostics.push(...checkConfigSchema(doc));
-      const exceptions: unknown = (doc.value as { exceptions?: unknown } | null)?.exceptions;
-      if (Array.isArray(exceptions)) exceptions.forEach((e: unknown, i) => { configDiagnostics.push(...checkException(e, doc as YamlDocument, ['exceptions', i])); });
+      const value: unknown = doc.value;
+      const exceptions = typeof value === 'object' && value !== null && 'exceptions' in value ? value.exceptions : undefined;
+      if (Array.isArray(exceptions)) exceptions.forEach((e: unknown, i) => { configDiagnostics.push(...checkException(e, parsed, ['exceptions', i])); });
     }
     if (hasErrors(configDiagnostics)) throw new ConfigError(`the configuration file ${found.value} has errors`, sortDiagnostics(configDiagnostics));
-    raw = (doc.value ?? {}) as RawConfig;
+    raw = (parsed.value ?? {});
   }
   const fileValue = <T>(path: readonly (string | number)[], value: T | undefined): Sourced<T> | undefined => {
     if (value === undefined || doc === undefined) return undefined;

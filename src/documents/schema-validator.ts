@@ -139,7 +139,7 @@ function toDiagnostic(e: ErrorObject, doc: YamlDocument): Diagnostic | undefined
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return { ...base, ...doc.position(path), code: 'bad-value', message: `${where} must be ${String(params.comparison)} ${String(params.limit)}, not ${typeOf(e.data)}`, ...hintOf(description(e)) };
+      return { ...base, ...doc.position(path), code: 'bad-value', message: `${where} must be ${String(params.comparison)} ${String(params.limit)}, not ${typeOf(e.data)}` };
     case 'minItems':
       return { ...base, ...doc.position(path), code: 'bad-value', message: `${where} needs at least ${String(params.limit)} item(s)`, ...hintOf(description(e)) };
     case 'maxItems':

@@ -33,10 +33,18 @@ export function parseYamlDocument(text: string, file: string): YamlDocument {
   for (const w of doc.warnings) {
     diagnostics.push({ severity: 'warning', code: 'yaml-warning', file, ...where(w.pos[0]), message: w.message.split('\n')[0] ?? w.message });
   }
-  const broken = doc.errors.length > 0;
+  let value: unknown;
+  if (doc.errors.length === 0) {
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // An alias to an anchor that is not there, or an alias bomb: reported, never thrown.
+      diagnostics.push({ severity: 'error', code: 'yaml-syntax', file, ...where(doc.contents?.range[0] ?? 0), message: (error as Error).message });
+    }
+  }
   return {
     file,
-    value: broken ? undefined : doc.toJS({ maxAliasCount: 100 }),
+    value,
     diagnostics,
     position(path, at = 'value') {
       const offset = offsetOf(doc, path, at);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AccessAction, SensorEvent } from '../model/sensor-event.ts';
+import type { Recipe, RecipeException } from '../model/recipe.ts';
 import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
 import { DetectionPipeline } from './detection-pipeline.ts';
 import type { EngineOutput } from './engine.ts';
@@ -12,9 +13,9 @@ class World {
   readonly pipeline: DetectionPipeline;
   readonly out: EngineOutput[] = [];
 
-  constructor(options: { closeIdleLive?: boolean } = {}) {
+  constructor(options: { closeIdleLive?: boolean; recipes?: readonly Recipe[] } = {}) {
     this.pipeline = new DetectionPipeline({
-      recipes: BUILTIN_RECIPES,
+      recipes: options.recipes ?? BUILTIN_RECIPES,
       sessionId: 's',
       initialCwd: '/work',
       initialUid: 1000,
@@ -280,5 +281,94 @@ describe('lifecycle', () => {
   test('accesses outside /proc/sys/net never reach the engine', () => {
     const w = new World().exec(1, 0, '/x').touch(1, 1, '/proc/sys/kernel/a/b').touch(1, 2, '/proc/sys/fs/c/d').touch(1, 3, '/proc/sys/vm/e/f').flush();
     assert.equal(w.out.length, 0);
+  });
+});
+
+const BUILTIN = BUILTIN_RECIPES[0] as Recipe;
+
+function exception(fields: Partial<RecipeException>): RecipeException {
+  return { name: 'x', reason: 'r', exe: [], argv: undefined, parentExe: [], ancestorExe: [], uid: [], container: [], environment: [], origin: 't:1', ...fields };
+}
+
+function withChanges(changes: Partial<Recipe>): Recipe {
+  return { ...BUILTIN, ...changes };
+}
+
+void describe('engine: exceptions, limits and recipe options', () => {
+  void test('an exception anchored on exe and parent exe silences that process only', () => {
+    const recipe = withChanges({ exceptions: [exception({ exe: ['/usr/sbin/sysctl'], parentExe: ['/usr/lib/systemd/systemd'] })] });
+    const run = (parentExe: string): World => new World({ recipes: [recipe] })
+      .exec(5, 0, parentExe).fork(5, 6, 1).exec(6, 2, '/usr/sbin/sysctl', 'sysctl', '-a')
+      .touch(6, 3, CORE).touch(6, 4, IPV4).touch(6, 5, UNIX).exit(6, 6).flush();
+    assert.equal(run('/usr/lib/systemd/systemd').opened.length, 0);
+    assert.equal(run('/usr/bin/bash').opened.length, 1, 'another parent is not excepted');
+  });
+
+  void test('excepted accesses do not add up in the ancestors\' tree either', () => {
+    const recipe = withChanges({ exceptions: [exception({ exe: ['/usr/sbin/sysctl'] })] });
+    const w = new World({ recipes: [recipe] }).exec(10, 0, '/bin/sh', 'sh', 'audit.sh');
+    let t = 1;
+    for (const [pid, path] of [[11, CORE], [12, IPV4], [13, UNIX]] as const) {
+      w.fork(10, pid, t++).exec(pid, t++, '/usr/sbin/sysctl', 'sysctl', path).touch(pid, t++, path).exit(pid, t++);
+    }
+    assert.equal(w.flush().opened.length, 0);
+    assert.equal(w.pipeline.engine.exceptionHits.get('os_network_fingerprint: x'), 3);
+  });
+
+  void test('argv exceptions match the whole command line; a cut argv never matches', () => {
+    const recipe = withChanges({ exceptions: [exception({ exe: ['/usr/sbin/sysctl'], argv: 'sysctl -a' })] });
+    const w = (argv: string[], truncated = false): number => {
+      const world = new World({ recipes: [recipe] });
+      world.push({ kind: 'exec', timeMs: T0, tid: 6, path: '/usr/sbin/sysctl', argv, argvTruncated: truncated });
+      return world.touch(6, 1, CORE).touch(6, 2, IPV4).touch(6, 3, UNIX).flush().opened.length;
+    };
+    assert.equal(w(['sysctl', '-a']), 0);
+    assert.equal(w(['sysctl', '-a', '--evil']), 1);
+    assert.equal(w(['sysctl', '-a'], true), 1);
+  });
+
+  void test('an environment-limited exception holds only there', () => {
+    const recipe = withChanges({ exceptions: [exception({ exe: ['/usr/sbin/sysctl'], environment: ['production'] })] });
+    const w = new World({ recipes: [recipe] }).exec(6, 0, '/usr/sbin/sysctl').touch(6, 1, CORE).touch(6, 2, IPV4).touch(6, 3, UNIX).flush();
+    assert.equal(w.opened.length, 1, 'the world is ci');
+  });
+
+  void test('per_exe limits how many detections one executable raises; the rest are counted as suppressed', () => {
+    const recipe = withChanges({ limits: { perProcess: undefined, perExe: 1, perAncestry: undefined, perHost: undefined }, aggregate: { ...BUILTIN.aggregate, scopes: [{ scope: 'process', windowMs: 60_000 }] } });
+    const w = new World({ recipes: [recipe] });
+    for (const pid of [21, 22, 23]) w.exec(pid, pid, '/usr/sbin/sysctl').touch(pid, pid + 1, CORE).touch(pid, pid + 2, IPV4).touch(pid, pid + 3, UNIX).exit(pid, pid + 4);
+    w.flush();
+    assert.equal(w.opened.length, 1);
+    assert.equal(w.pipeline.engine.suppressed.get('perExe'), 2);
+  });
+
+  void test('count: files counts distinct files; include and exclude decide what counts', () => {
+    const recipe = withChanges({
+      aggregate: { ...BUILTIN.aggregate, count: 'files' },
+      match: { ...BUILTIN.match, include: [{ kind: 'glob', value: '/proc/sys/net/ipv4/**' }], exclude: [{ kind: 'regex', value: '.*/ip_forward' }] },
+    });
+    const w = new World({ recipes: [recipe] }).exec(6, 0, '/usr/bin/python3')
+      .touch(6, 1, '/proc/sys/net/ipv4/ip_forward').touch(6, 2, CORE).touch(6, 3, '/proc/sys/net/ipv4/tcp_syncookies')
+      .touch(6, 4, '/proc/sys/net/ipv4/tcp_fin_timeout');
+    assert.equal(w.opened.length, 0, 'excluded and not-included files do not count');
+    w.touch(6, 5, '/proc/sys/net/ipv4/tcp_rmem').flush();
+    assert.equal(w.opened.length, 1);
+    assert.equal(w.closed[0]?.evidence.unit, 'files');
+  });
+
+  void test('writes: count makes a write count toward breadth', () => {
+    const recipe = withChanges({ match: { ...BUILTIN.match, writes: 'count' } });
+    const w = new World({ recipes: [recipe] }).exec(6, 0, '/usr/bin/tee').touch(6, 1, CORE, 'write').touch(6, 2, IPV4, 'write').touch(6, 3, UNIX, 'write').flush();
+    assert.equal(w.opened.length, 1);
+    assert.equal(new World().exec(6, 0, '/usr/bin/tee').touch(6, 1, CORE, 'write').touch(6, 2, IPV4, 'write').touch(6, 3, UNIX, 'write').flush().opened.length, 0);
+  });
+
+  void test('replaceRecipes closes open detections and runs the new set', () => {
+    const w = new World().exec(6, 0, '/usr/bin/cat').touch(6, 1, CORE).touch(6, 2, IPV4).touch(6, 3, UNIX);
+    assert.equal(w.opened.length, 1);
+    const closed = w.pipeline.replaceRecipes([withChanges({ exceptions: [exception({ exe: ['/usr/bin/cat'] })] })]);
+    assert.equal(closed.length, 1);
+    w.exec(7, 10, '/usr/bin/cat').touch(7, 11, CORE).touch(7, 12, IPV4).touch(7, 13, UNIX).flush();
+    assert.equal(w.opened.length, 1, 'the excepted cat no longer fires');
   });
 });

@@ -35,7 +35,7 @@ function why(reason: NotCountedReason, recipe: Recipe, error: string | undefined
     case 'write':
       return `a write: evidence of a change, not of exploring (writes: ${recipe.match.writes})`;
     case 'probe-failed':
-      return `failed with ${error ?? '?'}: the path does not exist (failed_probes: ${recipe.match.failedProbes})`;
+      return `failed with ${error ?? '?'}, one of match.probe_errors (failed_probes: ${recipe.match.failedProbes})`;
     case 'action-not-counted':
       return `${action} is not in match.actions`;
     case 'root-itself':
@@ -131,8 +131,8 @@ export class ExplainCollector {
       const cmd = p === undefined ? '?' : visible(shellQuote(p.argv.length > 0 ? p.argv : [commandName(p)]));
       out.push('', `process ${String(pid)}: ${cmd.length > 100 ? `${cmd.slice(0, 97)}...` : cmd}${p?.exe === undefined ? '' : ` (exe ${visible(p.exe)})`}`);
       section(out, 'counted', a.counted, a.withdrawn);
-      section(out, 'not counted', a.notCounted, a.withdrawn);
-      section(out, 'excepted', a.excepted, a.withdrawn);
+      section(out, 'not counted', a.notCounted, new Set());
+      section(out, 'excepted', a.excepted, new Set());
       for (const s of r.aggregate.scopes) {
         const name = s.scope === 'process' ? 'as a process' : 'with its children';
         const outcome = a.outcome.get(s.scope);
