@@ -54,7 +54,7 @@ export async function main(argv: readonly string[], io: RecipesIo): Promise<numb
     if (error instanceof ConfigError) {
       for (const d of error.diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
       io.stderr.write(`tripline: ${error.message}\n`);
-      return EXIT.config;
+      return error.fromFlag ? EXIT.usage : EXIT.config;
     }
     if (error instanceof SensorUnavailableError) {
       io.stderr.write(`tripline: ${error.message}\n  ${error.hint}\n`);

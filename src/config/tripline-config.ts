@@ -61,7 +61,10 @@ export interface TriplineConfig {
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(message: string, readonly diagnostics: readonly Diagnostic[] = []) {
+  /**
+   * @param fromFlag the bad value came from the command line (a usage error, not a configuration one)
+   */
+  constructor(message: string, readonly diagnostics: readonly Diagnostic[] = [], readonly fromFlag = false) {
     super(message);
   }
 }
@@ -105,7 +108,7 @@ function list(text: string): string[] {
 function choose<T>(name: string, flag: string | undefined, envName: string, env: NodeJS.ProcessEnv, file: Sourced<T> | undefined, fallback: T, valid: (v: string) => boolean, allowed: string): Sourced<T> {
   for (const [source, value] of [[name, flag], [envName, env[envName]]] as const) {
     if (value === undefined || value === '') continue;
-    if (!valid(value)) throw new ConfigError(`${source}: "${value}" is not valid; use ${allowed}`);
+    if (!valid(value)) throw new ConfigError(`${source}: "${value}" is not valid; use ${allowed}`, [], source === name);
     return { value: value as T, source };
   }
   return file ?? { value: fallback, source: 'default' };

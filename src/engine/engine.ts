@@ -227,7 +227,7 @@ export class Engine {
     if (matcher === undefined) return undefined;
     const p = this.processes.get(pid);
     if (p === undefined) return undefined;
-    const key = `${recipe.id}\0${String(pid)}\0${String(p.startMs)}\0${p.exe ?? ''}\0${String(p.uid)}`;
+    const key = `${recipe.id}\0${String(pid)}\0${String(p.startMs)}\0${p.exe ?? ''}\0${p.realExe ?? ''}\0${String(p.uid)}`;
     const cached = this.exceptionCache.get(key);
     if (cached !== undefined) return cached ?? undefined;
     const found = matcher({
@@ -418,7 +418,7 @@ export class Engine {
 
 function unknownProcess(pid: number): ProcessInfo {
   return {
-    pid, ppid: undefined, exe: undefined, argv: [], argvTruncated: false, cwd: undefined, uid: undefined,
+    pid, ppid: undefined, exe: undefined, realExe: undefined, argv: [], argvTruncated: false, cwd: undefined, uid: undefined,
     startMs: undefined, exitMs: undefined, exitCode: undefined, exitSignal: undefined, execed: false,
   };
 }

@@ -28,8 +28,10 @@ interface CompiledException {
   readonly environment: ReadonlySet<string> | undefined;
 }
 
+/** The path as exec'd or the file it resolves to: a symlink to an excepted binary runs that binary. */
 function exeMatches(test: PathTest, p: ProcessInfo | undefined): boolean {
-  return p?.exe !== undefined && test(p.exe);
+  if (p === undefined) return false;
+  return (p.exe !== undefined && test(p.exe)) || (p.realExe !== undefined && test(p.realExe));
 }
 
 function containerMatches(wanted: readonly string[], id: string | undefined): boolean {

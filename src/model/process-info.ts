@@ -9,6 +9,11 @@ export interface ProcessInfo {
   readonly ppid: number | undefined;
   /** Path of the last successful exec, canonicalized; inherited from the parent until then. */
   readonly exe: string | undefined;
+  /**
+   * The executable file itself, symlinks resolved (what /proc/PID/exe shows: /usr/bin/dash for
+   * /bin/sh), when a live run could resolve it; undefined in replays. Exceptions match either.
+   */
+  readonly realExe: string | undefined;
   /** argv of the last successful exec; inherited from the parent until then. */
   readonly argv: readonly string[];
   readonly argvTruncated: boolean;

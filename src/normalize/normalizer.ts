@@ -55,7 +55,7 @@ export class Normalizer {
         // The file actually run (like /proc/PID/exe shows it), so /sbin/x on a merged /usr is /usr/sbin/x
         // and exceptions anchored on an executable path match however it was started.
         const real = exe.startsWith('/') ? this.options.probe?.realpath(exe) : undefined;
-        table.exec(pid, real ?? exe, event.argv, event.argvTruncated, event.timeMs);
+        table.exec(pid, exe, event.argv, event.argvTruncated, event.timeMs, real);
         return undefined;
       }
       case 'exit': {

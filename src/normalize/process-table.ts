@@ -8,6 +8,7 @@ interface MutableProcess {
   pid: number;
   ppid: number | undefined;
   exe: string | undefined;
+  realExe: string | undefined;
   argv: readonly string[];
   argvTruncated: boolean;
   cwd: string | undefined;
@@ -110,6 +111,7 @@ export class ProcessTable implements LinkResolver {
     const child = blank(childTid, parentPid, parent?.cwd, parent?.uid, timeMs);
     if (parent !== undefined) {
       child.exe = parent.exe;
+      child.realExe = parent.realExe;
       child.argv = parent.argv;
       child.argvTruncated = parent.argvTruncated;
       if (parent.fds !== undefined) child.fds = new Map(parent.fds);
@@ -117,10 +119,11 @@ export class ProcessTable implements LinkResolver {
     this.live.set(childTid, child);
   }
 
-  exec(pid: number, exe: string, argv: readonly string[], argvTruncated: boolean, timeMs: number): void {
+  exec(pid: number, exe: string, argv: readonly string[], argvTruncated: boolean, timeMs: number, realExe?: string): void {
     const p = this.live.get(pid);
     if (p === undefined) return;
     p.exe = exe;
+    p.realExe = realExe;
     p.argv = argv;
     p.argvTruncated = argvTruncated;
     p.execed = true;
@@ -224,7 +227,7 @@ export class ProcessTable implements LinkResolver {
 
 function blank(pid: number, ppid: number | undefined, cwd: string | undefined, uid: number | undefined, startMs: number | undefined): MutableProcess {
   return {
-    pid, ppid, exe: undefined, argv: [], argvTruncated: false, cwd, uid, startMs,
+    pid, ppid, exe: undefined, realExe: undefined, argv: [], argvTruncated: false, cwd, uid, startMs,
     exitMs: undefined, exitCode: undefined, exitSignal: undefined, execed: false, fds: undefined, threads: undefined,
   };
 }

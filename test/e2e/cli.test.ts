@@ -263,7 +263,7 @@ void describe('cli: --environment', () => {
   void test('--environment nope exits 64', opts, async () => {
     const r = await runCli(['run', '--environment', 'nope', '--', 'true']);
     assert.equal(r.exitCode, 64);
-    assert.match(r.stderr, /--environment: "nope" is not an environment/);
+    assert.match(r.stderr, /--environment: "nope" is not valid; use auto, ci, staging, production, development or unknown/);
   });
 });
 
