@@ -1,11 +1,14 @@
 // `tripline recipes list | show ID | validate FILE... | explain ID -- COMMAND`: reading,
 // checking and understanding the recipes without touching TypeScript.
 
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadTriplineConfig, type TriplineConfig } from '../config/tripline-config.ts';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnostic.ts';
 import { ExplainCollector } from '../outputs/explain-report.ts';
 import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
-import { loadRecipeFiles } from '../recipes/recipe-loader.ts';
+import { BUILTIN_RECIPE_DIR, loadRecipeFiles } from '../recipes/recipe-loader.ts';
 import { recipeToYaml } from '../recipes/recipe-writer.ts';
 import type { CliIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
@@ -34,6 +37,14 @@ function takeConfig(args: readonly string[]): { config: string | undefined; rest
     }
   }
   return { config, rest };
+}
+
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function printDiagnostics(io: CliIo, diagnostics: readonly Diagnostic[]): void {
@@ -87,7 +98,10 @@ function listRecipes(config: TriplineConfig, io: RecipesIo): number {
 /** Checks recipe files like a compiler: every problem, then a summary; exit 1 on any error. */
 function validateRecipes(files: readonly string[], io: RecipesIo): number {
   if (files.length === 0) throw new UsageError('recipes validate: give one or more recipe files');
-  const result = loadRecipeFiles(files, BUILTIN_RECIPES);
+  // A built-in given by its own path is checked as a file, not reported as its own duplicate.
+  const given = new Set(files.map((f) => realPath(resolve(io.cwd, f))));
+  const others = BUILTIN_RECIPES.filter((r) => !given.has(realPath(fileURLToPath(new URL(r.source.replace(/^builtin:/, ''), BUILTIN_RECIPE_DIR)))));
+  const result = loadRecipeFiles(files, others);
   printDiagnostics(io, result.diagnostics);
   const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = result.diagnostics.length - errors;

@@ -130,6 +130,7 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
     await sensor.stop(0);
     session.finish();
   }
+  for (const line of session.policyNotes()) session.say(`tripline: ${line}`);
   const lostNote = sensor.stats.lost > 0 ? `, ${sensor.stats.lost} event(s) lost` : '';
   session.say(`tripline: stopped; ${session.finals.length} detection(s)${lostNote}${restarts > 0 ? `, bpftrace restarted ${restarts} time(s)` : ''}`);
   return EXIT.ok;

@@ -123,7 +123,14 @@ describe('writes', () => {
     assert.equal(w.out.length, 0);
   });
 
-  test('without the writes, the same stats fire', () => {
+  test('on a read-only /proc/sys the write fails (EROFS), and the stats are still withdrawn (sysctl -p in a container)', () => {
+    const w = new World().exec(1, 0, '/usr/sbin/sysctl', 'sysctl', '-p');
+    [CORE, IPV4, IPV6].forEach((p, i) => w.touch(1, i * 2, p, 'stat').touch(1, i * 2 + 1, p, 'write', { error: 'EROFS' }));
+    w.flush();
+    assert.equal(w.out.length, 0);
+  });
+
+    test('without the writes, the same stats fire', () => {
     const w = new World().exec(1, 0, '/x').touch(1, 1, CORE, 'stat').touch(1, 2, IPV4, 'stat').touch(1, 3, IPV6, 'stat').flush();
     assert.equal(w.closed.length, 1);
   });
@@ -370,5 +377,25 @@ void describe('engine: exceptions, limits and recipe options', () => {
     assert.equal(closed.length, 1);
     w.exec(7, 10, '/usr/bin/cat').touch(7, 11, CORE).touch(7, 12, IPV4).touch(7, 13, UNIX).flush();
     assert.equal(w.opened.length, 1, 'the excepted cat no longer fires');
+  });
+});
+
+void describe('engine: the built-in default exceptions', () => {
+  const sysctlRun = (parentExe: string, argv: string[]): World => new World()
+    .exec(1, 0, parentExe).fork(1, 50, 1).exec(50, 2, '/usr/lib/systemd/systemd-sysctl', ...argv)
+    .touch(50, 3, CORE, 'readwrite').touch(50, 4, IPV4, 'readwrite').touch(50, 5, IPV6, 'readwrite').exit(50, 6).flush();
+
+  void test('systemd-sysctl started by systemd at boot is excepted', () => {
+    assert.equal(sysctlRun('/usr/lib/systemd/systemd', ['/lib/systemd/systemd-sysctl']).opened.length, 0);
+  });
+
+  void test('the same binary started by a shell, or with a configuration file of its caller\'s choosing, is not', () => {
+    assert.equal(sysctlRun('/usr/bin/bash', ['/lib/systemd/systemd-sysctl']).opened.length, 1);
+    assert.equal(sysctlRun('/usr/lib/systemd/systemd', ['/lib/systemd/systemd-sysctl', '/tmp/x.conf']).opened.length, 1);
+  });
+
+  void test('udev\'s per-interface run is excepted only with its --prefix arguments', () => {
+    assert.equal(sysctlRun('/usr/bin/udevadm', ['/lib/systemd/systemd-sysctl', '--prefix=/net/ipv4/conf/veth1', '--prefix=/net/ipv6/conf/veth1']).opened.length, 0);
+    assert.equal(sysctlRun('/usr/bin/udevadm', ['/lib/systemd/systemd-sysctl']).opened.length, 1);
   });
 });

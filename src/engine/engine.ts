@@ -259,8 +259,10 @@ export class Engine {
       this.options.trace?.({ kind: 'merged', recipe, from: actor, scope: od.subject.scope, actor: od.subject.actor, detectionId: od.id });
       return;
     }
-    if (c.reason === 'write' && c.changesConfiguration) {
-      // A probe followed by a write of the same path was the write's preparation (sysctl -w stats then writes).
+    if (access.action === 'write') {
+      // A probe followed by a write of the same path was the write's preparation (sysctl -w stats then
+      // writes). Also when the write fails: on a read-only /proc/sys (containers) sysctl -p still only
+      // meant to write, and a stat reveals no setting's value.
       const key = contributionKey(access.pid, true, access.path);
       const dirs = [parentDirectory(access.path), access.path];
       for (const s of chain) for (const dir of dirs) this.windows.get(s.key)?.retract(dir, key);

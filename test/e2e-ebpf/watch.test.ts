@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cleanEnv, parseJsonl, TRIPLINE_BIN, withTempDir } from '../e2e/run-tripline.ts';
@@ -73,4 +73,53 @@ void test('watch restarts a bpftrace that died, and reports the gap', { skip: re
   watch.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
   assert.match(stderr, /bpftrace restarted 1 time/);
+}));
+
+void test('SIGHUP reloads: a broken set is refused and logged, a valid one (a new exception) takes effect', { skip: reason ?? false, timeout: 90_000 }, () => withTempDir(async (dir) => {
+  const jsonl = join(dir, 'watch.jsonl');
+  const config = join(dir, 'tripline.yaml');
+  writeFileSync(config, 'recipes:\n  directories: [recipes]\n');
+  mkdirSync(join(dir, 'recipes'));
+  const watch = spawn(process.execPath, [TRIPLINE_BIN, 'watch', '--quiet', '--config', config, '--jsonl', jsonl], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => watch.once('exit', (code) => { resolve(code); }));
+  watch.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+  const waitFor = (pattern: RegExp, ms: number) => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`no ${String(pattern)} within ${String(ms)} ms: ${stderr}`)); }, ms);
+    const check = (): void => {
+      if (pattern.test(stderr)) {
+        clearTimeout(timer);
+        resolve();
+      } else {
+        setTimeout(check, 50);
+      }
+    };
+    check();
+  });
+  let exceptedPid: number | undefined;
+  let reportedPid: number | undefined;
+  try {
+    await waitFor(/tripline: watching every process/, 30_000);
+    // A broken recipe: the reload is refused, the running set stays, the diagnostic is logged.
+    writeFileSync(join(dir, 'recipes', 'broken.yaml'), 'id: broken_one\nnmae: x\n');
+    watch.kill('SIGHUP');
+    await waitFor(/reload failed: a recipe file has errors; keeping the 1 recipe\(s\) running \(os_network_fingerprint\)/, 10_000);
+    assert.match(stderr, /broken\.yaml:2:1: error\[unknown-key\]: unknown key "nmae" in the document\n\s+hint: did you mean "name"\?/);
+    // Fixed, plus an exception for sysctl -a: reloaded, and sysctl -a is no longer reported.
+    rmSync(join(dir, 'recipes', 'broken.yaml'));
+    writeFileSync(config, 'recipes:\n  directories: [recipes]\nexceptions:\n  - name: audit\n    reason: expected in this test\n    exe: /usr/sbin/sysctl\n    argv: "sysctl -a"\n');
+    watch.kill('SIGHUP');
+    await waitFor(/tripline: reloaded: 1 recipe\(s\) \(os_network_fingerprint\), 1 exception\(s\)/, 10_000);
+    exceptedPid = spawnSync('sysctl', ['-a'], { stdio: 'ignore' }).pid;
+    reportedPid = spawnSync('sysctl', ['net'], { stdio: 'ignore' }).pid;
+    await new Promise((resolve) => setTimeout(resolve, 700));
+  } finally {
+    // Whatever failed above, the daemon must not outlive the test.
+    watch.kill('SIGINT');
+  }
+  assert.equal(await exited, 0, stderr);
+  const detections = parseJsonl(readFileSync(jsonl, 'utf8'));
+  assert.equal(detections.filter((d) => d.subject.process.pid === exceptedPid).length, 0, stderr);
+  assert.equal(detections.filter((d) => d.subject.process.pid === reportedPid).length, 1, stderr);
+  assert.match(stderr, /exception "os_network_fingerprint: audit" applied to \d+ access/);
 }));

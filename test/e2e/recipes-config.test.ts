@@ -3,7 +3,7 @@
 // and the report says so; explain, validate, show, list and config show on real files.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cleanEnv, describeRun, runCli, runTripline, TEST_TIMEOUT, withTempDir, RECIPE_ID, REPO_DIR } from './run-tripline.ts';
@@ -78,6 +78,21 @@ void describe('recipes and configuration, end to end', () => {
     assert.equal(cp.exitCode, 0, cp.stderr);
     const renamed = await runTripline([copy, '-a'], { dir });
     assert.equal(renamed.detections.filter((d) => d.recipe.id === RECIPE_ID).length, 1, describeRun(renamed));
+  }));
+
+  const SYSTEMD_SYSCTL = '/usr/lib/systemd/systemd-sysctl';
+  const noSystemdSysctl = !existsSync(SYSTEMD_SYSCTL) ? `${SYSTEMD_SYSCTL} is not installed`
+    : process.getuid?.() !== 0 ? 'needs root for a private network namespace (unshare -n)' : false;
+  void test('the default systemd-sysctl exception is anchored: the real binary run by hand is still reported', { ...opts, skip: noSystemdSysctl }, () => withTempDir(async (dir) => {
+    // Settings in 3 directories, applied in a private network namespace so the host is untouched.
+    writeFileSync(join(dir, 'net.conf'), 'net.ipv4.ip_forward = 0\nnet.ipv4.conf.all.rp_filter = 2\nnet.core.somaxconn = 1024\nnet.ipv6.conf.all.disable_ipv6 = 0\n');
+    const r = await runTripline(['unshare', '-n', SYSTEMD_SYSCTL, join(dir, 'net.conf')], { dir });
+    assert.equal(r.exitCode, 0, describeRun(r));
+    const d = r.detections.find((x) => x.recipe.id === RECIPE_ID);
+    assert.ok(d, describeRun(r));
+    assert.equal(d.subject.process.exe, SYSTEMD_SYSCTL);
+    assert.ok(d.evidence.directoryCount >= 3, describeRun(r));
+    assert.equal(d.evidence.configurationChanged, true, 'it opens every key read-write');
   }));
 
   void test('a broken user recipe is reported with its place and never disables the built-ins', opts, () => withTempDir(async (dir) => {
