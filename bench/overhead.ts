@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DetectionPipeline } from '../src/engine/detection-pipeline.ts';
+import type { Recipe, RecipeException } from '../src/model/recipe.ts';
 import { BUILTIN_RECIPES } from '../src/recipes/builtin-recipes.ts';
 import { StraceEventStream } from '../src/sensors/strace/strace-event-stream.ts';
 
@@ -123,10 +124,10 @@ function benchReplay(): void {
   const text = readFileSync(join(ROOT, 'test/fixtures/strace/sysctl-a.strace'), 'utf8');
   const lines = text.split('\n');
   const rounds = 20;
-  const replayOnce = (detect: boolean): void => {
+  const replayOnce = (detect: boolean, recipes: readonly Recipe[] = BUILTIN_RECIPES): void => {
     const stream = new StraceEventStream();
     const pipeline = new DetectionPipeline({
-      recipes: BUILTIN_RECIPES, sessionId: 'bench', initialCwd: '/tmp',
+      recipes, sessionId: 'bench', initialCwd: '/tmp',
       context: { environment: { kind: 'unknown', source: 'bench' }, host: { hostname: 'h', kernel: 'k', container: null }, sensor: { name: 'strace', version: null } },
     });
     for (const line of lines) {
@@ -136,22 +137,39 @@ function benchReplay(): void {
     pipeline.flush();
   };
   for (let i = 0; i < 3; i++) replayOnce(true);
-  const measure = (detect: boolean): number => {
+  const measure = (detect: boolean, recipes?: readonly Recipe[]): number => {
     const start = performance.now();
-    for (let i = 0; i < rounds; i++) replayOnce(detect);
+    for (let i = 0; i < rounds; i++) replayOnce(detect, recipes);
     return ((performance.now() - start) * 1000) / (rounds * lines.length);
   };
   const parseOnly = measure(false);
   const full = measure(true);
+  // Exceptions are checked for every access under a watched root: their cost, side by side.
+  const builtin = BUILTIN_RECIPES[0];
+  if (builtin === undefined) throw new Error('no built-in recipe');
+  const none = [{ ...builtin, exceptions: [] }];
+  const many = [{
+    ...builtin,
+    exceptions: [...builtin.exceptions, ...Array.from({ length: 50 }, (_, i) => ({ ...builtin.exceptions[0] as RecipeException, exe: [`/opt/app${String(i)}/bin/*`], argv: `app${String(i)} .*` }))],
+  }];
+  const variants: [string, number][] = [];
+  for (let round = 0; round < 3; round++) {
+    variants.push(['none', measure(true, none)], ['builtin', measure(true)], ['many', measure(true, many)]);
+  }
+  const med = (name: string): number => median(variants.filter(([n]) => n === name).map(([, v]) => v));
   console.log(`\n# user-space cost per strace line (replay of sysctl-a.strace, ${lines.length} lines × ${rounds})`);
   console.log(`parse + order:                 ${parseOnly.toFixed(2)} µs/line`);
   console.log(`parse + normalize + detect:    ${full.toFixed(2)} µs/line (${(1 / full).toFixed(2)} M lines/s)`);
+  console.log(`exceptions: none ${med('none').toFixed(2)}, the ${String(builtin.exceptions.length)} defaults ${med('builtin').toFixed(2)} (${(med('builtin') / med('none')).toFixed(2)}×), ${String(builtin.exceptions.length + 50)} ${med('many').toFixed(2)} µs/line (${(med('many') / med('none')).toFixed(2)}×)`);
   console.log(`max RSS of this process:       ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 }
 
 try {
-  benchWorkloads();
-  await benchEbpf();
+  // BENCH_ONLY=replay: only the user-space part (seconds instead of minutes).
+  if (process.env.BENCH_ONLY !== 'replay') {
+    benchWorkloads();
+    await benchEbpf();
+  }
   benchReplay();
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -74,6 +74,15 @@ interface OpenDetection {
 }
 
 const MAX_CHAIN = 64;
+
+interface CachedExceptions {
+  readonly startMs: number | undefined;
+  readonly exe: string | undefined;
+  readonly realExe: string | undefined;
+  readonly uid: number | undefined;
+  readonly argv: readonly string[];
+  readonly byRecipe: Map<Recipe, RecipeException | null>;
+}
 /** Exception decisions cached per process identity before the cache is reset. */
 const EXCEPTION_CACHE_SIZE = 4096;
 
@@ -97,7 +106,7 @@ export class Engine {
   private readonly windowEvidenceCapacity: number;
   private readonly subjectCapacity: number;
   private readonly exceptionMatchers = new Map<Recipe, ExceptionMatcher | undefined>();
-  private readonly exceptionCache = new Map<string, RecipeException | null>();
+  private readonly exceptionCache = new Map<number, CachedExceptions>();
   private readonly limitCounts = new Map<string, number>();
   /** Accesses an exception kept from counting, by exception (recipe id and name). */
   readonly exceptionHits = new Map<string, number>();
@@ -221,21 +230,29 @@ export class Engine {
     return subjects;
   }
 
-  /** The exception covering the accessing process, if any (cached per process identity). */
+  /**
+   * The exception covering the accessing process, if any. Cached per pid and checked against
+   * the identity it was computed for (start time, exe, uid), so an exec or a recycled pid is
+   * looked at afresh.
+   */
   private exceptionFor(recipe: Recipe, pid: number): RecipeException | undefined {
     const matcher = this.exceptionMatchers.get(recipe);
     if (matcher === undefined) return undefined;
     const p = this.processes.get(pid);
     if (p === undefined) return undefined;
-    const key = `${recipe.id}\0${String(pid)}\0${String(p.startMs)}\0${p.exe ?? ''}\0${p.realExe ?? ''}\0${String(p.uid)}`;
-    const cached = this.exceptionCache.get(key);
+    let entry = this.exceptionCache.get(pid);
+    if (entry === undefined || entry.startMs !== p.startMs || entry.exe !== p.exe || entry.realExe !== p.realExe || entry.uid !== p.uid || entry.argv !== p.argv) {
+      if (this.exceptionCache.size >= EXCEPTION_CACHE_SIZE) this.exceptionCache.clear();
+      entry = { startMs: p.startMs, exe: p.exe, realExe: p.realExe, uid: p.uid, argv: p.argv, byRecipe: new Map() };
+      this.exceptionCache.set(pid, entry);
+    }
+    const cached = entry.byRecipe.get(recipe);
     if (cached !== undefined) return cached ?? undefined;
     const found = matcher({
       process: p, ancestry: this.processes.ancestry(pid), environment: this.context.environment.kind,
       containerId: this.context.host.container?.id,
     });
-    if (this.exceptionCache.size >= EXCEPTION_CACHE_SIZE) this.exceptionCache.clear();
-    this.exceptionCache.set(key, found ?? null);
+    entry.byRecipe.set(recipe, found ?? null);
     return found;
   }
 
