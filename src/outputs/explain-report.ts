@@ -93,7 +93,7 @@ export class ExplainCollector {
         this.actor(step.actor).outcome.set(step.scope, `reached ${String(step.distinct)} but was not raised: the ${step.limit} limit was reached`);
         return;
       case 'merged':
-        this.actor(step.from).mergedInto.add(`${step.scope === 'process' ? 'the' : 'the process-tree'} detection of process ${String(step.actor)} (${step.detectionId})`);
+        this.actor(step.from).mergedInto.add(`${step.scope === 'process' ? 'detection' : 'process-tree detection'} of process ${String(step.actor)} (${step.detectionId})`);
         return;
     }
   };
@@ -124,7 +124,8 @@ export class ExplainCollector {
       out.push('', `no process touched ${r.match.roots.join(', ')}: nothing to count, the recipe stayed silent`);
       return out.join('\n');
     }
-    for (const pid of this.order) {
+    // In pid order, which is mostly the order processes were started in.
+    for (const pid of [...this.order].sort((x, y) => x - y)) {
       const a = this.actors.get(pid);
       if (a === undefined) continue;
       const p = lookup(pid);
@@ -144,7 +145,7 @@ export class ExplainCollector {
             : `silent: at most ${String(peak ?? 0)} distinct ${unit} within ${String(s.windowMs / 1000)} s, ${String(r.aggregate.threshold)} needed`);
         out.push(`  ${name}: ${verdict}`);
       }
-      for (const m of a.mergedInto) out.push(`  later accesses went into the open ${m}`);
+      for (const m of a.mergedInto) out.push(`  its accesses went into the open ${m}`);
     }
     out.push('', this.fired ? `verdict: ${r.id} fired` : `verdict: ${r.id} stayed silent`);
     return out.join('\n');
