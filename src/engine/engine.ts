@@ -78,7 +78,7 @@ const MAX_CHAIN = 64;
 interface CachedExceptions {
   readonly startMs: number | undefined;
   readonly exe: string | undefined;
-  readonly realExe: string | undefined;
+  readonly verifiedExe: string | null | undefined;
   readonly uid: number | undefined;
   readonly argv: readonly string[];
   readonly byRecipe: Map<Recipe, RecipeException | null>;
@@ -241,9 +241,9 @@ export class Engine {
     const p = this.processes.get(pid);
     if (p === undefined) return undefined;
     let entry = this.exceptionCache.get(pid);
-    if (entry === undefined || entry.startMs !== p.startMs || entry.exe !== p.exe || entry.realExe !== p.realExe || entry.uid !== p.uid || entry.argv !== p.argv) {
+    if (entry === undefined || entry.startMs !== p.startMs || entry.exe !== p.exe || entry.verifiedExe !== p.verifiedExe || entry.uid !== p.uid || entry.argv !== p.argv) {
       if (this.exceptionCache.size >= EXCEPTION_CACHE_SIZE) this.exceptionCache.clear();
-      entry = { startMs: p.startMs, exe: p.exe, realExe: p.realExe, uid: p.uid, argv: p.argv, byRecipe: new Map() };
+      entry = { startMs: p.startMs, exe: p.exe, verifiedExe: p.verifiedExe, uid: p.uid, argv: p.argv, byRecipe: new Map() };
       this.exceptionCache.set(pid, entry);
     }
     const cached = entry.byRecipe.get(recipe);
@@ -437,7 +437,7 @@ export class Engine {
 
 function unknownProcess(pid: number): ProcessInfo {
   return {
-    pid, ppid: undefined, exe: undefined, realExe: undefined, argv: [], argvTruncated: false, cwd: undefined, uid: undefined,
+    pid, ppid: undefined, exe: undefined, verifiedExe: undefined, argv: [], argvTruncated: false, cwd: undefined, uid: undefined,
     startMs: undefined, exitMs: undefined, exitCode: undefined, exitSignal: undefined, execed: false,
   };
 }

@@ -28,10 +28,15 @@ interface CompiledException {
   readonly environment: ReadonlySet<string> | undefined;
 }
 
-/** The path as exec'd or the file it resolves to: a symlink to an excepted binary runs that binary. */
+/**
+ * Live runs: only the verified executable counts (a look-alike path never does, and a process
+ * whose executable could not be verified matches no executable condition). Replays, which
+ * cannot check: the path as exec'd.
+ */
 function exeMatches(test: PathTest, p: ProcessInfo | undefined): boolean {
   if (p === undefined) return false;
-  return (p.exe !== undefined && test(p.exe)) || (p.realExe !== undefined && test(p.realExe));
+  if (p.verifiedExe !== undefined) return p.verifiedExe !== null && test(p.verifiedExe);
+  return p.exe !== undefined && test(p.exe);
 }
 
 function containerMatches(wanted: readonly string[], id: string | undefined): boolean {

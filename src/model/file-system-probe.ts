@@ -6,4 +6,9 @@ export interface FileSystemProbe {
   realpath(path: string): string | undefined;
   /** Whether the path is a directory, or undefined when it cannot be told. */
   isDirectory(path: string): boolean | undefined;
+  /**
+   * The verified path of what a live process runs (see verifiedExecutable): null when not
+   * verifiable, undefined when the process is gone.
+   */
+  verifiedExecutable(pid: number, spelled: string): string | null | undefined;
 }

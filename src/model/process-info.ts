@@ -10,10 +10,13 @@ export interface ProcessInfo {
   /** Path of the last successful exec, canonicalized; inherited from the parent until then. */
   readonly exe: string | undefined;
   /**
-   * The executable file itself, symlinks resolved (what /proc/PID/exe shows: /usr/bin/dash for
-   * /bin/sh), when a live run could resolve it; undefined in replays. Exceptions match either.
+   * The executable file itself, verified in a live run (what /proc/PID/exe shows, /usr/bin/dash
+   * for /bin/sh, and that file is the one at that path here): a canonical path; null when a live
+   * run could not verify it (replaced, deleted, another mount namespace, or gone before the
+   * check); undefined when not checked (replays). Exceptions on executables match only this in
+   * live runs.
    */
-  readonly realExe: string | undefined;
+  readonly verifiedExe: string | null | undefined;
   /** argv of the last successful exec; inherited from the parent until then. */
   readonly argv: readonly string[];
   readonly argvTruncated: boolean;

@@ -25,6 +25,11 @@ export interface ExecEvent {
   readonly base?: FdRef;
   readonly argv: readonly string[];
   readonly argvTruncated: boolean;
+  /**
+   * What the sensor verified the process runs, close to the exec: the canonical path whose file
+   * is the running executable; null when checked and not verifiable. Absent when not checked.
+   */
+  readonly verifiedExe?: string | null;
 }
 
 export interface ForkEvent {

@@ -101,6 +101,7 @@ test('with a live probe, the link on the way to /proc is found exactly, not gues
   const probe = {
     realpath: (p: string) => (p === '/d/ipv4' ? '/proc/sys/net/ipv4' : p.startsWith('/d/ipv4/') ? undefined : p),
     isDirectory: () => undefined,
+    verifiedExecutable: () => undefined,
   };
   const n = new Normalizer({ initialCwd: '/', roots: ['/proc/sys/net'], probe });
   n.ingest(exec(1));
@@ -122,7 +123,7 @@ test('without a probe nothing is guessed from a spelling the kernel resolved els
 });
 
 test('access(2) on a directory counts it as a directory when a probe can tell', () => {
-  const n = new Normalizer({ initialCwd: '/', roots: ['/proc/sys/net'], probe: { realpath: (p) => p, isDirectory: (p) => p.endsWith('/core') } });
+  const n = new Normalizer({ initialCwd: '/', roots: ['/proc/sys/net'], probe: { realpath: (p) => p, isDirectory: (p) => p.endsWith('/core'), verifiedExecutable: () => undefined } });
   n.ingest(exec(1));
   const dir = n.ingest({ kind: 'access', timeMs: 2, tid: 1, syscall: 'access', action: 'access', path: '/proc/sys/net/core' });
   const file = n.ingest({ kind: 'access', timeMs: 3, tid: 1, syscall: 'access', action: 'access', path: '/proc/sys/net/core/somaxconn' });

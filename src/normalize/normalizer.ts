@@ -52,10 +52,12 @@ export class Normalizer {
         const pid = this.pidOf(event.tid, event.timeMs);
         const base = this.baseFor(pid, event.base);
         const exe = base === undefined ? event.path : canonicalizePath(event.path, base, { pid, tid: event.tid, links: table });
-        // The file actually run (like /proc/PID/exe shows it), so /sbin/x on a merged /usr is /usr/sbin/x
-        // and exceptions anchored on an executable path match however it was started.
-        const real = exe.startsWith('/') ? this.options.probe?.realpath(exe) : undefined;
-        table.exec(pid, exe, event.argv, event.argvTruncated, event.timeMs, real);
+        // The file really run (/sbin/x on a merged /usr is /usr/sbin/x), verified live so that an
+        // exception anchored on an executable cannot be met by a look-alike path: the sensor's own
+        // check at exec time when it made one, else one now.
+        const probe = this.options.probe;
+        const verified = event.verifiedExe !== undefined ? event.verifiedExe : probe?.verifiedExecutable(pid, exe);
+        table.exec(pid, exe, event.argv, event.argvTruncated, event.timeMs, probe === undefined && event.verifiedExe === undefined ? undefined : (verified ?? null));
         return undefined;
       }
       case 'exit': {

@@ -8,7 +8,7 @@ interface MutableProcess {
   pid: number;
   ppid: number | undefined;
   exe: string | undefined;
-  realExe: string | undefined;
+  verifiedExe: string | null | undefined;
   argv: readonly string[];
   argvTruncated: boolean;
   cwd: string | undefined;
@@ -111,7 +111,7 @@ export class ProcessTable implements LinkResolver {
     const child = blank(childTid, parentPid, parent?.cwd, parent?.uid, timeMs);
     if (parent !== undefined) {
       child.exe = parent.exe;
-      child.realExe = parent.realExe;
+      child.verifiedExe = parent.verifiedExe;
       child.argv = parent.argv;
       child.argvTruncated = parent.argvTruncated;
       if (parent.fds !== undefined) child.fds = new Map(parent.fds);
@@ -119,11 +119,11 @@ export class ProcessTable implements LinkResolver {
     this.live.set(childTid, child);
   }
 
-  exec(pid: number, exe: string, argv: readonly string[], argvTruncated: boolean, timeMs: number, realExe?: string): void {
+  exec(pid: number, exe: string, argv: readonly string[], argvTruncated: boolean, timeMs: number, verifiedExe?: string | null): void {
     const p = this.live.get(pid);
     if (p === undefined) return;
     p.exe = exe;
-    p.realExe = realExe;
+    p.verifiedExe = verifiedExe;
     p.argv = argv;
     p.argvTruncated = argvTruncated;
     p.execed = true;
@@ -227,7 +227,7 @@ export class ProcessTable implements LinkResolver {
 
 function blank(pid: number, ppid: number | undefined, cwd: string | undefined, uid: number | undefined, startMs: number | undefined): MutableProcess {
   return {
-    pid, ppid, exe: undefined, realExe: undefined, argv: [], argvTruncated: false, cwd, uid, startMs,
+    pid, ppid, exe: undefined, verifiedExe: undefined, argv: [], argvTruncated: false, cwd, uid, startMs,
     exitMs: undefined, exitCode: undefined, exitSignal: undefined, execed: false, fds: undefined, threads: undefined,
   };
 }

@@ -3,6 +3,7 @@
 
 import { realpathSync, statSync } from 'node:fs';
 import type { FileSystemProbe } from '../model/file-system-probe.ts';
+import { verifiedExecutable } from './executable-check.ts';
 
 export const LIVE_FILE_SYSTEM_PROBE: FileSystemProbe = {
   realpath(path: string): string | undefined {
@@ -12,6 +13,7 @@ export const LIVE_FILE_SYSTEM_PROBE: FileSystemProbe = {
       return undefined;
     }
   },
+  verifiedExecutable,
   isDirectory(path: string): boolean | undefined {
     try {
       return statSync(path).isDirectory();

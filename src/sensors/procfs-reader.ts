@@ -2,6 +2,7 @@
 // does not carry (argv, exe, cwd, an fd's path, the parent of a process that predates us).
 
 import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { verifiedExecutable } from './executable-check.ts';
 
 export interface ProcessFacts {
   readonly ppid: number | undefined;
@@ -16,6 +17,8 @@ export interface ProcfsReader {
   cwd(pid: number): string | undefined;
   fdPath(pid: number, fd: number): string | undefined;
   realpath(path: string): string | undefined;
+  /** See verifiedExecutable: the checked path of what pid runs, null if unverifiable, undefined if gone. */
+  verifiedExe(pid: number, spelled?: string): string | null | undefined;
 }
 
 function attempt<T>(read: () => T): T | undefined {
@@ -54,4 +57,5 @@ export const LIVE_PROCFS: ProcfsReader = {
   cwd: (pid) => attempt(() => readlinkSync(`/proc/${pid}/cwd`)),
   fdPath: (pid, fd) => attempt(() => readlinkSync(`/proc/${pid}/fd/${fd}`)),
   realpath: (path) => attempt(() => realpathSync.native(path)),
+  verifiedExe: verifiedExecutable,
 };

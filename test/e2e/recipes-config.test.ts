@@ -95,6 +95,21 @@ void describe('recipes and configuration, end to end', () => {
     assert.equal(d.evidence.configurationChanged, true, 'it opens every key read-write');
   }));
 
+  const notRoot = process.getuid?.() !== 0 ? 'needs root for a private mount namespace (unshare -m)' : false;
+  void test('an exception on an executable path is not met by another binary bind-mounted over that path in a private mount namespace', { ...opts, skip: notRoot }, () => withTempDir(async (dir) => {
+    writeFileSync(join(dir, 'tripline.yaml'), 'exceptions:\n  - name: sysctl\n    reason: expected\n    exe: /usr/sbin/sysctl\n');
+    const files = ['core/somaxconn', 'ipv4/ip_forward', 'unix/max_dgram_qlen'].map((f) => `/proc/sys/net/${f}`).join(' ');
+    // cat, run under the excepted path: the path matches, the file does not.
+    const r = await runTripline(['unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount --bind /usr/bin/cat /usr/sbin/sysctl && exec /usr/sbin/sysctl ${files}`], { dir });
+    assert.equal(r.exitCode, 0, describeRun(r));
+    const d = r.detections.find((x) => x.recipe.id === RECIPE_ID);
+    assert.ok(d, describeRun(r));
+    assert.equal(d.subject.process.exe, '/usr/sbin/sysctl');
+    // The real sysctl is still excepted.
+    const real = await runTripline(['sysctl', 'net.core.somaxconn', 'net.ipv4.ip_forward', 'net.unix.max_dgram_qlen'], { dir });
+    assert.equal(real.detections.length, 0, describeRun(real));
+  }));
+
   void test('a broken user recipe is reported with its place and never disables the built-ins', opts, () => withTempDir(async (dir) => {
     mkdirSync(join(dir, 'r'));
     writeFileSync(join(dir, 'r', 'broken.yaml'), ACCOUNT_RECIPE.replace('threshold: 3', 'treshold: 3'));

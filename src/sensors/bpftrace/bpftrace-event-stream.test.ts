@@ -11,7 +11,7 @@ import { argvFromBytes, decodeBpfBuffer, parseBpfLine, procPathFromNames } from 
 
 const FIXTURE = readFileSync(new URL('../../../test/fixtures/bpftrace/shell-loop.bpf', import.meta.url), 'utf8');
 /** /proc knows nothing: every fact must come from the lines themselves (processes long gone). */
-const EMPTY_PROCFS: ProcfsReader = { facts: () => undefined, cwd: () => undefined, fdPath: () => undefined, realpath: () => undefined };
+const EMPTY_PROCFS: ProcfsReader = { facts: () => undefined, cwd: () => undefined, fdPath: () => undefined, realpath: () => undefined, verifiedExe: () => undefined };
 
 function replay(options: { rootPid?: number } = {}): SensorEvent[] {
   const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n, ...options });

@@ -36,6 +36,8 @@ interface Pending {
   readonly record: TimedRecord;
   /** Facts read from /proc when the line arrived. */
   readonly facts?: ProcessFacts;
+  /** For an exec: what the process ran when its line arrived (verifiedExecutable). */
+  readonly verifiedExe?: string | null;
   readonly base?: string;
   readonly realpath?: string;
   /** argv chunks of an exec, in order. */
@@ -160,7 +162,12 @@ export class BpfEventStream {
 
   private enrich(rec: TimedRecord): Pending {
     const { procfs } = this.options;
-    if (rec.type === 'exec') return { ns: rec.ns, record: rec, ...optional('facts', procfs.facts(rec.tgid)) };
+    if (rec.type === 'exec') {
+      // Checked on arrival, while the process most likely still runs this image.
+      const whole = Buffer.byteLength(rec.filename) < PATH_LIMIT;
+      const verifiedExe = procfs.verifiedExe(rec.tgid, whole ? rec.filename : undefined) ?? null;
+      return { ns: rec.ns, record: rec, verifiedExe, ...optional('facts', procfs.facts(rec.tgid)) };
+    }
     if (rec.type !== 'file') return { ns: rec.ns, record: rec };
     let base: string | undefined;
     if (!rec.path.startsWith('/') && baseFromNames(rec) === undefined) {
@@ -211,9 +218,11 @@ export class BpfEventStream {
         const fromKernel = argvFromBytes(Buffer.concat(p.argv ?? [rec.argBytes]), rec.argLength);
         // The path as exec'd (like strace shows it), unless the program had to cut it.
         const path = Buffer.byteLength(rec.filename) < PATH_LIMIT ? rec.filename : (facts?.exe ?? rec.filename);
+        // The kernel's copy, read at exec before the program ran, when it is whole: /proc's can be rewritten by the process.
         out.push({
           kind: 'exec', timeMs, tid: rec.tgid, path,
-          argv: fromProc ?? fromKernel.argv, argvTruncated: fromProc === undefined && !fromKernel.complete,
+          argv: fromKernel.complete ? fromKernel.argv : (fromProc ?? fromKernel.argv), argvTruncated: !fromKernel.complete && fromProc === undefined,
+          verifiedExe: p.verifiedExe ?? null,
         });
         out.push({ kind: 'uid', timeMs, tid: rec.tgid, uid: rec.uid });
         return;
@@ -257,7 +266,10 @@ export class BpfEventStream {
       if (parent !== undefined && parent > 0) out.push({ kind: 'fork', timeMs, parentTid: parent, childTid: entry.pid, thread: false, sharesFs: false });
       const f = entry.facts;
       if (f?.exe !== undefined || f?.argv !== undefined) {
-        out.push({ kind: 'exec', timeMs, tid: entry.pid, path: f.exe ?? f.argv?.[0] ?? '?', argv: f.argv ?? [], argvTruncated: f.argv === undefined });
+        out.push({
+          kind: 'exec', timeMs, tid: entry.pid, path: f.exe ?? f.argv?.[0] ?? '?', argv: f.argv ?? [], argvTruncated: f.argv === undefined,
+          verifiedExe: this.options.procfs.verifiedExe(entry.pid) ?? null,
+        });
       }
       if (f?.cwd !== undefined) out.push({ kind: 'cwd', timeMs, tid: entry.pid, fd: { fd: 'AT_FDCWD', path: f.cwd } });
       if (f?.uid !== undefined) out.push({ kind: 'uid', timeMs, tid: entry.pid, uid: f.uid });
