@@ -13,12 +13,12 @@ class World {
   readonly pipeline: DetectionPipeline;
   readonly out: EngineOutput[] = [];
 
-  constructor(options: { closeIdleLive?: boolean; recipes?: readonly Recipe[] } = {}) {
+  constructor(options: { closeIdleLive?: boolean; recipes?: readonly Recipe[]; uid?: number } = {}) {
     this.pipeline = new DetectionPipeline({
       recipes: options.recipes ?? BUILTIN_RECIPES,
       sessionId: 's',
       initialCwd: '/work',
-      initialUid: 1000,
+      initialUid: options.uid ?? 1000,
       fileCapacity: 8,
       context: { environment: { kind: 'ci', source: 'test' }, host: { hostname: 'h', kernel: 'k', container: null }, sensor: { name: 'test', version: null } },
       ...options,
@@ -128,6 +128,16 @@ describe('writes', () => {
     [CORE, IPV4, IPV6].forEach((p, i) => w.touch(1, i * 2, p, 'stat').touch(1, i * 2 + 1, p, 'write', { error: 'EROFS' }));
     w.flush();
     assert.equal(w.out.length, 0);
+  });
+
+    test('a write-open refused for another reason (EISDIR on a directory, EACCES) withdraws nothing', () => {
+    const dirs = ['/proc/sys/net/ipv4/conf/lo', '/proc/sys/net/ipv4/conf/eth0', '/proc/sys/net/ipv4/conf/eth1'];
+    const w = new World().exec(1, 0, '/x');
+    dirs.forEach((d, i) => w.touch(1, i * 2, d, 'stat', { isDirectory: true }).touch(1, i * 2 + 1, d, 'write', { error: 'EISDIR' }));
+    assert.equal(w.flush().closed.length, 1);
+    const v = new World().exec(1, 0, '/x');
+    [CORE, IPV4, IPV6].forEach((p, i) => v.touch(1, i * 2, p, 'stat').touch(1, i * 2 + 1, p, 'write', { error: 'EACCES' }));
+    assert.equal(v.flush().closed.length, 1);
   });
 
     test('without the writes, the same stats fire', () => {
@@ -322,6 +332,17 @@ void describe('engine: exceptions, limits and recipe options', () => {
     assert.equal(w.pipeline.engine.exceptionHits.get('os_network_fingerprint: x'), 3);
   });
 
+  void test('argv is matched as a shell would quote it: one argument with a space is not two', () => {
+    const recipe = withChanges({ exceptions: [exception({ exe: ['/usr/bin/python3'], argv: 'python3 /opt/audit\\.py' })] });
+    const run = (argv: string[]): number => {
+      const world = new World({ recipes: [recipe] });
+      world.push({ kind: 'exec', timeMs: T0, tid: 6, path: '/usr/bin/python3', argv, argvTruncated: false });
+      return world.touch(6, 1, CORE).touch(6, 2, IPV4).touch(6, 3, UNIX).flush().opened.length;
+    };
+    assert.equal(run(['python3', '/opt/audit.py']), 0);
+    assert.equal(run(['python3 /opt/audit.py']), 1, 'exec -a "python3 /opt/audit.py" python3 < evil.py');
+  });
+
   void test('argv exceptions match the whole command line; a cut argv never matches', () => {
     const recipe = withChanges({ exceptions: [exception({ exe: ['/usr/sbin/sysctl'], argv: 'sysctl -a' })] });
     const w = (argv: string[], truncated = false): number => {
@@ -334,7 +355,20 @@ void describe('engine: exceptions, limits and recipe options', () => {
     assert.equal(w(['sysctl', '-a'], true), 1);
   });
 
-  void test('an environment-limited exception holds only there', () => {
+  void test('a parent pid reused by an excepted program is not the parent', () => {
+    const recipe = withChanges({ exceptions: [exception({ parentExe: ['/usr/local/bin/nightly-audit'] })] });
+    const w = new World({ recipes: [recipe] })
+      .exec(5, 0, '/tmp/evil').fork(5, 6, 1).exit(5, 2)
+      .fork(9, 5, 3).exec(5, 4, '/usr/local/bin/nightly-audit')
+      .touch(6, 5, CORE).touch(6, 6, IPV4).touch(6, 7, UNIX).flush();
+    assert.equal(w.opened.length, 1);
+    const honest = new World({ recipes: [recipe] })
+      .exec(5, 0, '/usr/local/bin/nightly-audit').fork(5, 6, 1).exec(6, 2, '/usr/sbin/sysctl')
+      .touch(6, 5, CORE).touch(6, 6, IPV4).touch(6, 7, UNIX).flush();
+    assert.equal(honest.opened.length, 0);
+  });
+
+    void test('an environment-limited exception holds only there', () => {
     const recipe = withChanges({ exceptions: [exception({ exe: ['/usr/sbin/sysctl'], environment: ['production'] })] });
     const w = new World({ recipes: [recipe] }).exec(6, 0, '/usr/sbin/sysctl').touch(6, 1, CORE).touch(6, 2, IPV4).touch(6, 3, UNIX).flush();
     assert.equal(w.opened.length, 1, 'the world is ci');
@@ -381,12 +415,16 @@ void describe('engine: exceptions, limits and recipe options', () => {
 });
 
 void describe('engine: the built-in default exceptions', () => {
-  const sysctlRun = (parentExe: string, argv: string[]): World => new World()
+  const sysctlRun = (parentExe: string, argv: string[], uid = 0): World => new World({ uid })
     .exec(1, 0, parentExe).fork(1, 50, 1).exec(50, 2, '/usr/lib/systemd/systemd-sysctl', ...argv)
     .touch(50, 3, CORE, 'readwrite').touch(50, 4, IPV4, 'readwrite').touch(50, 5, IPV6, 'readwrite').exit(50, 6).flush();
 
   void test('systemd-sysctl started by systemd at boot is excepted', () => {
     assert.equal(sysctlRun('/usr/lib/systemd/systemd', ['/lib/systemd/systemd-sysctl']).opened.length, 0);
+  });
+
+  void test('...but not as another user (systemd --user can start it too)', () => {
+    assert.equal(sysctlRun('/usr/lib/systemd/systemd', ['/lib/systemd/systemd-sysctl'], 1000).opened.length, 1);
   });
 
   void test('the same binary started by a shell, or with a configuration file of its caller\'s choosing, is not', () => {

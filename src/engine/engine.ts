@@ -16,6 +16,8 @@ import { contributionKey, SubjectWindow } from './subject-window.ts';
 /** What the engine needs to know about processes (the normalizer's process table provides it). */
 export interface ProcessView {
   get(pid: number): ProcessInfo | undefined;
+  /** The process that forked `pid`, unless that pid has been reused since. */
+  parent(pid: number): ProcessInfo | undefined;
   ancestry(pid: number): ProcessInfo[];
   isLive(pid: number): boolean;
 }
@@ -81,6 +83,9 @@ interface CachedExceptions {
   readonly verifiedExe: string | null | undefined;
   readonly uid: number | undefined;
   readonly argv: readonly string[];
+  /** The parent as it was: a parent that exec'd since changes what parent_exe means. */
+  readonly parent: ProcessInfo | undefined;
+  readonly parentExe: string | null | undefined;
   readonly byRecipe: Map<Recipe, RecipeException | null>;
 }
 /** Exception decisions cached per process identity before the cache is reset. */
@@ -202,7 +207,7 @@ export class Engine {
     let current = this.processes.get(pid);
     let actor = pid;
     for (let hops = 0; current !== undefined && !current.execed && current.ppid !== undefined && hops < MAX_CHAIN; hops++) {
-      const parent = this.processes.get(current.ppid);
+      const parent = this.processes.parent(current.pid);
       if (parent === undefined) break;
       actor = parent.pid;
       current = parent;
@@ -224,7 +229,7 @@ export class Engine {
     // add up unrelated daemons, and an open detection there would swallow all later evidence.
     for (let depth = 0; current !== undefined && current > 1 && depth < MAX_CHAIN; depth++) {
       subjects.push(this.subject(recipe, 'process-tree', current));
-      const ppid: number | undefined = this.processes.get(current)?.ppid;
+      const ppid: number | undefined = this.processes.parent(current)?.pid;
       current = ppid === undefined ? undefined : this.actorOf(ppid);
     }
     return subjects;
@@ -241,9 +246,14 @@ export class Engine {
     const p = this.processes.get(pid);
     if (p === undefined) return undefined;
     let entry = this.exceptionCache.get(pid);
-    if (entry === undefined || entry.startMs !== p.startMs || entry.exe !== p.exe || entry.verifiedExe !== p.verifiedExe || entry.uid !== p.uid || entry.argv !== p.argv) {
+    const parent = this.processes.parent(pid);
+    const parentExe = parent?.verifiedExe ?? parent?.exe;
+    if (
+      entry === undefined || entry.startMs !== p.startMs || entry.exe !== p.exe || entry.verifiedExe !== p.verifiedExe || entry.uid !== p.uid ||
+      entry.argv !== p.argv || entry.parent !== parent || entry.parentExe !== parentExe
+    ) {
       if (this.exceptionCache.size >= EXCEPTION_CACHE_SIZE) this.exceptionCache.clear();
-      entry = { startMs: p.startMs, exe: p.exe, verifiedExe: p.verifiedExe, uid: p.uid, argv: p.argv, byRecipe: new Map() };
+      entry = { startMs: p.startMs, exe: p.exe, verifiedExe: p.verifiedExe, uid: p.uid, argv: p.argv, parent, parentExe, byRecipe: new Map() };
       this.exceptionCache.set(pid, entry);
     }
     const cached = entry.byRecipe.get(recipe);
@@ -276,14 +286,17 @@ export class Engine {
       this.options.trace?.({ kind: 'merged', recipe, from: actor, scope: od.subject.scope, actor: od.subject.actor, detectionId: od.id });
       return;
     }
-    if (access.action === 'write') {
-      // A probe followed by a write of the same path was the write's preparation (sysctl -w stats then
-      // writes). Also when the write fails: on a read-only /proc/sys (containers) sysctl -p still only
-      // meant to write, and a stat reveals no setting's value.
+    // A probe followed by a write of the same file was the write's preparation (sysctl -w stats then
+    // writes). Also when the write fails because the filesystem is read-only (sysctl -p in a container
+    // with a read-only /proc/sys): it still only meant to write, and a stat reveals no value. Not for
+    // other failures: a write-open of a directory (EISDIR) or one refused (EACCES) must not be a way
+    // to have stats of anything forgotten.
+    if (access.action === 'write' && (access.error === undefined || access.error === 'EROFS') && access.isDirectory !== true) {
       const key = contributionKey(access.pid, true, access.path);
       const dirs = [parentDirectory(access.path), access.path];
-      for (const s of chain) for (const dir of dirs) this.windows.get(s.key)?.retract(dir, key);
-      this.options.trace?.({ kind: 'withdrawn', recipe, actor, path: access.path });
+      let withdrawn = false;
+      for (const s of chain) for (const dir of dirs) if (this.windows.get(s.key)?.retract(dir, key) === true) withdrawn = true;
+      if (withdrawn) this.options.trace?.({ kind: 'withdrawn', recipe, actor, path: access.path });
     }
     if (!c.evidence) return;
     const key = c.unit === undefined ? '' : contributionKey(access.pid, c.probe, access.path);
@@ -381,7 +394,7 @@ export class Engine {
     let current: number | undefined = actor;
     for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
       if (current === ancestor) return true;
-      const ppid: number | undefined = this.processes.get(current)?.ppid;
+      const ppid: number | undefined = this.processes.parent(current)?.pid;
       current = ppid;
     }
     return false;

@@ -5,6 +5,7 @@ import type { EnvironmentKind } from '../model/environment.ts';
 import type { ProcessInfo } from '../model/process-info.ts';
 import type { RecipeException } from '../model/recipe.ts';
 import { compileAnchoredRegex, compileExeTest, type PathTest } from '../recipes/path-pattern.ts';
+import { shellQuote } from './guidance-renderer.ts';
 
 export interface ExceptionSubject {
   readonly process: ProcessInfo;
@@ -54,8 +55,9 @@ function matches(c: CompiledException, s: ExceptionSubject): boolean {
     const test = c.ancestorExe;
     if (!s.ancestry.some((a) => exeMatches(test, a))) return false;
   }
-  // An argv the sensor had to cut cannot be trusted to match an anchored pattern.
-  if (c.argv !== undefined && (p.argvTruncated || !c.argv.test(p.argv.join(' ')))) return false;
+  // An argv the sensor had to cut cannot be trusted to match an anchored pattern. Quoted as a
+  // shell would, so one argument holding a space cannot pass for two.
+  if (c.argv !== undefined && (p.argvTruncated || !c.argv.test(shellQuote(p.argv)))) return false;
   return true;
 }
 

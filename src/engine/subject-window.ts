@@ -64,10 +64,11 @@ export class SubjectWindow {
   }
 
   /** Withdraws a metadata probe that turned out to be the preparation of a write. */
-  retract(dir: string, key: string): void {
+  retract(dir: string, key: string): boolean {
     const entry = this.dirs.get(dir);
-    if (entry?.contributions.delete(key) !== true) return;
+    if (entry?.contributions.delete(key) !== true) return false;
     if (entry.contributions.size === 0) this.dirs.delete(dir);
+    return true;
   }
 
   /** Removes every contribution from actors for which `fromActor` is true (a subtree that fired on its own). */

@@ -9,6 +9,8 @@ interface MutableProcess {
   ppid: number | undefined;
   exe: string | undefined;
   verifiedExe: string | null | undefined;
+  /** The parent's start time when this process was forked: a parent pid reused later is not its parent. */
+  parentStartMs: number | undefined;
   argv: readonly string[];
   argvTruncated: boolean;
   cwd: string | undefined;
@@ -80,6 +82,16 @@ export class ProcessTable implements LinkResolver {
     return this.live.get(pid) ?? this.exited.get(pid);
   }
 
+  /** The process that forked `pid`, unless its pid now belongs to another process. */
+  parent(pid: number): ProcessInfo | undefined {
+    const child = this.live.get(pid) ?? this.exited.get(pid);
+    if (child?.ppid === undefined) return undefined;
+    const parent = this.live.get(child.ppid) ?? this.exited.get(child.ppid);
+    if (parent === undefined) return undefined;
+    if (child.parentStartMs !== undefined && parent.startMs !== undefined && parent.startMs !== child.parentStartMs) return undefined;
+    return parent;
+  }
+
   /** Parent first, up to the monitored root or the first unknown ancestor. */
   ancestry(pid: number): ProcessInfo[] {
     const out: ProcessInfo[] = [];
@@ -87,7 +99,7 @@ export class ProcessTable implements LinkResolver {
     let current = this.get(pid);
     while (current?.ppid !== undefined && !seen.has(current.ppid)) {
       seen.add(current.ppid);
-      const parent = this.get(current.ppid);
+      const parent = this.parent(current.pid);
       if (parent === undefined) break;
       out.push(parent);
       current = parent;
@@ -109,6 +121,7 @@ export class ProcessTable implements LinkResolver {
     this.exitedThreads.delete(childTid);
     this.exited.delete(childTid);
     const child = blank(childTid, parentPid, parent?.cwd, parent?.uid, timeMs);
+    child.parentStartMs = parent?.startMs;
     if (parent !== undefined) {
       child.exe = parent.exe;
       child.verifiedExe = parent.verifiedExe;
@@ -227,7 +240,7 @@ export class ProcessTable implements LinkResolver {
 
 function blank(pid: number, ppid: number | undefined, cwd: string | undefined, uid: number | undefined, startMs: number | undefined): MutableProcess {
   return {
-    pid, ppid, exe: undefined, verifiedExe: undefined, argv: [], argvTruncated: false, cwd, uid, startMs,
+    pid, ppid, exe: undefined, verifiedExe: undefined, parentStartMs: undefined, argv: [], argvTruncated: false, cwd, uid, startMs,
     exitMs: undefined, exitCode: undefined, exitSignal: undefined, execed: false, fds: undefined, threads: undefined,
   };
 }
