@@ -95,7 +95,7 @@ export class DetectionSession {
     const engine = this.pipeline.engine;
     const notes: string[] = [];
     for (const [name, count] of engine.exceptionHits) notes.push(`exception "${name}" applied to ${String(count)} access(es)`);
-    for (const [limit, count] of engine.suppressed) notes.push(`${String(count)} detection(s) not raised: the recipe's ${limit} limit was reached`);
+    for (const [limit, count] of engine.suppressed) notes.push(`${String(count)} detection(s) not raised: limit ${limit} reached`);
     return notes;
   }
 

@@ -21,20 +21,16 @@ export interface RecipesIo extends CliIo {
   readonly stdout: NodeJS.WritableStream;
 }
 
-/** Takes `--config FILE` / `--config=FILE` off the front of the arguments. */
+/** Takes `--config FILE` / `--config=FILE` given before the subcommand (never from a command's own arguments). */
 function takeConfig(args: readonly string[]): { config: string | undefined; rest: string[] } {
   const rest = [...args];
   let config: string | undefined;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i] ?? '';
-    if (a === '--') break;
-    if (a === '--config' || a.startsWith('--config=')) {
-      const value = a === '--config' ? rest[i + 1] : a.slice('--config='.length);
-      if (value === undefined || value === '') throw new UsageError('recipes: --config needs a value');
-      config = value;
-      rest.splice(i, a === '--config' ? 2 : 1);
-      i--;
-    }
+  while (rest[0] === '--config' || rest[0]?.startsWith('--config=') === true) {
+    const a = rest[0];
+    const value = a === '--config' ? rest[1] : a.slice('--config='.length);
+    if (value === undefined || value === '') throw new UsageError('recipes: --config needs a value');
+    config = value;
+    rest.splice(0, a === '--config' ? 2 : 1);
   }
   return { config, rest };
 }
@@ -125,7 +121,8 @@ async function explainRecipe(args: readonly string[], configFlag: string | undef
   const collector = new ExplainCollector(recipe);
   let explanation = '';
   const code = await traceCommand({
-    command: options.command, quiet: true, failOn: 'never', sensor: config.sensor.value, jsonl: config.jsonl.value,
+    // No outputs: explaining a run must not overwrite the JSONL file of real runs.
+    command: options.command, quiet: true, failOn: 'never', sensor: config.sensor.value, jsonl: undefined,
     environment: config.environment, recipes: [recipe], trace: collector.observe,
     onFinished: (session) => {
       explanation = collector.render((pid) => session.pipeline.normalizer.processes.get(pid));

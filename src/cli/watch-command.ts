@@ -47,6 +47,21 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
     io.stderr.write(`${WATCH_HELP}\n`);
     return EXIT.ok;
   }
+  // SIGHUP is taken from the start to the very end: its default action would kill the daemon
+  // (before it watches, or while it writes its last detections). Until watching, it is ignored.
+  let reload: () => void = () => undefined;
+  const onReload = (): void => {
+    reload();
+  };
+  process.on('SIGHUP', onReload);
+  try {
+    return await watchWithReload(options, io, (r) => { reload = r; });
+  } finally {
+    process.off('SIGHUP', onReload);
+  }
+}
+
+async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (reload: () => void) => void): Promise<number> {
   const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl };
   const config = loadTriplineConfig(flags, io.env, io.cwd);
   for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
@@ -101,12 +116,9 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
   const onSignal = (): void => {
     stop?.();
   };
-  const onReload = (): void => {
-    reloadRecipes(flags, io, session);
-  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onReload);
+  const suppressedReported = new Map<string, number>();
   const ticker = setInterval(() => {
     session.tick(sensor.nowMs());
     const lost = sensor.stats.lost;
@@ -114,19 +126,28 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
       session.say(`tripline: warning: bpftrace lost ${lost - lostReported} event(s) (${lost} in all): its buffers overflowed, some accesses were not seen`);
       lostReported = lost;
     }
+    // A recipe's limits holding detections back is said as it happens, not only at stop.
+    for (const [limit, count] of session.pipeline.engine.suppressed) {
+      if (count <= (suppressedReported.get(limit) ?? 0)) continue;
+      session.say(`tripline: ${String(count)} detection(s) not raised so far: limit ${limit} reached`);
+      suppressedReported.set(limit, count);
+    }
   }, 1_000);
   try {
     await sensor.start();
     for (const note of unwatchedByEbpf(config.recipes)) session.say(`tripline: warning: ${note}`);
+    setReload(() => {
+      if (!stopping) reloadRecipes(flags, io, session);
+    });
     session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, bpftrace ${install.version}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes, Ctrl-C or SIGTERM stops`);
     await stopped;
   } finally {
     stopping = true;
+    setReload(() => undefined);
     clearInterval(ticker);
     if (restartTimer !== undefined) clearTimeout(restartTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onReload);
     await sensor.stop(0);
     session.finish();
   }
@@ -148,7 +169,11 @@ function reloadRecipes(flags: ConfigFlags, io: CliIo, session: DetectionSession)
   try {
     next = loadTriplineConfig(flags, io.env, io.cwd);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    // Whatever went wrong, the daemon keeps watching with what it has.
+    if (!(error instanceof ConfigError)) {
+      session.say(`tripline: reload failed: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}; ${keep}`);
+      return;
+    }
     session.say(`tripline: reload failed: ${error.message}; ${keep}`);
     for (const d of error.diagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
     return;

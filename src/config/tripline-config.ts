@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileSchemaCheck, type SchemaCheck } from '../documents/schema-validator.ts';
 import { parseYamlDocument, type YamlDocument } from '../documents/yaml-document.ts';
+import { readDocumentFile } from '../documents/document-file.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
 import { isEnvironmentKind, type EnvironmentKind } from '../model/environment.ts';
 import { isImportance, type Importance } from '../model/importance.ts';
@@ -125,12 +126,10 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
   let doc: YamlDocument | undefined;
   const configDiagnostics: Diagnostic[] = [];
   if (found !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(found.value, 'utf8');
-    } catch (error) {
-      throw new ConfigError(`${found.source}: cannot read ${found.value}: ${(error as Error).message}`);
-    }
+    const read = readDocumentFile(found.value);
+    // A --config that cannot be read is a bad command line; the other sources are configuration.
+    if ('error' in read) throw new ConfigError(`${found.source}: cannot read ${found.value}: ${read.error}`, [], found.source === '--config');
+    const text = read.text;
     const parsed = parseYamlDocument(text, found.value);
     doc = parsed;
     configDiagnostics.push(...doc.diagnostics);
@@ -193,14 +192,25 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
   const loadedRecipes = [...BUILTIN_RECIPES, ...user.recipes];
   const known = new Set(loadedRecipes.map((r) => r.id));
 
-  // Names that match no recipe are configuration mistakes a user must hear about.
-  const unknownIds: string[] = [];
-  for (const [what, ids] of [['recipes.enabled', enabled.value ?? []], ['recipes.disabled', disabled.value], ['exceptions[].recipe', exceptions.flatMap((e) => (e.recipe === undefined ? [] : [e.recipe]))]] as const) {
-    for (const id of ids) if (!known.has(id)) unknownIds.push(`${what}: no recipe has the id "${id}"`);
-  }
+  // Names that match no recipe are configuration mistakes a user must hear about. When a recipe
+  // file was skipped for its errors, the name may be its recipe's: then it is a warning, so a
+  // broken user recipe never stops the built-ins from running.
+  const unknownIds: { message: string; path: readonly (string | number)[] | undefined; source: string }[] = [];
+  const check = (what: string, ids: readonly string[], source: string, path: (i: number) => (string | number)[]): void => {
+    ids.forEach((id, i) => {
+      if (!known.has(id)) unknownIds.push({ message: `${what}: no recipe has the id "${id}"`, path: source === 'default' || source.startsWith('TRIPLINE_') ? undefined : path(i), source });
+    });
+  };
+  check('recipes.enabled', enabled.value ?? [], enabled.source, (i) => ['recipes', 'enabled', i]);
+  check('recipes.disabled', disabled.value, disabled.source, (i) => ['recipes', 'disabled', i]);
+  (raw.exceptions ?? []).forEach((e, i) => { if (e.recipe !== undefined) check(`exceptions[${String(i)}].recipe`, [e.recipe], 'file', () => ['exceptions', i, 'recipe']); });
   if (unknownIds.length > 0) {
-    const recipeProblem = hasErrors(recipeDiagnostics) ? ' (a recipe file with errors was skipped; see above)' : '';
-    throw new ConfigError(`${unknownIds.join('; ')}${recipeProblem}; loaded recipes: ${[...known].join(', ')}`, sortDiagnostics(recipeDiagnostics));
+    const loaded = `loaded recipes: ${[...known].join(', ')}`;
+    if (!hasErrors(recipeDiagnostics)) throw new ConfigError(`${unknownIds.map((u) => u.message).join('; ')}; ${loaded}`);
+    for (const u of unknownIds) {
+      const at = u.path !== undefined && doc !== undefined ? { file: doc.file, ...doc.position(u.path) } : { file: u.source, line: 1, column: 1 };
+      recipeDiagnostics.push({ severity: 'warning', code: 'unknown-recipe', ...at, message: u.message, hint: `a recipe file with errors was skipped (see above); ${loaded}` });
+    }
   }
 
   const recipes = loadedRecipes
@@ -209,6 +219,9 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
       const extra = exceptions.filter((e) => e.recipe === undefined || e.recipe === r.id).map((e) => e.exception);
       return extra.length === 0 ? r : { ...r, exceptions: [...r.exceptions, ...extra] };
     });
+  if (recipes.length === 0) {
+    throw new ConfigError(`no recipe would run (recipes.enabled ${enabled.source}, recipes.disabled ${disabled.source}); loaded recipes: ${[...known].join(', ')}`, sortDiagnostics(recipeDiagnostics));
+  }
   return {
     file: found?.value, environment, failOn, sensor, jsonl, recipeDirectories, enabled, disabled, exceptions,
     recipes, loadedRecipes, configDiagnostics, recipeDiagnostics: sortDiagnostics(recipeDiagnostics),

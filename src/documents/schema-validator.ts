@@ -152,7 +152,12 @@ function toDiagnostic(e: ErrorObject, doc: YamlDocument): Diagnostic | undefined
     case 'maxProperties':
       return { ...base, ...doc.position(path), code: 'bad-value', message: `${where} ${e.keyword === 'minProperties' ? 'needs at least' : 'may have at most'} ${String(params.limit)} key(s)`, ...hintOf(description(e)) };
     case 'uniqueItems':
-      return { ...base, ...doc.position([...path, Number(params.j)]), code: 'duplicate-item', message: `${where} lists the same item twice (items ${String(params.j)} and ${String(params.i)})` };
+      {
+        // ajv names the pair (j, i); the repeat is the later of the two.
+        const repeat = Math.max(Number(params.i), Number(params.j));
+        const first = Math.min(Number(params.i), Number(params.j));
+        return { ...base, ...doc.position([...path, repeat]), code: 'duplicate-item', message: `${where}[${String(repeat)}] repeats ${where}[${String(first)}]` };
+      }
     case 'anyOf':
     case 'oneOf':
     case 'if':

@@ -31,7 +31,8 @@ export function parseYamlDocument(text: string, file: string): YamlDocument {
     });
   }
   for (const w of doc.warnings) {
-    diagnostics.push({ severity: 'warning', code: 'yaml-warning', file, ...where(w.pos[0]), message: w.message.split('\n')[0] ?? w.message });
+    const message = w.message.split('\n')[0] ?? w.message;
+    diagnostics.push({ severity: 'warning', code: 'yaml-warning', file, ...where(w.pos[0]), message: message.replace(/ at line \d+, column \d+:?$/, '') });
   }
   let value: unknown;
   if (doc.errors.length === 0) {

@@ -380,7 +380,7 @@ void describe('engine: exceptions, limits and recipe options', () => {
     for (const pid of [21, 22, 23]) w.exec(pid, pid, '/usr/sbin/sysctl').touch(pid, pid + 1, CORE).touch(pid, pid + 2, IPV4).touch(pid, pid + 3, UNIX).exit(pid, pid + 4);
     w.flush();
     assert.equal(w.opened.length, 1);
-    assert.equal(w.pipeline.engine.suppressed.get('perExe'), 2);
+    assert.equal(w.pipeline.engine.suppressed.get('os_network_fingerprint per_exe'), 2);
   });
 
   void test('count: files counts distinct files; include and exclude decide what counts', () => {

@@ -88,6 +88,8 @@ interface CachedExceptions {
   readonly parentExe: string | null | undefined;
   readonly byRecipe: Map<Recipe, RecipeException | null>;
 }
+/** How recipe files spell each limit. */
+const LIMIT_KEYS: Readonly<Record<LimitKind, string>> = { perProcess: 'per_process', perExe: 'per_exe', perAncestry: 'per_ancestry', perHost: 'per_host' };
 /** Exception decisions cached per process identity before the cache is reset. */
 const EXCEPTION_CACHE_SIZE = 4096;
 
@@ -115,8 +117,8 @@ export class Engine {
   private readonly limitCounts = new Map<string, number>();
   /** Accesses an exception kept from counting, by exception (recipe id and name). */
   readonly exceptionHits = new Map<string, number>();
-  /** Detections a recipe's limits kept from being raised, by limit. */
-  readonly suppressed = new Map<LimitKind, number>();
+  /** Detections a recipe's limits kept from being raised, by "recipe-id per_kind". */
+  readonly suppressed = new Map<string, number>();
 
   constructor(
     private recipes: readonly Recipe[],
@@ -335,11 +337,13 @@ export class Engine {
   private takeLimit(s: Subject): LimitKind | undefined {
     const limits = s.recipe.limits;
     const p = this.processes.get(s.actor);
-    const chainExes = [...this.processes.ancestry(s.actor)].reverse().map((a) => a.exe ?? '?');
+    // The file really run when known, so /bin/cat and /usr/bin/cat are one executable.
+    const exeOf = (x: ProcessInfo | undefined): string => x?.verifiedExe ?? x?.exe ?? '?';
+    const chainExes = [...this.processes.ancestry(s.actor)].reverse().map(exeOf);
     const keys: [LimitKind, number | undefined, string][] = [
       ['perProcess', limits.perProcess, `${String(s.actor)}\0${String(p?.startMs)}`],
-      ['perExe', limits.perExe, p?.exe ?? '?'],
-      ['perAncestry', limits.perAncestry, [...chainExes, p?.exe ?? '?'].join('\0')],
+      ['perExe', limits.perExe, exeOf(p)],
+      ['perAncestry', limits.perAncestry, [...chainExes, exeOf(p)].join('\0')],
       ['perHost', limits.perHost, ''],
     ];
     for (const [kind, limit, value] of keys) {
@@ -348,7 +352,14 @@ export class Engine {
     for (const [kind, limit, value] of keys) {
       if (limit === undefined) continue;
       const k = `${s.recipe.id}\0${kind}\0${value}`;
-      this.limitCounts.set(k, (this.limitCounts.get(k) ?? 0) + 1);
+      const count = (this.limitCounts.get(k) ?? 0) + 1;
+      // Re-inserted so the oldest counters are forgotten first once the map is full.
+      this.limitCounts.delete(k);
+      this.limitCounts.set(k, count);
+      if (this.limitCounts.size > this.subjectCapacity) {
+        const oldest = this.limitCounts.keys().next();
+        if (oldest.done !== true) this.limitCounts.delete(oldest.value);
+      }
     }
     return undefined;
   }
@@ -358,7 +369,8 @@ export class Engine {
     const inSubject = s.scope === 'process' ? (a: number) => a === s.actor : (a: number) => this.isWithin(a, s.actor);
     const limit = this.takeLimit(s);
     if (limit !== undefined) {
-      this.suppressed.set(limit, (this.suppressed.get(limit) ?? 0) + 1);
+      const name = `${s.recipe.id} ${LIMIT_KEYS[limit]}`;
+      this.suppressed.set(name, (this.suppressed.get(name) ?? 0) + 1);
       this.options.trace?.({ kind: 'suppressed', recipe: s.recipe, scope: s.scope, actor: s.actor, limit, distinct: window.distinctDirectories(nowMs), timeMs: nowMs });
       this.windows.delete(s.key);
       this.markClosed(s.key);

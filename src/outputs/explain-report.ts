@@ -161,7 +161,7 @@ function section(out: string[], title: string, lines: Map<string, PathLine>, wit
       out.push(`    ... and ${String(lines.size - MAX_LINES)} more`);
       break;
     }
-    const note = withdrawn.has(l.path) ? '; withdrawn: the same process then wrote it' : '';
+    const note = withdrawn.has(l.path) ? '; its probe was withdrawn: the same process then wrote the file' : '';
     out.push(`    ${visible(l.path)}  [${[...l.actions].join(', ')}${l.count > 1 ? ` ×${String(l.count)}` : ''}]  ${l.why}${note}`);
   }
 }

@@ -14,7 +14,7 @@ function isUnderPrefix(path: string, prefix: string): boolean {
 /** Compiles a glob over absolute paths; throws an Error saying why when it is not one. */
 export function compileGlob(glob: string): RegExp {
   if (!glob.startsWith('/')) throw new Error('a glob must be an absolute path');
-  return picomatch.makeRe(glob, { dot: true, strictSlashes: true, nobrace: false });
+  return picomatch.makeRe(glob, { dot: true, strictSlashes: true, nobrace: false, noextglob: true });
 }
 
 /** Compiles a regular expression that must match the whole string; throws a SyntaxError when it is not valid. */
@@ -40,7 +40,8 @@ export function compilePathPattern(p: PathPattern): PathTest {
   }
 }
 
-const GLOB_CHARS = /[*?[\]{}!()+@]/;
+/** Only these make a glob; ( ) + @ ! are ordinary characters in an executable's path. */
+const GLOB_CHARS = /[*?[{]/;
 
 export function isGlob(text: string): boolean {
   return GLOB_CHARS.test(text);

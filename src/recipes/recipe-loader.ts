@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { compileSchemaCheck, describePath } from '../documents/schema-validator.ts';
 import { closestName } from '../documents/closest-name.ts';
 import { parseYamlDocument, type DocumentPath, type YamlDocument } from '../documents/yaml-document.ts';
+import { readDocumentFile } from '../documents/document-file.ts';
 import { sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
 import type { EnvironmentKind } from '../model/environment.ts';
 import type { Importance } from '../model/importance.ts';
@@ -307,18 +308,16 @@ export interface RecipeSet {
 }
 
 function readText(path: string, file: string): { text?: string; diagnostic?: Diagnostic } {
-  try {
-    return { text: readFileSync(path, 'utf8') };
-  } catch (e) {
-    return { diagnostic: { severity: 'error', code: 'unreadable', file, line: 1, column: 1, message: `cannot read the file: ${(e as Error).message}` } };
-  }
+  const r = readDocumentFile(path);
+  if ('text' in r) return { text: r.text };
+  return { diagnostic: { severity: 'error', code: 'unreadable', file, line: 1, column: 1, message: `cannot read the file: ${r.error}` } };
 }
 
 /** The .yaml and .yml files of a directory, sorted; a missing directory is a diagnostic. */
 export function recipeFilesIn(dir: string): { files: string[]; diagnostics: Diagnostic[] } {
   try {
     const names = readdirSync(dir, { withFileTypes: true })
-      .filter((e) => !e.isDirectory() && /\.ya?ml$/.test(e.name))
+      .filter((e) => (e.isFile() || e.isSymbolicLink()) && /\.ya?ml$/.test(e.name))
       .map((e) => join(dir, e.name))
       .sort();
     return { files: names, diagnostics: [] };
