@@ -92,7 +92,7 @@ interface RawConfig {
 }
 
 /** Which configuration file applies: the flag, TRIPLINE_CONFIG, ./tripline.yaml, /etc/tripline/config.yaml, or none. */
-export function findConfigFile(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): Sourced<string> | undefined {
+function findConfigFile(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): Sourced<string> | undefined {
   if (flag !== undefined) return { value: resolve(cwd, flag), source: '--config' };
   const fromEnv = env.TRIPLINE_CONFIG;
   if (fromEnv !== undefined && fromEnv !== '') return { value: resolve(cwd, fromEnv), source: 'TRIPLINE_CONFIG' };

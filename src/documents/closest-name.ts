@@ -1,7 +1,7 @@
 // "Did you mean": the known name nearest to a misspelt one, by edit distance.
 
 /** Levenshtein distance, with a swap of two neighbours counting as one edit. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const rows: number[][] = [];
   for (let i = 0; i <= a.length; i++) {
     const row: number[] = [i];

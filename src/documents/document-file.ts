@@ -3,7 +3,7 @@
 
 import { closeSync, fstatSync, openSync, readFileSync, constants } from 'node:fs';
 
-export const MAX_DOCUMENT_BYTES = 1024 * 1024;
+const MAX_DOCUMENT_BYTES = 1024 * 1024;
 
 /** The file's text, or why it cannot be used. */
 export function readDocumentFile(path: string): { text: string } | { error: string } {

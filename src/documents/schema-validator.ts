@@ -56,7 +56,7 @@ function collapseAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
   return [...errors.filter((e) => !dropped.has(e)), ...merged];
 }
 
-export function pathSegments(instancePath: string): (string | number)[] {
+function pathSegments(instancePath: string): (string | number)[] {
   if (instancePath === '') return [];
   return instancePath
     .slice(1)

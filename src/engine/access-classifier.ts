@@ -4,7 +4,7 @@
 
 import type { FileAccess } from '../model/file-access.ts';
 import type { Recipe } from '../model/recipe.ts';
-import { isUnder, parentDirectory } from '../normalize/path-canonicalizer.ts';
+import { isUnder, parentDirectory } from '../model/canonical-path.ts';
 import { compilePathPattern, type PathTest } from '../recipes/path-pattern.ts';
 
 export type NotCountedReason = 'write' | 'probe-failed' | 'action-not-counted' | 'root-itself' | 'not-included' | 'excluded';

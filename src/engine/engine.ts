@@ -5,7 +5,7 @@ import type { Detection } from '../model/detection.ts';
 import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
 import type { ProcessInfo } from '../model/process-info.ts';
 import { scopeWindowMs, type LimitKind, type Recipe, type RecipeException, type SubjectScope } from '../model/recipe.ts';
-import { parentDirectory } from '../normalize/path-canonicalizer.ts';
+import { parentDirectory } from '../model/canonical-path.ts';
 import { classifyAccess, type Classification } from './access-classifier.ts';
 import type { DetectionContext } from '../model/detection-context.ts';
 import { buildDetection } from './detection-builder.ts';

@@ -4,7 +4,8 @@
 import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
 import type { FileSystemProbe } from '../model/file-system-probe.ts';
 import type { AccessEvent, MountEvent, SensorEvent, SymlinkEvent } from '../model/sensor-event.ts';
-import { canonicalizePath, isUnder, parentDirectory } from './path-canonicalizer.ts';
+import { isUnder, parentDirectory } from '../model/canonical-path.ts';
+import { canonicalizePath } from './path-canonicalizer.ts';
 import { ProcessTable } from './process-table.ts';
 
 export interface NormalizerOptions {

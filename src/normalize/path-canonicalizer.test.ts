@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { posix } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { canonicalizePath, isUnder, type CanonicalContext, type LinkResolver } from './path-canonicalizer.ts';
+import { isUnder } from '../model/canonical-path.ts';
+import { canonicalizePath, type CanonicalContext, type LinkResolver } from './path-canonicalizer.ts';
 
 function resolver(over: Partial<LinkResolver> & { links?: Record<string, string> } = {}): LinkResolver {
   const links = over.links ?? {};

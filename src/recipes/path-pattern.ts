@@ -2,14 +2,10 @@
 // below it), glob (* within one segment, ** across segments) and regex (the whole path).
 
 import picomatch from 'picomatch';
+import { isUnder } from '../model/canonical-path.ts';
 import type { PathPattern } from '../model/recipe.ts';
 
 export type PathTest = (path: string) => boolean;
-
-function isUnderPrefix(path: string, prefix: string): boolean {
-  if (prefix === '/') return path.startsWith('/');
-  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47);
-}
 
 /** Compiles a glob over absolute paths; throws an Error saying why when it is not one. */
 export function compileGlob(glob: string): RegExp {
@@ -28,7 +24,7 @@ export function compileAnchoredRegex(source: string): RegExp {
 export function compilePathPattern(p: PathPattern): PathTest {
   switch (p.kind) {
     case 'prefix':
-      return (path) => isUnderPrefix(path, p.value);
+      return (path) => isUnder(path, p.value);
     case 'glob': {
       const re = compileGlob(p.value);
       return (path) => re.test(path);

@@ -11,9 +11,8 @@ import { parseYamlDocument, type DocumentPath, type YamlDocument } from '../docu
 import { readDocumentFile } from '../documents/document-file.ts';
 import { sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
 import type { EnvironmentKind } from '../model/environment.ts';
-import type { Importance } from '../model/importance.ts';
 import {
-  GUIDANCE_PLACEHOLDERS, type Guidance, type MitreRef, type PathPattern, type PathPatternKind, type Recipe,
+  GUIDANCE_PLACEHOLDERS, type MitreRef, type PathPattern, type PathPatternKind, type Recipe,
   type RecipeException, type ScopeWindow,
 } from '../model/recipe.ts';
 import type { AccessAction } from '../model/sensor-event.ts';
@@ -51,15 +50,9 @@ export interface RawException {
   readonly environment?: OneOrMany<EnvironmentKind>;
 }
 
-interface RawRecipe {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string;
-  readonly version: string;
-  readonly tactic: MitreRef;
-  readonly technique: MitreRef;
+/** The fields a recipe file spells as the model does; the rest follow. */
+interface RawRecipe extends Pick<Recipe, 'id' | 'name' | 'description' | 'version' | 'tactic' | 'technique' | 'importance' | 'guidance'> {
   readonly related?: readonly MitreRef[];
-  readonly importance: Importance;
   readonly documentation?: string;
   readonly match: {
     readonly roots: readonly string[];
@@ -78,7 +71,6 @@ interface RawRecipe {
   };
   readonly exceptions?: readonly RawException[];
   readonly limits?: { readonly per_process?: number; readonly per_exe?: number; readonly per_ancestry?: number; readonly per_host?: number };
-  readonly guidance: Readonly<Record<EnvironmentKind, Guidance>>;
 }
 
 const DEFAULT_ACTIONS: readonly AccessAction[] = ['read', 'readwrite', 'stat', 'access', 'list', 'readlink'];
