@@ -239,8 +239,8 @@ export class Engine {
 
   /**
    * The exception covering the accessing process, if any. Cached per pid and checked against
-   * the identity it was computed for (start time, exe, uid), so an exec or a recycled pid is
-   * looked at afresh.
+   * the identity it was computed for (start time, exe, verified exe, uid, argv, and the parent
+   * and its exe), so an exec, a recycled pid or a parent that exec'd is looked at afresh.
    */
   private exceptionFor(recipe: Recipe, pid: number): RecipeException | undefined {
     const matcher = this.exceptionMatchers.get(recipe);
