@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { Detection } from '../model/detection.ts';
+import { replayFixture } from '../../test/replay-strace-fixture.ts';
+import { annotationOf, escapeCommandData, escapeCommandProperty, GithubOutput, markdownBlock, markdownCode, summaryOf } from './github-output.ts';
+
+const HOSTILE_ARGV = [
+  '::error::pwned', 'x\n::set-output name=pwned::1', '![x](http://evil.example/x.png)', '<script>alert(1)</script>',
+  '`` ` ```', '| a | b |', '%0A::warning::y', 'http://evil.example/steal', '**bold** _em_ [link](http://evil.example)',
+];
+
+function hostile(): Detection {
+  const base = replayFixture('sysctl-a.strace').closed[0];
+  assert.ok(base);
+  const d = structuredClone(base) as { -readonly [K in keyof Detection]: Detection[K] };
+  const p = { ...d.subject.process, comm: '::error::pwned', argv: HOSTILE_ARGV, exe: '/tmp/x\n::error::exe', cwd: '/tmp/<img src=x onerror=alert(1)>' };
+  d.subject = { ...d.subject, process: p, ancestry: [{ ...p, pid: 1 }] };
+  d.evidence = { ...d.evidence, files: d.evidence.files.map((f, i) => (i === 0 ? { ...f, path: '/proc/sys/net/`x`\n<script>' } : f)) };
+  d.guidance = { ...d.guidance, implications: `${HOSTILE_ARGV.join(' ')} read things`, actions: [`Find ${HOSTILE_ARGV.join(' ')}`] };
+  return d;
+}
+
+/** The Markdown with its code blocks and code spans removed (their content is shown literally, never rendered). */
+function outsideCode(md: string): string {
+  const noBlocks = md.replace(/^(`{3,})text\n[\s\S]*?\n\1$/gm, '');
+  let out = '';
+  for (let i = 0; i < noBlocks.length;) {
+    const run = /^`+/.exec(noBlocks.slice(i))?.[0];
+    if (run === undefined) {
+      out += noBlocks[i] ?? '';
+      i++;
+      continue;
+    }
+    // A code span ends at the next run of exactly as many backticks.
+    const rest = noBlocks.slice(i + run.length);
+    const close = [...rest.matchAll(/`+/g)].find((m) => m[0].length === run.length);
+    if (close === undefined) {
+      out += run;
+      i += run.length;
+    } else {
+      i += run.length + (close.index) + run.length;
+    }
+  }
+  return out;
+}
+
+void describe('github output escaping', () => {
+  void test('workflow-command escaping: %, CR, LF in data; also : and , in properties', () => {
+    assert.equal(escapeCommandData('a%b\r\nc'), 'a%25b%0D%0Ac');
+    assert.equal(escapeCommandProperty('t: a, b'), 't%3A a%2C b');
+  });
+
+  void test('an annotation of a hostile detection is one line, starts with the only command, and forges nothing', () => {
+    const line = annotationOf(hostile());
+    assert.equal(line.split('\n').length, 1);
+    assert.match(line, /^::notice title=Tripline%3A os_network_fingerprint \(low\)::/);
+    // Every later "::" is inside the message data, after the command's own "::".
+    assert.equal(line.indexOf('::', 2), line.indexOf('::notice') + '::notice title=Tripline%3A os_network_fingerprint (low)'.length);
+    assert.ok(!line.includes('\r'));
+    assert.match(line, /x%0A::set-output/);
+  });
+
+  void test('markdown code spans and blocks cannot be broken out of', () => {
+    assert.equal(markdownCode('a`b'), '``a`b``');
+    assert.equal(markdownCode('`'), '`` ` ``');
+    assert.equal(markdownCode('a|b', true), '`a\\|b`');
+    assert.equal(markdownCode('a\nb'), '`a\\nb`');
+    const block = markdownBlock(['```', '````']);
+    assert.ok(block.startsWith('`````text\n'));
+    assert.ok(block.endsWith('\n`````'));
+  });
+
+  void test('the job summary of a hostile detection has no raw HTML, image, link or line break from the process', () => {
+    const md = summaryOf([hostile()]);
+    const rendered = outsideCode(md);
+    assert.ok(!rendered.includes('<script>'), 'no raw <script> outside code');
+    assert.ok(!rendered.includes('<img'), 'no raw <img> outside code');
+    assert.ok(!rendered.includes('](http'), 'no markdown link or image outside code');
+    assert.ok(!/https?:\/\//.test(rendered), 'no bare URL to autolink outside code');
+    assert.ok(!/^::/m.test(md), 'no line starts a workflow command');
+    assert.ok(!md.includes('\n::set-output'), 'the newline in argv did not reach the summary');
+    // Table rows stay rows: each has exactly the 6 unescaped pipes of 5 cells.
+    for (const row of md.split('\n').filter((l) => l.startsWith('| 1 |'))) {
+      assert.equal(row.replace(/\\\|/g, '').split('|').length - 1, 6, row);
+    }
+    assert.match(md, /### 1\. OS network fingerprint/);
+  });
+
+  void test('writes the summary and step outputs to the runner files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tripline-gh-'));
+    try {
+      const lines: string[] = [];
+      const out = new GithubOutput({ annotations: (l) => lines.push(l), summaryPath: join(dir, 'summary.md'), outputPath: join(dir, 'output'), sarifPath: '/w/tripline.sarif' });
+      const d = replayFixture('sysctl-a.strace').closed[0];
+      assert.ok(d);
+      out.closed(d);
+      out.close();
+      assert.equal(lines.length, 1);
+      assert.match(readFileSync(join(dir, 'summary.md'), 'utf8'), /1 detection\(s\)\./);
+      const outputs = readFileSync(join(dir, 'output'), 'utf8');
+      assert.match(outputs, /^detections<<(TRIPLINE_[0-9a-f]+)\n1\n\1\n/m);
+      assert.match(outputs, /^highest-importance<<(TRIPLINE_[0-9a-f]+)\nlow\n\1$/m);
+      assert.match(outputs, /^sarif<<(TRIPLINE_[0-9a-f]+)\n\/w\/tripline\.sarif\n\1$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

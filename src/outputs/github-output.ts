@@ -1,0 +1,144 @@
+// GitHub Actions: an annotation per detection (a workflow command), a Markdown job summary
+// appended to $GITHUB_STEP_SUMMARY, and step outputs in $GITHUB_OUTPUT. Every string a
+// process controls (comm, argv, paths, cwd) is escaped for where it lands.
+
+import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { importanceRank, type Importance } from '../model/importance.ts';
+import { describePackage, type Detection, type DetectionProcess } from '../model/detection.ts';
+import { shellQuote } from '../engine/guidance-renderer.ts';
+import type { DetectionOutput } from './output.ts';
+import { visible } from './terminal-text.ts';
+
+/** Workflow-command data: %, CR and LF would end or forge the command. */
+export function escapeCommandData(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+/** Workflow-command property values: also : and , which separate properties. */
+export function escapeCommandProperty(text: string): string {
+  return escapeCommandData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+/**
+ * Inline code in Markdown, safe for any text: no Markdown, HTML or autolink inside a code span;
+ * the fence is longer than any run of backticks in the text; line breaks and control characters
+ * become visible escapes; `|` is escaped so a table cell cannot be split.
+ */
+export function markdownCode(text: string, inTable = false): string {
+  let t = visible(text);
+  if (inTable) t = t.replace(/\|/g, '\\|');
+  const longest = Math.max(0, ...[...t.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = t.startsWith('`') || t.endsWith('`') || t.startsWith(' ') || t.endsWith(' ') ? ' ' : '';
+  return t === '' ? '` `' : `${fence}${pad}${t}${pad}${fence}`;
+}
+
+/** A fenced code block that the text cannot close: its fence is longer than any backtick run inside. */
+export function markdownBlock(lines: readonly string[]): string {
+  const body = lines.map((l) => visible(l)).join('\n');
+  const longest = Math.max(2, ...[...body.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}text\n${body}\n${fence}`;
+}
+
+/** Plain text for Markdown prose: HTML and Markdown punctuation backslash-escaped (CommonMark allows any ASCII punctuation). */
+export function markdownText(text: string): string {
+  return visible(text).replace(/[\\`*_{}[\]()#+\-.!|<>&~:@/"'=^$%;,?]/g, (c) => `\\${c}`);
+}
+
+function command(p: DetectionProcess, max = 160): string {
+  const c = shellQuote(p.argv.length > 0 ? p.argv : [p.comm]);
+  return c.length > max ? `${c.slice(0, max - 3)}...` : c;
+}
+
+const LEVEL: Readonly<Record<Importance, 'notice' | 'warning' | 'error'>> = { low: 'notice', medium: 'warning', high: 'error', critical: 'error' };
+
+/** The workflow command of one detection, on one line. */
+export function annotationOf(d: Detection): string {
+  const p = d.subject.process;
+  const who = d.subject.package === null ? '' : `${describePackage(d.subject.package)}: `;
+  const message = `${who}${command(p)} (pid ${String(p.pid)}) read ${String(d.evidence.directoryCount)} directories under ${d.evidence.roots.join(', ')}: ${d.evidence.directories.slice(0, 6).join(', ')}. ${d.guidance.actions[0] ?? ''}`;
+  const title = `Tripline: ${d.recipe.id} (${d.recipe.importance})`;
+  return `::${LEVEL[d.recipe.importance]} title=${escapeCommandProperty(title)}::${escapeCommandData(message)}`;
+}
+
+/** The job summary: a table of detections, then for each the process, ancestry, evidence and guidance. */
+export function summaryOf(detections: readonly Detection[], dropped = 0): string {
+  const out: string[] = ['## Tripline', ''];
+  if (detections.length === 0) {
+    out.push('No detections.', '');
+  } else {
+    out.push(`${String(detections.length)} detection(s).`, '', '| # | recipe | importance | who | what |', '|---|---|---|---|---|');
+    detections.forEach((d, i) => {
+      const who = `${d.subject.package === null ? '' : `${markdownCode(describePackage(d.subject.package), true)} `}${markdownCode(command(d.subject.process, 80), true)} pid ${String(d.subject.process.pid)}`;
+      out.push(`| ${String(i + 1)} | ${markdownText(d.recipe.id)} | ${d.recipe.importance} | ${who} | ${String(d.evidence.directoryCount)} directories under ${markdownCode(d.evidence.roots.join(', '), true)} |`);
+    });
+    out.push('');
+    detections.forEach((d, i) => {
+      const p = d.subject.process;
+      out.push(`### ${String(i + 1)}. ${markdownText(d.recipe.name)} (${markdownText(d.recipe.technique.id)}, ${d.recipe.importance})`, '');
+      if (d.subject.package !== null) out.push(`**Package:** ${markdownCode(describePackage(d.subject.package))} in ${markdownCode(d.subject.package.directory)}`, '');
+      out.push('**Process**', '', markdownBlock([
+        `${String(p.pid)} ${command(p, 400)}`,
+        `exe ${p.exe ?? '?'}  cwd ${p.cwd ?? '?'}  uid ${p.uid === null ? '?' : String(p.uid)}`,
+        ...d.subject.ancestry.slice(0, 12).map((a) => `  ^ ${String(a.pid)} ${command(a, 200)}`),
+      ]), '');
+      const counted = d.evidence.files.filter((f) => f.counted).slice(0, 20);
+      out.push('**Evidence**', '', markdownBlock([
+        `${String(d.evidence.directoryCount)} directories: ${d.evidence.directories.join(', ')}`,
+        ...counted.map((f) => `${f.path}  ${f.actions.join('+')} x${String(f.count)}  ${f.result}`),
+        ...(d.evidence.files.length > counted.length ? [`... ${String(d.evidence.files.length - counted.length)} more path(s) in the JSON and SARIF`] : []),
+      ]), '');
+      // The guidance is rendered from the recipe with the process's strings filled in: escaped as prose.
+      out.push('**What it means**', '', markdownText(d.guidance.implications), '', '**What to do**', '');
+      d.guidance.actions.forEach((a, k) => out.push(`${String(k + 1)}. ${markdownText(a)}`));
+      out.push('');
+    });
+  }
+  if (dropped > 0) out.push(`> ${String(dropped)} detection(s) were dropped because an output queue was full.`, '');
+  return `${out.join('\n')}\n`;
+}
+
+/** `name=value` lines for $GITHUB_OUTPUT; values go in a heredoc with a random delimiter. */
+export function stepOutputs(values: Readonly<Record<string, string>>): string {
+  return Object.entries(values).map(([k, v]) => {
+    const delimiter = `TRIPLINE_${randomBytes(12).toString('hex')}`;
+    return `${k}<<${delimiter}\n${v}\n${delimiter}\n`;
+  }).join('');
+}
+
+export interface GithubOutputOptions {
+  /** Where annotations go (the runner reads workflow commands from a step's output). */
+  readonly annotations: (line: string) => void;
+  readonly summaryPath: string | undefined;
+  readonly outputPath: string | undefined;
+  /** Reported in the `sarif` step output when a SARIF file is written. */
+  readonly sarifPath?: string | undefined;
+  /** Detections some output queue had to drop, for the summary. */
+  readonly dropped?: () => number;
+}
+
+export class GithubOutput implements DetectionOutput {
+  readonly name = 'github';
+  private readonly detections: Detection[] = [];
+
+  constructor(private readonly options: GithubOutputOptions) {}
+
+  closed(d: Detection): void {
+    this.detections.push(d);
+    this.options.annotations(annotationOf(d));
+  }
+
+  close(): void {
+    const o = this.options;
+    if (o.summaryPath !== undefined) appendFileSync(o.summaryPath, summaryOf(this.detections, o.dropped?.() ?? 0));
+    if (o.outputPath !== undefined) {
+      const highest = this.detections.reduce<Importance | undefined>(
+        (h, d) => (h === undefined || importanceRank(d.recipe.importance) > importanceRank(h) ? d.recipe.importance : h), undefined);
+      appendFileSync(o.outputPath, stepOutputs({
+        detections: String(this.detections.length), 'highest-importance': highest ?? 'none', sarif: o.sarifPath ?? '',
+      }));
+    }
+  }
+}
