@@ -14,7 +14,7 @@ export async function demoCommand(io: RunIo): Promise<number> {
   return traceCommand(
     // The built-in recipes only: the demo shows the default behaviour whatever tripline.yaml says.
     {
-      command: ['sh', '-c', DEMO_SCRIPT, 'tripline-demo'], jsonl: undefined, failOn: 'never', quiet: false, sensor: 'auto',
+      command: ['sh', '-c', DEMO_SCRIPT, 'tripline-demo'], outputs: undefined, failOn: 'never', quiet: false, sensor: 'auto',
       environment: { value: undefined, source: 'default' }, recipes: BUILTIN_RECIPES,
     },
     io,

@@ -2,7 +2,8 @@
 // dispatch of engine results to them.
 
 import { randomUUID } from 'node:crypto';
-import type { Sourced } from '../config/tripline-config.ts';
+import type { OutputsConfig, Sourced } from '../config/tripline-config.ts';
+import { attributePackage } from '../context/package-attribution.ts';
 import { detectCi, detectEnvironment, EnvironmentError } from '../context/environment-detector.ts';
 import { readHostInfo } from '../context/host-info.ts';
 import { DetectionPipeline } from '../engine/detection-pipeline.ts';
@@ -12,12 +13,20 @@ import type { SensorInfo } from '../model/detection-context.ts';
 import type { Environment, EnvironmentKind } from '../model/environment.ts';
 import type { Recipe } from '../model/recipe.ts';
 import type { SensorEvent } from '../model/sensor-event.ts';
+import { readFileSync } from 'node:fs';
+import { GithubOutput } from '../outputs/github-output.ts';
 import { JsonlOutput } from '../outputs/jsonl-output.ts';
+import { JunitOutput } from '../outputs/junit-output.ts';
 import type { DetectionOutput } from '../outputs/output.ts';
+import { OutputQueue } from '../outputs/output-queue.ts';
+import { SarifOutput } from '../outputs/sarif-output.ts';
+import { redactDetection } from '../outputs/secret-redactor.ts';
+import { WebhookOutput } from '../outputs/webhook-output.ts';
 import { paletteFor, type Palette } from '../outputs/palette.ts';
 import { TerminalNotice } from '../outputs/terminal-notice.ts';
 import { LIVE_FILE_SYSTEM_PROBE } from '../sensors/live-file-system-probe.ts';
 import { UsageError } from './usage-error.ts';
+import { triplineVersion } from './tripline-version.ts';
 
 export interface CliIo {
   readonly stderr: NodeJS.WriteStream;
@@ -30,10 +39,13 @@ export interface SessionOptions {
   /** The configured kind (undefined: decided from CI variables) and where that came from. */
   readonly environment: Sourced<EnvironmentKind | undefined>;
   readonly recipes: readonly Recipe[];
-  readonly jsonl: string | undefined;
+  /** Where detections go besides the terminal (undefined: nowhere else). */
+  readonly outputs: OutputsConfig | undefined;
   /** Append to the JSONL file rather than start it anew (the daemon). */
   readonly appendJsonl?: boolean;
   readonly notices: boolean;
+  /** Where GitHub workflow commands go: stderr for run and watch (stdout is the command's), stdout for report. */
+  readonly annotations?: (line: string) => void;
   readonly sensor: SensorInfo;
   /** Close detections of live subjects after a quiet window (the daemon). */
   readonly closeIdleLive?: boolean;
@@ -47,7 +59,8 @@ export class DetectionSession {
   readonly pipeline: DetectionPipeline;
   readonly palette: Palette;
   readonly finals: Detection[] = [];
-  private outputs: DetectionOutput[] = [];
+  private readonly queue: OutputQueue;
+  private readonly webhook: WebhookOutput | undefined;
   /** Outputs that failed and were turned off, with why (the report and the summary say so). */
   readonly outputFailures: string[] = [];
   private readonly io: CliIo;
@@ -70,14 +83,40 @@ export class DetectionSession {
       }
     }
     this.palette = paletteFor(io.stderr, io.env);
-    if (options.notices) this.outputs.push(new TerminalNotice((line) => { this.say(line); }, this.palette));
-    if (options.jsonl !== undefined) {
+    const outputs: DetectionOutput[] = [];
+    if (options.notices) outputs.push(new TerminalNotice((line) => { this.say(line); }, this.palette));
+    const o = options.outputs;
+    const opening = (what: string, open: () => DetectionOutput): void => {
       try {
-        this.outputs.push(new JsonlOutput(options.jsonl, options.appendJsonl === true));
+        outputs.push(open());
       } catch (error) {
-        throw new UsageError(`${options.command}: --jsonl ${options.jsonl}: ${(error as Error).message}`, { cause: error });
+        throw new UsageError(`${options.command}: ${what}: ${(error as Error).message}`, { cause: error });
       }
+    };
+    const jsonl = o?.jsonl.value;
+    if (jsonl !== undefined) opening(`jsonl ${jsonl}`, () => new JsonlOutput(jsonl, options.appendJsonl === true || o?.jsonlAppend.value === true));
+    const sarif = o?.sarif.value;
+    const workspace = io.env.GITHUB_WORKSPACE ?? io.env.CI_PROJECT_DIR ?? io.cwd;
+    if (sarif !== undefined) {
+      opening(`sarif ${sarif}`, () => new SarifOutput({ path: sarif, recipes: options.recipes, toolVersion: triplineVersion(), workspace, workflowFile: workflowFile(io.env) }));
     }
+    const junit = o?.junit.value;
+    if (junit !== undefined) opening(`junit ${junit}`, () => new JunitOutput({ path: junit, recipes: options.recipes }));
+    const url = o?.webhook.value;
+    this.webhook = url === undefined ? undefined : new WebhookOutput({ url, secret: o?.webhookSecret.value, userAgent: `tripline/${triplineVersion()}` });
+    if (this.webhook !== undefined) outputs.push(this.webhook);
+    const github = o?.github.value ?? 'off';
+    if (github === 'on' || (github === 'auto' && io.env.GITHUB_ACTIONS === 'true')) {
+      outputs.push(new GithubOutput({
+        annotations: options.annotations ?? ((line) => { this.say(line); }),
+        summaryPath: io.env.GITHUB_STEP_SUMMARY, outputPath: io.env.GITHUB_OUTPUT, sarifPath: sarif, dropped: () => this.queue.dropped,
+      }));
+    }
+    this.queue = new OutputQueue(outputs, (output, error) => {
+      const message = `output ${output.name ?? '?'} failed and was turned off: ${(error as Error).message}`;
+      this.outputFailures.push(message);
+      this.say(`tripline: warning: ${message}`);
+    });
     this.pipeline = new DetectionPipeline({
       recipes: options.recipes,
       sessionId: randomUUID(),
@@ -120,36 +159,57 @@ export class DetectionSession {
     this.dispatch(this.pipeline.replaceRecipes(recipes));
   }
 
-  /** Closes every detection still open and the outputs. */
-  finish(): void {
+  /** Closes every detection still open, serves the outputs and closes them (waiting for the webhook). */
+  async finish(): Promise<void> {
     this.dispatch(this.pipeline.flush());
-    for (const o of this.outputs) this.guard(o, () => o.close?.());
+    await this.queue.close();
+    const webhook = this.webhook?.summary();
+    if (webhook !== undefined) this.outputFailures.push(webhook);
+    if (this.queue.dropped > 0) this.outputFailures.push(`${String(this.queue.dropped)} detection event(s) dropped: the output queue was full`);
   }
 
-  /** Runs an output's call; an output that throws (disk full, closed pipe) is turned off and reported. */
-  private guard(o: DetectionOutput, call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      this.outputs = this.outputs.filter((x) => x !== o);
-      const message = `an output failed and was turned off: ${(error as Error).message}`;
-      this.outputFailures.push(message);
-      this.say(`tripline: warning: ${message}`);
-    }
+  /** Replays final detections (from a JSONL file) through the outputs, as if just made. */
+  deliver(detections: readonly Detection[]): void {
+    this.dispatch(detections.map((detection) => ({ type: 'closed', detection })));
   }
 
   private dispatch(results: readonly EngineOutput[]): void {
     for (const r of results) {
-      for (const o of this.outputs) {
-        this.guard(o, () => {
-          if (r.type === 'opened') o.opened?.(r.detection);
-          else o.closed?.(r.detection);
-        });
-      }
+      const detection = this.prepare(r.detection);
+      this.queue.push({ type: r.type, detection });
       if (r.type === 'closed') {
-        this.finals.push(r.detection);
-        this.onClosed?.(r.detection);
+        this.finals.push(detection);
+        this.onClosed?.(detection);
       }
     }
   }
+
+  /**
+   * Before any output sees a detection: the npm/yarn/pnpm package it comes from (read from its
+   * package.json while it is there), then every secret-shaped string redacted.
+   */
+  private prepare(d: Detection): Detection {
+    const s = d.subject;
+    const pkg = s.package ?? attributePackage(s.process, s.members, s.ancestry, readText);
+    return redactDetection(pkg === s.package ? d : { ...d, subject: { ...s, package: pkg } });
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The workflow file of a GitHub run (GITHUB_WORKFLOW_REF is owner/repo/PATH@ref), or GitLab's. */
+function workflowFile(env: NodeJS.ProcessEnv): string | undefined {
+  const ref = env.GITHUB_WORKFLOW_REF;
+  if (ref !== undefined) {
+    const m = /^[^/]+\/[^/]+\/(.+?)@/.exec(ref);
+    if (m?.[1] !== undefined) return m[1];
+  }
+  if (env.GITLAB_CI === 'true') return '.gitlab-ci.yml';
+  return undefined;
 }

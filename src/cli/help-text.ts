@@ -8,6 +8,7 @@ Usage:
   tripline demo                                 run a built-in script that triggers a real detection
   tripline recipes list|show|validate|explain   read, check and understand the recipes
   tripline config show                          the effective configuration and where each value came from
+  tripline report [options] FILE.jsonl...       send recorded detections to SARIF, JUnit, GitHub, webhook
   tripline --help | --version
 
 What it detects: os_network_fingerprint (Discovery TA0007, System Information
@@ -35,6 +36,11 @@ Options (each overrides TRIPLINE_* variables and the configuration file):
   --config FILE          the configuration file (default: TRIPLINE_CONFIG, ./tripline.yaml,
                          /etc/tripline/config.yaml)
   --jsonl FILE           write each detection as one JSON line (tripline.detection/v1)
+  --output KIND[=TARGET] also send detections to: sarif=FILE (SARIF 2.1.0, for code
+                         scanning), junit=FILE (JUnit XML), webhook=URL (signed POST with
+                         TRIPLINE_WEBHOOK_SECRET), github (annotations, job summary, step
+                         outputs; on by default under GitHub Actions), jsonl=FILE.
+                         Repeatable. Secrets in command lines are redacted in every output.
   --fail-on LEVEL        exit 77 if a detection of importance LEVEL or higher was made:
                          never (default), low, medium, high, critical
   --environment KIND     ci, staging, production, development or unknown; decides the
@@ -103,3 +109,14 @@ the recipe directories, the recipes that run, and the configured exceptions.
 Variables: TRIPLINE_CONFIG, TRIPLINE_ENVIRONMENT, TRIPLINE_FAIL_ON, TRIPLINE_SENSOR,
 TRIPLINE_JSONL, TRIPLINE_RECIPE_DIRS (colon-separated, added to the file's),
 TRIPLINE_RECIPES_ENABLED and TRIPLINE_RECIPES_DISABLED (comma-separated).`;
+
+
+export const REPORT_HELP = `Usage: tripline report [--config FILE] [--output KIND[=TARGET]]... [--fail-on LEVEL] [--quiet] FILE.jsonl...
+
+Reads the detections that tripline run or watch wrote with --jsonl and sends them to the
+outputs: --output sarif=FILE, junit=FILE, webhook=URL, github (annotations on stdout,
+Markdown job summary to GITHUB_STEP_SUMMARY, step outputs to GITHUB_OUTPUT), plus those of
+the configuration file. Prints each detection on stderr unless --quiet.
+
+Exit status: 0, or 77 when --fail-on (or fail_on) matched; 64 for a bad command line or a
+file that is not tripline.detection/v1 JSON lines. A missing file is an empty report.`;

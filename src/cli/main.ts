@@ -1,23 +1,19 @@
 // The tripline command line: dispatches to a command, and is the one place errors become
 // messages and exit codes.
 
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/tripline-config.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
 import { configCommand } from './config-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { EXIT } from './exit-codes.ts';
+import { triplineVersion } from './tripline-version.ts';
 import { MAIN_HELP } from './help-text.ts';
 import { recipesCommand, type RecipesIo } from './recipes-command.ts';
+import { reportCommand } from './report-command.ts';
 import { runCommand } from './run-command.ts';
 import { watchCommand } from './watch-command.ts';
 import { UsageError } from './usage-error.ts';
-
-function version(): string {
-  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
-}
 
 export async function main(argv: readonly string[], io: RecipesIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -33,9 +29,11 @@ export async function main(argv: readonly string[], io: RecipesIo): Promise<numb
         return await recipesCommand(rest, io);
       case 'config':
         return configCommand(rest, io);
+      case 'report':
+        return await reportCommand(rest, io);
       case '--version':
       case '-V':
-        io.stderr.write(`tripline ${version()}\n`);
+        io.stderr.write(`tripline ${triplineVersion()}\n`);
         return EXIT.ok;
       case undefined:
       case '--help':

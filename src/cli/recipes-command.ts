@@ -122,7 +122,7 @@ async function explainRecipe(args: readonly string[], configFlag: string | undef
   let explanation = '';
   const code = await traceCommand({
     // No outputs: explaining a run must not overwrite the JSONL file of real runs.
-    command: options.command, quiet: true, failOn: 'never', sensor: config.sensor.value, jsonl: undefined,
+    command: options.command, quiet: true, failOn: 'never', sensor: config.sensor.value, outputs: undefined,
     environment: config.environment, recipes: [recipe], trace: collector.observe,
     onFinished: (session) => {
       explanation = collector.render((pid) => session.pipeline.normalizer.processes.get(pid));

@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { loadTriplineConfig, type FailOn, type SensorChoice, type Sourced } from '../config/tripline-config.ts';
+import { loadTriplineConfig, type FailOn, type OutputsConfig, type SensorChoice, type Sourced } from '../config/tripline-config.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import type { EnvironmentKind } from '../model/environment.ts';
 import { importanceRank } from '../model/importance.ts';
@@ -33,7 +33,7 @@ export interface RunPlan {
   readonly quiet: boolean;
   readonly failOn: FailOn;
   readonly sensor: SensorChoice;
-  readonly jsonl: string | undefined;
+  readonly outputs: OutputsConfig | undefined;
   readonly environment: Sourced<EnvironmentKind | undefined>;
   readonly recipes: readonly Recipe[];
   /** Told every decision of the engine (`recipes explain`). */
@@ -53,7 +53,7 @@ export async function runCommand(args: readonly string[], io: RunIo): Promise<nu
   for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
   return traceCommand({
     command: options.command, quiet: options.quiet, failOn: config.failOn.value, sensor: config.sensor.value,
-    jsonl: config.jsonl.value, environment: config.environment, recipes: config.recipes,
+    outputs: config.outputs, environment: config.environment, recipes: config.recipes,
   }, io);
 }
 
@@ -96,7 +96,7 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
     ? { name: 'strace', version: sensor.strace.version }
     : { name: 'bpftrace', version: sensor.bpftrace.version };
   const session = new DetectionSession({
-    command: 'run', environment: options.environment, recipes: options.recipes, jsonl: options.jsonl, notices: !options.quiet, sensor: sensorInfo,
+    command: 'run', environment: options.environment, recipes: options.recipes, outputs: options.outputs, notices: !options.quiet, sensor: sensorInfo,
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   }, io);
   if (why !== undefined && !options.quiet) session.say(`tripline: sensor: ${why}`);
@@ -111,7 +111,7 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
     const outcome = sensor.kind === 'ptrace'
       ? await runPtrace(options, io, session, sensor.strace, signals)
       : await runEbpf(options, io, session, sensor.bpftrace, signals);
-    session.finish();
+    await session.finish();
     options.onFinished?.(session);
     return report(options, session, outcome, sensor, startedMs, io);
   } finally {

@@ -14,12 +14,15 @@ export interface RunOptions {
   readonly quiet: boolean;
   readonly help: boolean;
   readonly sensor: string | undefined;
+  /** `--output KIND[=TARGET]`, in order (repeatable). */
+  readonly outputs: readonly string[];
 }
 
-const VALUE_OPTIONS = new Set(['--config', '--jsonl', '--fail-on', '--environment', '--sensor']);
+const VALUE_OPTIONS = new Set(['--config', '--jsonl', '--fail-on', '--environment', '--sensor', '--output']);
 
 export function parseRunOptions(args: readonly string[]): RunOptions {
   const values = new Map<string, string>();
+  const outputs: string[] = [];
   let quiet = false;
   let help = false;
   let i = 0;
@@ -49,6 +52,10 @@ export function parseRunOptions(args: readonly string[]): RunOptions {
       i++;
     }
     if (value === undefined || value === '') throw new UsageError(`run: ${name} needs a value`);
+    if (name === '--output') {
+      outputs.push(value);
+      continue;
+    }
     if (values.has(name)) throw new UsageError(`run: ${name} given twice`);
     values.set(name, value);
   }
@@ -60,5 +67,5 @@ export function parseRunOptions(args: readonly string[]): RunOptions {
   const sensor = values.get('--sensor');
   if (sensor !== undefined && !(SENSOR_CHOICES as readonly string[]).includes(sensor)) throw new UsageError(`run: --sensor "${sensor}" is not a sensor; use auto, ptrace or ebpf`);
   if (command.length === 0 && !help) throw new UsageError('run: no command given; usage: tripline run [options] -- COMMAND [ARGS...]');
-  return { command, config: values.get('--config'), jsonl: values.get('--jsonl'), failOn, environment: values.get('--environment'), quiet, help, sensor };
+  return { command, config: values.get('--config'), jsonl: values.get('--jsonl'), failOn, environment: values.get('--environment'), quiet, help, sensor, outputs };
 }

@@ -14,6 +14,7 @@ import { UsageError } from './usage-error.ts';
 
 interface WatchOptions {
   readonly config: string | undefined;
+  readonly outputs: readonly string[];
   readonly jsonl: string | undefined;
   readonly environment: string | undefined;
   readonly quiet: boolean;
@@ -21,6 +22,7 @@ interface WatchOptions {
 
 export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help' {
   const values = new Map<string, string>();
+  const outputs: string[] = [];
   let quiet = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
@@ -31,12 +33,13 @@ export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help
     }
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (name !== '--jsonl' && name !== '--environment' && name !== '--config') throw new UsageError(`watch: unknown argument ${arg} (see tripline watch --help)`);
+    if (name !== '--jsonl' && name !== '--environment' && name !== '--config' && name !== '--output') throw new UsageError(`watch: unknown argument ${arg} (see tripline watch --help)`);
     const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
     if (value === undefined || value === '') throw new UsageError(`watch: ${name} needs a value`);
-    values.set(name, value);
+    if (name === '--output') outputs.push(value);
+    else values.set(name, value);
   }
-  return { config: values.get('--config'), jsonl: values.get('--jsonl'), environment: values.get('--environment'), quiet };
+  return { config: values.get('--config'), outputs, jsonl: values.get('--jsonl'), environment: values.get('--environment'), quiet };
 }
 
 const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000] as const;
@@ -62,13 +65,13 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
 }
 
 async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (reload: () => void) => void): Promise<number> {
-  const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl };
+  const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl, outputs: options.outputs };
   const config = loadTriplineConfig(flags, io.env, io.cwd);
   for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
   const install = probeBpftrace(io.env);
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   const session: DetectionSession = new DetectionSession({
-    command: 'watch', environment: config.environment, recipes: config.recipes, jsonl: config.jsonl.value, appendJsonl: true, notices: true, closeIdleLive: true,
+    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, appendJsonl: true, notices: true, closeIdleLive: true,
     sensor: { name: 'bpftrace', version: install.version },
     onClosed: (d) => {
       if (!options.quiet) session.say(`\n${formatDetection(d, session.palette, width)}\n`);
@@ -149,7 +152,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await sensor.stop(0);
-    session.finish();
+    await session.finish();
   }
   for (const line of session.policyNotes()) session.say(`tripline: ${line}`);
   const lostNote = sensor.stats.lost > 0 ? `, ${sensor.stats.lost} event(s) lost` : '';

@@ -31,6 +31,25 @@ export interface ConfigFlags {
   readonly failOn?: string | undefined;
   readonly sensor?: string | undefined;
   readonly jsonl?: string | undefined;
+  /** `--output KIND[=TARGET]`, repeatable: each overrides the configured output of that kind. */
+  readonly outputs?: readonly string[] | undefined;
+}
+
+export const OUTPUT_KINDS = ['jsonl', 'sarif', 'junit', 'webhook', 'github'] as const;
+export type OutputKind = (typeof OUTPUT_KINDS)[number];
+
+/** Where detections go besides the terminal; each with the place it was configured. */
+export interface OutputsConfig {
+  readonly jsonl: Sourced<string | undefined>;
+  /** Append to the JSONL file instead of starting it anew (several runs in one CI job). */
+  readonly jsonlAppend: Sourced<boolean>;
+  readonly sarif: Sourced<string | undefined>;
+  readonly junit: Sourced<string | undefined>;
+  readonly webhook: Sourced<string | undefined>;
+  /** From the configuration or TRIPLINE_WEBHOOK_SECRET; never printed. */
+  readonly webhookSecret: Sourced<string | undefined>;
+  /** GitHub annotations, job summary and step outputs: auto (when GITHUB_ACTIONS=true), on or off. */
+  readonly github: Sourced<'auto' | 'on' | 'off'>;
 }
 
 export interface ConfiguredException {
@@ -47,6 +66,7 @@ export interface TriplineConfig {
   readonly failOn: Sourced<FailOn>;
   readonly sensor: Sourced<SensorChoice>;
   readonly jsonl: Sourced<string | undefined>;
+  readonly outputs: OutputsConfig;
   readonly recipeDirectories: readonly Sourced<string>[];
   readonly enabled: Sourced<readonly string[] | undefined>;
   readonly disabled: Sourced<readonly string[]>;
@@ -88,7 +108,14 @@ interface RawConfig {
   readonly environment?: EnvironmentKind | 'auto';
   readonly fail_on?: FailOn;
   readonly sensor?: SensorChoice;
-  readonly outputs?: { readonly jsonl?: string };
+  readonly outputs?: {
+    readonly jsonl?: string;
+    readonly jsonl_append?: boolean;
+    readonly sarif?: string;
+    readonly junit?: string;
+    readonly webhook?: { readonly url: string; readonly secret?: string };
+    readonly github?: 'auto' | 'on' | 'off';
+  };
 }
 
 /** Which configuration file applies: the flag, TRIPLINE_CONFIG, ./tripline.yaml, /etc/tripline/config.yaml, or none. */
@@ -100,6 +127,23 @@ function findConfigFile(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: s
   if (existsSync(local)) return { value: local, source: './tripline.yaml' };
   if (existsSync(SYSTEM_CONFIG)) return { value: SYSTEM_CONFIG, source: SYSTEM_CONFIG };
   return undefined;
+}
+
+/** `--output KIND[=TARGET]` values; throws a usage ConfigError naming the bad one. */
+function parseOutputFlags(values: readonly string[]): Map<OutputKind, Sourced<string | undefined>> {
+  const out = new Map<OutputKind, Sourced<string | undefined>>();
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const kind = eq < 0 ? v : v.slice(0, eq);
+    const target = eq < 0 ? undefined : v.slice(eq + 1);
+    if (!(OUTPUT_KINDS as readonly string[]).includes(kind)) {
+      throw new ConfigError(`--output ${v}: unknown output "${kind}"; use jsonl=FILE, sarif=FILE, junit=FILE, webhook=URL or github`, [], true);
+    }
+    if (kind !== 'github' && (target === undefined || target === '')) throw new ConfigError(`--output ${v}: ${kind} needs a target (${kind}=${kind === 'webhook' ? 'URL' : 'FILE'})`, [], true);
+    if (kind === 'webhook' && !/^https?:\/\//.test(target ?? '')) throw new ConfigError(`--output ${v}: a webhook URL starts with http:// or https://`, [], true);
+    out.set(kind as OutputKind, { value: target, source: `--output ${kind}` });
+  }
+  return out;
 }
 
 function list(text: string): string[] {
@@ -157,7 +201,27 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
   const sensor = choose<SensorChoice>('--sensor', flags.sensor, 'TRIPLINE_SENSOR', env, fileValue(['sensor'], raw.sensor), 'auto',
     (v) => (SENSOR_CHOICES as readonly string[]).includes(v), 'auto, ptrace or ebpf');
   const jsonlChoice = choose<string | undefined>('--jsonl', flags.jsonl, 'TRIPLINE_JSONL', env, fileValue(['outputs', 'jsonl'], raw.outputs?.jsonl), undefined, () => true, 'a file');
-  const jsonl = { value: jsonlChoice.value === undefined ? undefined : resolve(cwd, jsonlChoice.value), source: jsonlChoice.source };
+  const flagOutputs = parseOutputFlags(flags.outputs ?? []);
+  const path = (s: Sourced<string | undefined>): Sourced<string | undefined> => ({ value: s.value === undefined ? undefined : resolve(cwd, s.value), source: s.source });
+  const jsonl = path(flagOutputs.get('jsonl') ?? jsonlChoice);
+  const pick = (kind: OutputKind, envName: string, fromFile: string | undefined, filePath: (string | number)[]): Sourced<string | undefined> =>
+    flagOutputs.get(kind) ?? choose<string | undefined>(`--output ${kind}`, undefined, envName, env, fileValue(filePath, fromFile), undefined, () => true, '');
+  const o = raw.outputs;
+  const githubChoice = flagOutputs.has('github') ? { value: 'on' as const, source: '--output github' }
+    : choose<'auto' | 'on' | 'off'>('--output github', undefined, 'TRIPLINE_GITHUB', env, fileValue(['outputs', 'github'], o?.github), 'auto', (v) => ['auto', 'on', 'off'].includes(v), 'auto, on or off');
+  const appendEnv = env.TRIPLINE_JSONL_APPEND;
+  const outputs: OutputsConfig = {
+    jsonl,
+    jsonlAppend: appendEnv !== undefined && appendEnv !== '' ? { value: appendEnv !== '0' && appendEnv !== 'false', source: 'TRIPLINE_JSONL_APPEND' }
+      : (fileValue(['outputs', 'jsonl_append'], o?.jsonl_append) ?? { value: false, source: 'default' }),
+    sarif: path(pick('sarif', 'TRIPLINE_SARIF', o?.sarif, ['outputs', 'sarif'])),
+    junit: path(pick('junit', 'TRIPLINE_JUNIT', o?.junit, ['outputs', 'junit'])),
+    webhook: pick('webhook', 'TRIPLINE_WEBHOOK_URL', o?.webhook?.url, ['outputs', 'webhook', 'url']),
+    webhookSecret: env.TRIPLINE_WEBHOOK_SECRET !== undefined && env.TRIPLINE_WEBHOOK_SECRET !== ''
+      ? { value: env.TRIPLINE_WEBHOOK_SECRET, source: 'TRIPLINE_WEBHOOK_SECRET' }
+      : (fileValue(['outputs', 'webhook', 'secret'], o?.webhook?.secret) ?? { value: undefined, source: 'default' }),
+    github: githubChoice,
+  };
 
   // Recipe directories: the file's (relative to it), then TRIPLINE_RECIPE_DIRS (colon-separated, relative to cwd).
   const recipeDirectories: Sourced<string>[] = (raw.recipes?.directories ?? []).map((d, i) => ({
@@ -223,7 +287,7 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
     throw new ConfigError(`no recipe would run (recipes.enabled ${enabled.source}, recipes.disabled ${disabled.source}); loaded recipes: ${[...known].join(', ')}`, sortDiagnostics(recipeDiagnostics));
   }
   return {
-    file: found?.value, environment, failOn, sensor, jsonl, recipeDirectories, enabled, disabled, exceptions,
+    file: found?.value, environment, failOn, sensor, jsonl, outputs, recipeDirectories, enabled, disabled, exceptions,
     recipes, loadedRecipes, configDiagnostics, recipeDiagnostics: sortDiagnostics(recipeDiagnostics),
   };
 }

@@ -86,6 +86,8 @@ export function buildDetection(parts: DetectionParts): Detection {
       process: describeProcess(subject),
       ancestry: parts.ancestry.map(describeProcess),
       members: parts.members.map(describeProcess),
+      // Filled by the live session, which may read the package's package.json.
+      package: null,
     },
     evidence: {
       roots: recipe.match.roots,

@@ -38,6 +38,23 @@ export interface EvidenceFile {
   readonly spelledAs: readonly string[];
 }
 
+/** The package whose install or run script the subject belongs to (npm, yarn or pnpm lifecycle). */
+export interface PackageAttribution {
+  readonly manager: 'npm' | 'yarn' | 'pnpm';
+  readonly name: string;
+  readonly version: string | null;
+  /** The lifecycle script (preinstall, install, postinstall, prepare, test...) when it could be told. */
+  readonly lifecycle: string | null;
+  /** The package's directory (under node_modules/). */
+  readonly directory: string;
+}
+
+/** "postinstall of left-pad@1.3.0". */
+export function describePackage(p: PackageAttribution): string {
+  const pkg = p.version === null ? p.name : `${p.name}@${p.version}`;
+  return p.lifecycle === null ? `a ${p.manager} script of ${pkg}` : `${p.lifecycle} of ${pkg}`;
+}
+
 export interface Detection {
   readonly schema: typeof DETECTION_SCHEMA;
   readonly id: string;
@@ -66,6 +83,8 @@ export interface Detection {
     readonly ancestry: readonly DetectionProcess[];
     /** The other processes whose accesses are in the evidence (descendants, or forks that did not exec), at most 64. */
     readonly members: readonly DetectionProcess[];
+    /** The npm/yarn/pnpm package whose lifecycle script this is, when it is one; else null. */
+    readonly package: PackageAttribution | null;
   };
   readonly evidence: {
     /** The watched trees the evidence lies in (the recipe's roots). */

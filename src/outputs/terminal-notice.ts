@@ -1,6 +1,6 @@
 // The one-line notice printed the moment a detection is made.
 
-import type { Detection } from '../model/detection.ts';
+import { describePackage, type Detection } from '../model/detection.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { Palette } from './palette.ts';
 import { visible } from './terminal-text.ts';
@@ -11,7 +11,8 @@ export function formatNotice(d: Detection, palette: Palette): string {
   const shown = command.length > 120 ? `${command.slice(0, 117)}...` : command;
   const by = d.subject.scope === 'process-tree' ? ' (with the commands it started)' : '';
   const root = d.evidence.roots.join(', ');
-  return `${palette.bold('tripline:')} ${palette.yellow(d.recipe.id)} (${d.recipe.importance}) — pid ${p.pid} ${shown}${by} read ${d.evidence.directoryCount} directories under ${root}`;
+  const pkg = d.subject.package === null ? '' : `${visible(describePackage(d.subject.package))}: `;
+  return `${palette.bold('tripline:')} ${palette.yellow(d.recipe.id)} (${d.recipe.importance}) — ${pkg}pid ${p.pid} ${shown}${by} read ${d.evidence.directoryCount} directories under ${root}`;
 }
 
 export class TerminalNotice {

@@ -1,7 +1,7 @@
 // The human report printed when the wrapped command ends: per detection who did it, what was
 // touched, what it means where it happened, and what to do.
 
-import type { Detection, DetectionProcess, EvidenceFile } from '../model/detection.ts';
+import { describePackage, type Detection, type DetectionProcess, type EvidenceFile } from '../model/detection.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { Palette } from './palette.ts';
 import { visible } from './terminal-text.ts';
@@ -59,6 +59,9 @@ export function formatDetection(d: Detection, palette: Palette, width: number): 
   const mitre = `${d.recipe.tactic.name} (${d.recipe.tactic.id}) · ${d.recipe.technique.name} (${d.recipe.technique.id})`;
   out.push(`${palette.bold(palette.yellow(`● ${d.recipe.id}`))} — ${d.recipe.name}  [${d.recipe.importance}]  ${palette.dim(mitre)}`);
   const scope = d.subject.scope === 'process' ? 'the process itself' : `the process and the commands it started (${d.subject.members.length + 1} processes)`;
+  if (d.subject.package !== null) {
+    out.push(`  ${'package'.padEnd(9)} ${palette.bold(visible(describePackage(d.subject.package)))} (${d.subject.package.manager}, ${visible(d.subject.package.directory)})`);
+  }
   out.push(`  ${'who'.padEnd(9)} pid ${processLine(p)}`);
   out.push(`${indent}exe ${visible(p.exe ?? '?')}, uid ${p.uid ?? '?'}, cwd ${visible(p.cwd ?? '?')}; counted: ${scope}`);
   if (d.subject.ancestry.length > 0) {

@@ -1,0 +1,96 @@
+// The Action's main step: watch the rest of the job with the eBPF sensor when it can (root or
+// passwordless sudo, bpftrace installed or installable), else tell the user to wrap steps
+// with `tripline run`, whose detections the post step then collects.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { addPath, exportVariables, input, saveState, type Env } from './runner-files.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TRIPLINE = join(ROOT, 'bin', 'tripline.js');
+const START_TIMEOUT_MS = 90_000;
+
+/** How privileged commands are run: directly as root, through sudo -n, or not at all. */
+function privilege(env: Env): string[] | undefined {
+  if (process.getuid?.() === 0) return [];
+  if (env.TRIPLINE_ACTION_NO_SUDO === '1') return undefined;
+  const sudo = spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
+  return sudo.status === 0 ? ['sudo', '-n', '-E'] : undefined;
+}
+
+function hasBpftrace(): boolean {
+  return spawnSync('sh', ['-c', 'command -v bpftrace'], { stdio: 'ignore' }).status === 0;
+}
+
+function run(prefix: readonly string[], command: readonly string[]): boolean {
+  const [file = '', ...args] = [...prefix, ...command];
+  return spawnSync(file, args, { stdio: 'inherit' }).status === 0;
+}
+
+async function waitForWatch(log: string, pid: number): Promise<boolean> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+    if (text.includes('tripline: watching every process')) return true;
+    if (!existsSync(`/proc/${String(pid)}`)) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+export async function mainPhase(env: Env): Promise<number> {
+  const temp = env.RUNNER_TEMP ?? '/tmp';
+  const dir = join(temp, `tripline-${env.GITHUB_RUN_ID ?? 'local'}-${env.GITHUB_JOB ?? 'job'}`);
+  mkdirSync(dir, { recursive: true });
+  const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
+  const mode = input(env, 'mode', 'auto');
+  if (!['auto', 'watch', 'run'].includes(mode)) {
+    console.log(`::error title=Tripline::input mode must be auto, watch or run, not "${mode.replace(/[\r\n%]/g, ' ')}"`);
+    return 1;
+  }
+  addPath(env, join(ROOT, 'bin'));
+  const config = input(env, 'config');
+  const configArgs = config === '' ? [] : ['--config', resolve(workspace, config)];
+  let why = 'mode: run was asked for';
+  if (mode !== 'run') {
+    const prefix = privilege(env);
+    if (prefix === undefined) why = 'not root and no passwordless sudo';
+    else if (!hasBpftrace() && !(run(prefix, ['apt-get', 'update', '-qq']) && run(prefix, ['apt-get', 'install', '-y', '-qq', 'bpftrace']))) why = 'bpftrace is not installed and apt-get could not install it';
+    else {
+      const jsonl = join(dir, 'watch.jsonl');
+      const log = join(dir, 'watch.log');
+      const fd = openSync(log, 'a');
+      const [file = '', ...args] = [...prefix, process.execPath, TRIPLINE, 'watch', '--quiet', '--jsonl', jsonl, ...configArgs];
+      const child = spawn(file, args, {
+        detached: true, stdio: ['ignore', fd, fd],
+        env: { ...process.env, ...env, TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), NO_COLOR: '1' },
+      });
+      closeSync(fd);
+      child.unref();
+      const pid = child.pid ?? 0;
+      if (await waitForWatch(log, pid)) {
+        saveState(env, { mode: 'watch', pid: String(pid), jsonl, log, sudo: prefix.length > 0 ? '1' : '0', dir });
+        console.log(`Tripline is watching every process of this job (eBPF); the report comes in the post step. Log: ${log}`);
+        return 0;
+      }
+      why = `tripline watch did not start (see ${log})`;
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    if (mode === 'watch') {
+      console.log(`::error title=Tripline::cannot watch this job: ${why}`);
+      return 1;
+    }
+  }
+  // Run mode: later steps wrap their commands; their detections are appended to one file.
+  const jsonl = join(dir, 'run.jsonl');
+  exportVariables(env, { TRIPLINE_JSONL: jsonl, TRIPLINE_JSONL_APPEND: '1', TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), ...(config === '' ? {} : { TRIPLINE_CONFIG: resolve(workspace, config) }) });
+  saveState(env, { mode: 'run', jsonl, dir });
+  console.log(`::notice title=Tripline::Not watching the whole job (${why}). Wrap the steps to check with: tripline run -- COMMAND (tripline is on PATH); the post step reports what they found.`);
+  return 0;
+}

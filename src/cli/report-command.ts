@@ -1,0 +1,111 @@
+// `tripline report FILE.jsonl...`: the detections a run or a watch wrote, sent to the outputs
+// (SARIF, JUnit, GitHub annotations and job summary, webhook) after the fact. The GitHub
+// Action's post step uses it; so can any pipeline that keeps the JSONL of its steps.
+
+import { loadTriplineConfig } from '../config/tripline-config.ts';
+import { formatDiagnostic } from '../model/diagnostic.ts';
+import type { Detection } from '../model/detection.ts';
+import { importanceRank, isImportance } from '../model/importance.ts';
+import { readDocumentFile } from '../documents/document-file.ts';
+import { formatDetection } from '../outputs/text-report.ts';
+import { DetectionSession } from './detection-session.ts';
+import { EXIT } from './exit-codes.ts';
+import { REPORT_HELP } from './help-text.ts';
+import type { RecipesIo } from './recipes-command.ts';
+import { UsageError } from './usage-error.ts';
+
+interface ReportOptions {
+  readonly config: string | undefined;
+  readonly outputs: string[];
+  readonly failOn: string | undefined;
+  readonly quiet: boolean;
+  readonly files: string[];
+}
+
+function parseReportOptions(args: readonly string[]): ReportOptions | 'help' {
+  const outputs: string[] = [];
+  const files: string[] = [];
+  let config: string | undefined;
+  let failOn: string | undefined;
+  let quiet = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (arg === '--quiet' || arg === '-q') {
+      quiet = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      files.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
+    if (value === undefined || value === '') throw new UsageError(`report: ${name} needs a value`);
+    if (name === '--output') outputs.push(value);
+    else if (name === '--config') config = value;
+    else if (name === '--fail-on') failOn = value;
+    else throw new UsageError(`report: unknown option ${arg} (see tripline report --help)`);
+  }
+  if (failOn !== undefined && failOn !== 'never' && !isImportance(failOn)) throw new UsageError(`report: --fail-on "${failOn}" is not a level; use never, low, medium, high or critical`);
+  if (files.length === 0) throw new UsageError('report: give one or more JSONL files written by tripline run or watch (--jsonl)');
+  return { config, outputs, failOn, quiet, files };
+}
+
+/** Every detection of the files; a line that is not one is an error naming file and line. */
+function readDetections(files: readonly string[]): Detection[] {
+  const out: Detection[] = [];
+  for (const file of files) {
+    const read = readDocumentFile(file);
+    if ('error' in read) {
+      // A step that made no detection may have left no file: that is an empty report, not an error.
+      if (read.error.includes('ENOENT')) continue;
+      throw new UsageError(`report: ${file}: ${read.error}`);
+    }
+    read.text.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (error) {
+        throw new UsageError(`report: ${file}:${String(i + 1)}: not JSON: ${(error as Error).message}`);
+      }
+      if (typeof value !== 'object' || value === null || (value as { schema?: unknown }).schema !== 'tripline.detection/v1') {
+        throw new UsageError(`report: ${file}:${String(i + 1)}: not a tripline.detection/v1 object`);
+      }
+      out.push(value as Detection);
+    });
+  }
+  return out;
+}
+
+export async function reportCommand(args: readonly string[], io: RecipesIo): Promise<number> {
+  const options = parseReportOptions(args);
+  if (options === 'help') {
+    io.stderr.write(`${REPORT_HELP}\n`);
+    return EXIT.ok;
+  }
+  const detections = readDetections(options.files);
+  const config = loadTriplineConfig({ config: options.config, outputs: options.outputs, failOn: options.failOn }, io.env, io.cwd);
+  for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
+  // The JSONL files are the input here: never write them again.
+  const outputs = { ...config.outputs, jsonl: { value: undefined, source: 'report' } };
+  const session = new DetectionSession({
+    command: 'report', environment: config.environment, recipes: config.loadedRecipes, outputs, notices: false,
+    sensor: { name: 'report', version: null },
+    annotations: (line) => { io.stdout.write(`${line}\n`); },
+  }, io);
+  session.deliver(detections);
+  await session.finish();
+  const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
+  if (!options.quiet) for (const d of session.finals) session.say(`\n${formatDetection(d, session.palette, width)}\n`);
+  for (const w of session.outputFailures) session.say(`tripline: warning: ${w}`);
+  session.say(`tripline: ${String(session.finals.length)} detection(s) from ${String(options.files.length)} file(s)`);
+  const failOn = config.failOn.value;
+  if (failOn !== 'never' && session.finals.some((d) => importanceRank(d.recipe.importance) >= importanceRank(failOn))) {
+    session.say(`tripline: failing: detections at or above "${failOn}" (--fail-on)`);
+    return EXIT.policy;
+  }
+  return EXIT.ok;
+}

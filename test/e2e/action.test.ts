@@ -1,0 +1,49 @@
+// End to end: the GitHub Action in a simulated runner, run mode (no root needed): main asks to
+// wrap steps and exports where their detections go; two wrapped steps append; post writes the
+// job summary, annotations, SARIF and step outputs, and fails the job per fail-on.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { assertValidSarif } from '../validate-sarif.ts';
+import { heredocEntries, postEnv, runPhase, simulatedRunner } from '../github-runner.ts';
+import { runCli, TEST_TIMEOUT, withTempDir, NET } from './run-tripline.ts';
+
+void test('the Action in run mode: wrapped steps append, post reports and fails the job on fail-on', { timeout: TEST_TIMEOUT * 4 }, () => withTempDir(async (dir) => {
+  const runner = simulatedRunner(dir, { mode: 'run', 'fail-on': 'low', sarif: 'tripline.sarif', environment: 'ci' });
+  const main = await runPhase('main', runner.env, runner.workspace);
+  assert.equal(main.code, 0, main.stdout + main.stderr);
+  assert.match(main.stdout, /^::notice title=Tripline::Not watching the whole job \(mode: run was asked for\)/m);
+  const exported = heredocEntries(readFileSync(runner.file('GITHUB_ENV'), 'utf8'));
+  assert.equal(exported.TRIPLINE_JSONL_APPEND, '1');
+  assert.ok(exported.TRIPLINE_JSONL?.startsWith(join(dir, 'runner-temp')), JSON.stringify(exported));
+  assert.match(readFileSync(runner.file('GITHUB_PATH'), 'utf8'), /\/bin\n$/);
+  // Two later steps, each wrapped: both detections end up in the one file.
+  const stepEnv = { ...runner.env, ...exported };
+  const cats = `for k in core/somaxconn ipv4/ip_forward unix/max_dgram_qlen; do cat ${NET}/$k > /dev/null; done`;
+  for (const command of [['sh', '-c', cats], ['sysctl', 'net']]) {
+    const step = await runCli(['run', '--quiet', '--', ...command], { cwd: runner.workspace, env: stepEnv });
+    assert.equal(step.exitCode, 0, step.stderr);
+  }
+  const post = await runPhase('post', postEnv(runner), runner.workspace);
+  assert.equal(post.code, 1, `fail-on low fails the job\n${post.stdout}\n${post.stderr}`);
+  assert.match(post.stdout, /^::error title=Tripline::detections at or above "low" \(fail-on\)/m);
+  assert.equal(post.stdout.split('\n').filter((l) => l.startsWith('::notice title=Tripline%3A os_network_fingerprint')).length, 2, post.stdout);
+  const summary = readFileSync(runner.file('GITHUB_STEP_SUMMARY'), 'utf8');
+  assert.match(summary, /2 detection\(s\)\./);
+  const outputs = heredocEntries(readFileSync(runner.file('GITHUB_OUTPUT'), 'utf8'));
+  assert.equal(outputs.detections, '2');
+  assert.equal(outputs['highest-importance'], 'low');
+  assert.equal(outputs.sarif, join(runner.workspace, 'tripline.sarif'));
+  assertValidSarif(join(runner.workspace, 'tripline.sarif'));
+}));
+
+void test('the Action with nothing found: post passes, the summary says so', { timeout: TEST_TIMEOUT * 2 }, () => withTempDir(async (dir) => {
+  const runner = simulatedRunner(dir, { mode: 'run', 'fail-on': 'low' });
+  assert.equal((await runPhase('main', runner.env, runner.workspace)).code, 0);
+  const post = await runPhase('post', postEnv(runner), runner.workspace);
+  assert.equal(post.code, 0, post.stdout + post.stderr);
+  assert.match(readFileSync(runner.file('GITHUB_STEP_SUMMARY'), 'utf8'), /No detections\./);
+  assert.equal(heredocEntries(readFileSync(runner.file('GITHUB_OUTPUT'), 'utf8')).detections, '0');
+}));
