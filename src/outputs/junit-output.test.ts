@@ -8,6 +8,7 @@ import type { Detection } from '../model/detection.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
 import { buildJunit, escapeXmlAttribute, escapeXmlText, JunitOutput } from './junit-output.ts';
+import { redactDetection } from './secret-redactor.ts';
 
 const GOLDEN = new URL('../../test/golden/', import.meta.url);
 
@@ -247,7 +248,7 @@ describe('XML escaping', () => {
 });
 
 describe('JunitOutput', () => {
-  test('writes the file at close, with secrets redacted', () => {
+  test('writes the file at close (the session redacts before any output; the file keeps what it is given)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tripline-junit-'));
     try {
       const [d] = detectionsOf('sysctl-a.strace');
@@ -255,7 +256,7 @@ describe('JunitOutput', () => {
       const path = join(dir, 'report.xml');
       const output = new JunitOutput({ path, recipes: BUILTIN_RECIPES, name: 'nightly' });
       assert.equal(output.name, `junit ${path}`);
-      output.closed({ ...d, subject: { ...d.subject, process: { ...d.subject.process, argv: ['deploy', '--token', 'hunter2secret'] } } });
+      output.closed(redactDetection({ ...d, subject: { ...d.subject, process: { ...d.subject.process, argv: ['deploy', '--token', 'hunter2secret'] } } }));
       output.close();
       const xml = readFileSync(path, 'utf8');
       const elements = parseXml(xml);

@@ -7,7 +7,6 @@ import { describePackage, type Detection, type DetectionProcess } from '../model
 import type { Recipe } from '../model/recipe.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { DetectionOutput } from './output.ts';
-import { redactDetection } from './secret-redactor.ts';
 import { visible } from './terminal-text.ts';
 
 export interface JunitOutputOptions {
@@ -27,7 +26,8 @@ export class JunitOutput implements DetectionOutput {
   }
 
   closed(detection: Detection): void {
-    this.detections.push(redactDetection(detection));
+    // The session redacts every detection before any output sees it.
+    this.detections.push(detection);
   }
 
   close(): void {

@@ -131,7 +131,7 @@ void test('a server that never recovers: close() gives up in time, counts failur
     assert.ok(dropped >= 2, `dropped ${dropped}`);
     assert.equal(failed + dropped, 4);
     const summary = output.summary() ?? '';
-    assert.match(summary, /^webhook http:\/\/alice:\*\*\*@127\.0\.0\.1:\d+\/hook: 0 delivered, \d failed \(HTTP 503\), \d dropped$/);
+    assert.match(summary, /^webhook http:\/\/alice:\*\*\*@127\.0\.0\.1:\d+\/\*\*\*: 0 delivered, \d failed \(HTTP 503\), \d dropped$/);
     for (const text of [summary, output.name]) {
       assert.ok(!text.includes(SECRET) && !text.includes('hunter2'), text);
     }
@@ -243,9 +243,10 @@ void test('signature helpers and URL redaction', () => {
   assert.ok(!verifySignature(SECRET, '{"a":"e"}', signature));
   assert.ok(!verifySignature(SECRET, body, undefined));
   assert.ok(!verifySignature(SECRET, body, 'sha256=abc'));
-  assert.equal(redactUrl(new URL('https://user:pass@host.example/path?q=1')), 'https://user:***@host.example/path?q=1');
+  assert.equal(redactUrl(new URL('https://user:pass@host.example/path?q=1')), 'https://user:***@host.example/***?***');
   assert.equal(redactUrl(new URL('https://token@host.example/')), 'https://***@host.example/');
-  assert.equal(redactUrl(new URL('https://host.example/x')), 'https://host.example/x');
+  // Slack-style URLs carry their secret in the path: never shown.
+  assert.equal(redactUrl(new URL('https://hooks.slack.com/services/T000/B000/XXXXSECRET')), 'https://hooks.slack.com/***');
   assert.throws(() => new WebhookOutput({ url: 'ftp://u:secretpw@host/' }), (error: Error) => !error.message.includes('secretpw'));
   assert.throws(() => new WebhookOutput({ url: 'not a url' }), /not a valid URL/);
 });

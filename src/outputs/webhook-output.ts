@@ -58,10 +58,12 @@ export function verifySignature(secret: string, body: string | Uint8Array, heade
  * without a password is often a token, so it becomes `***` too.
  */
 export function redactUrl(url: URL): string {
-  if (url.username === '' && url.password === '') return url.href;
   const shown = new URL(url.href);
-  if (shown.password === '') shown.username = '***';
-  else shown.password = '***';
+  if (shown.password !== '') shown.password = '***';
+  else if (shown.username !== '') shown.username = '***';
+  // Webhook URLs often carry their secret in the path or query (Slack, Teams): show neither.
+  if (shown.search !== '') shown.search = '?***';
+  if (shown.pathname.length > 1) shown.pathname = '/***';
   return shown.href;
 }
 
