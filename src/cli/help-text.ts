@@ -58,7 +58,7 @@ Exit status: COMMAND's own (128+N if signal N ended it); 127 if COMMAND is not f
 Note: like strace -f, run waits until every process COMMAND started has exited,
 including ones left in the background.`;
 
-export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--jsonl FILE] [--environment KIND] [--quiet]
+export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--output KIND[=TARGET]]... [--jsonl FILE] [--environment KIND] [--quiet]
 
 Watches every process on the host with the eBPF sensor (bpftrace; needs root) until
 SIGINT or SIGTERM. Prints a notice on stderr the moment a detection is made and the
@@ -70,6 +70,8 @@ otherwise the old set keeps running and the problems are logged.
 
 Options:
   --config FILE          the configuration file (see tripline --help)
+  --output KIND[=TARGET] also send detections to sarif=FILE, junit=FILE (both written at
+                         stop), webhook=URL or github (repeatable; see tripline run --help)
   --jsonl FILE           append each final detection as one JSON line (tripline.detection/v1)
   --environment KIND     ci, staging, production, development or unknown (guidance)
   --quiet                notices only, no full detections on stderr
