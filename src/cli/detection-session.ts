@@ -109,7 +109,12 @@ export class DetectionSession {
     if (github === 'on' || (github === 'auto' && io.env.GITHUB_ACTIONS === 'true')) {
       outputs.push(new GithubOutput({
         annotations: options.annotations ?? ((line) => { this.say(line); }),
-        summaryPath: io.env.GITHUB_STEP_SUMMARY, outputPath: io.env.GITHUB_OUTPUT, sarifPath: sarif, dropped: () => this.queue.dropped,
+        summaryPath: io.env.GITHUB_STEP_SUMMARY, outputPath: io.env.GITHUB_OUTPUT, sarifPath: sarif,
+        // The webhook closes first (outputs close in order), so its final counts are known here.
+        problems: () => [
+          ...(this.queue.dropped > 0 ? [`${String(this.queue.dropped)} detection event(s) dropped: the output queue was full`] : []),
+          ...(this.webhook?.summary() === undefined ? [] : [this.webhook.summary() ?? '']),
+        ],
       }));
     }
     this.queue = new OutputQueue(outputs, (output, error) => {

@@ -64,7 +64,7 @@ export function annotationOf(d: Detection): string {
 }
 
 /** The job summary: a table of detections, then for each the process, ancestry, evidence and guidance. */
-export function summaryOf(detections: readonly Detection[], dropped = 0): string {
+export function summaryOf(detections: readonly Detection[], problems: readonly string[] = []): string {
   const out: string[] = ['## Tripline', ''];
   if (detections.length === 0) {
     out.push('No detections.', '');
@@ -96,7 +96,8 @@ export function summaryOf(detections: readonly Detection[], dropped = 0): string
       out.push('');
     });
   }
-  if (dropped > 0) out.push(`> ${String(dropped)} detection(s) were dropped because an output queue was full.`, '');
+  // Drops and delivery failures of other outputs (webhook, queue): nothing lost goes unsaid.
+  for (const p of problems) out.push(`> ${markdownText(p)}`, '');
   return `${out.join('\n')}\n`;
 }
 
@@ -115,8 +116,8 @@ export interface GithubOutputOptions {
   readonly outputPath: string | undefined;
   /** Reported in the `sarif` step output when a SARIF file is written. */
   readonly sarifPath?: string | undefined;
-  /** Detections some output queue had to drop, for the summary. */
-  readonly dropped?: () => number;
+  /** What other outputs could not do (drops, webhook failures), for the summary; asked at close. */
+  readonly problems?: () => readonly string[];
 }
 
 export class GithubOutput implements DetectionOutput {
@@ -132,7 +133,7 @@ export class GithubOutput implements DetectionOutput {
 
   close(): void {
     const o = this.options;
-    if (o.summaryPath !== undefined) appendFileSync(o.summaryPath, summaryOf(this.detections, o.dropped?.() ?? 0));
+    if (o.summaryPath !== undefined) appendFileSync(o.summaryPath, summaryOf(this.detections, o.problems?.() ?? []));
     if (o.outputPath !== undefined) {
       const highest = this.detections.reduce<Importance | undefined>(
         (h, d) => (h === undefined || importanceRank(d.recipe.importance) > importanceRank(h) ? d.recipe.importance : h), undefined);

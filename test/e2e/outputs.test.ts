@@ -76,6 +76,22 @@ void describe('outputs, end to end', () => {
     }
   }));
 
+  void test('a webhook that cannot be reached is retried, then its failure is said in the report and the job summary', opts, () => withTempDir(async (dir) => {
+    // A port nothing listens on: connection refused on every attempt.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => { resolve(); }));
+    const r = await runTripline(['sysctl', 'net'], { dir, env: githubEnv(dir), options: ['--output', `webhook=http://127.0.0.1:${String(port)}/hooks/SECRETPATH`], timeoutMs: 30_000 });
+    assert.equal(r.exitCode, 0, describeRun(r));
+    assert.equal(r.detections.length, 1, describeRun(r));
+    const line = new RegExp(`webhook http://127\\.0\\.0\\.1:${String(port)}/\\*\\*\\*: 0 delivered, 1 failed`);
+    assert.match(r.stderr, line);
+    const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+    assert.match(summary.replace(/\\/g, ''), line);
+    assert.ok(!r.stderr.includes('SECRETPATH') && !summary.includes('SECRETPATH'), 'the hook URL path is never shown');
+  }));
+
   void test('hostile process names and paths cannot forge workflow commands or inject Markdown/HTML', opts, () => withTempDir(async (dir) => {
     // A script whose name holds a newline and a workflow command, run with Markdown and HTML in argv.
     const evil = join(dir, 'x\n::set-output name=pwned::1');
