@@ -89,7 +89,11 @@ export async function mainPhase(env: Env): Promise<number> {
   }
   // Run mode: later steps wrap their commands; their detections are appended to one file.
   const jsonl = join(dir, 'run.jsonl');
-  exportVariables(env, { TRIPLINE_JSONL: jsonl, TRIPLINE_JSONL_APPEND: '1', TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), ...(config === '' ? {} : { TRIPLINE_CONFIG: resolve(workspace, config) }) });
+  // The post step writes the summary and annotations once for all steps: the wrapped steps do not.
+  exportVariables(env, {
+    TRIPLINE_JSONL: jsonl, TRIPLINE_JSONL_APPEND: '1', TRIPLINE_GITHUB: 'off', TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'),
+    ...(config === '' ? {} : { TRIPLINE_CONFIG: resolve(workspace, config) }),
+  });
   saveState(env, { mode: 'run', jsonl, dir });
   console.log(`::notice title=Tripline::Not watching the whole job (${why}). Wrap the steps to check with: tripline run -- COMMAND (tripline is on PATH); the post step reports what they found.`);
   return 0;

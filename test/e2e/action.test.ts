@@ -17,6 +17,7 @@ void test('the Action in run mode: wrapped steps append, post reports and fails 
   assert.match(main.stdout, /^::notice title=Tripline::Not watching the whole job \(mode: run was asked for\)/m);
   const exported = heredocEntries(readFileSync(runner.file('GITHUB_ENV'), 'utf8'));
   assert.equal(exported.TRIPLINE_JSONL_APPEND, '1');
+  assert.equal(exported.TRIPLINE_GITHUB, 'off', 'wrapped steps leave the summary to the post step');
   assert.ok(exported.TRIPLINE_JSONL?.startsWith(join(dir, 'runner-temp')), JSON.stringify(exported));
   assert.match(readFileSync(runner.file('GITHUB_PATH'), 'utf8'), /\/bin\n$/);
   // Two later steps, each wrapped: both detections end up in the one file.
@@ -32,6 +33,7 @@ void test('the Action in run mode: wrapped steps append, post reports and fails 
   assert.equal(post.stdout.split('\n').filter((l) => l.startsWith('::notice title=Tripline%3A os_network_fingerprint')).length, 2, post.stdout);
   const summary = readFileSync(runner.file('GITHUB_STEP_SUMMARY'), 'utf8');
   assert.match(summary, /2 detection\(s\)\./);
+  assert.equal(summary.split('## Tripline').length - 1, 1, 'one summary, written by the post step');
   const outputs = heredocEntries(readFileSync(runner.file('GITHUB_OUTPUT'), 'utf8'));
   assert.equal(outputs.detections, '2');
   assert.equal(outputs['highest-importance'], 'low');
