@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { escapeCommandData } from '../outputs/github-output.ts';
 import { addPath, exportVariables, input, saveState, type Env } from './runner-files.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -45,11 +46,19 @@ export async function mainPhase(env: Env): Promise<number> {
   const dir = join(temp, `tripline-${env.GITHUB_RUN_ID ?? 'local'}-${env.GITHUB_JOB ?? 'job'}`);
   mkdirSync(dir, { recursive: true });
   const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
-  const mode = input(env, 'mode', 'auto');
-  if (!['auto', 'watch', 'run'].includes(mode)) {
-    console.log(`::error title=Tripline::input mode must be auto, watch or run, not "${mode.replace(/[\r\n%]/g, ' ')}"`);
-    return 1;
+  // Inputs are checked now, not at the end of the job when nothing can be done about them.
+  const checks: [string, string, readonly string[]][] = [
+    ['mode', input(env, 'mode', 'auto'), ['auto', 'watch', 'run']],
+    ['fail-on', input(env, 'fail-on', 'never'), ['never', 'low', 'medium', 'high', 'critical']],
+    ['environment', input(env, 'environment', 'ci'), ['ci', 'staging', 'production', 'development', 'unknown']],
+  ];
+  for (const [name, value, allowed] of checks) {
+    if (!allowed.includes(value)) {
+      console.log(`::error title=Tripline::input ${name} must be one of ${allowed.join(', ')}, not "${escapeCommandData(value)}"`);
+      return 1;
+    }
   }
+  const mode = input(env, 'mode', 'auto');
   addPath(env, join(ROOT, 'bin'));
   const config = input(env, 'config');
   const configArgs = config === '' ? [] : ['--config', resolve(workspace, config)];
@@ -63,10 +72,11 @@ export async function mainPhase(env: Env): Promise<number> {
       const log = join(dir, 'watch.log');
       const fd = openSync(log, 'a');
       const [file = '', ...args] = [...prefix, process.execPath, TRIPLINE, 'watch', '--quiet', '--jsonl', jsonl, ...configArgs];
-      const child = spawn(file, args, {
-        detached: true, stdio: ['ignore', fd, fd],
-        env: { ...process.env, ...env, TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), NO_COLOR: '1' },
-      });
+      // The watch writes only its JSONL: the post step makes the summary, annotations and other
+      // outputs once (the main step's runner files are not the post step's, and a webhook must not get everything twice).
+      const watchEnv: NodeJS.ProcessEnv = { ...process.env, ...env, TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), NO_COLOR: '1', TRIPLINE_GITHUB: 'off' };
+      for (const k of ['GITHUB_STEP_SUMMARY', 'GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_PATH', 'TRIPLINE_SARIF', 'TRIPLINE_JUNIT', 'TRIPLINE_WEBHOOK_URL', 'TRIPLINE_JSONL']) Reflect.deleteProperty(watchEnv, k);
+      const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: watchEnv });
       closeSync(fd);
       child.unref();
       const pid = child.pid ?? 0;

@@ -11,18 +11,30 @@ import { input, printUntrusted, type Env } from './runner-files.ts';
 
 const STOP_TIMEOUT_MS = 30_000;
 
-async function stopWatch(pid: number, sudo: boolean): Promise<boolean> {
+/** Whether `pid` is still our watch (not a process that got its pid after the watch ended). */
+function isOurWatch(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8').split('\0');
+    return argv.some((a) => a.endsWith('tripline.js')) && argv.includes('watch');
+  } catch {
+    return false;
+  }
+}
+
+/** 'stopped', 'gone' (it had ended before the post step: someone or something stopped it), or 'stuck'. */
+async function stopWatch(pid: number, sudo: boolean): Promise<'stopped' | 'gone' | 'stuck'> {
+  if (!isOurWatch(pid)) return 'gone';
   if (sudo) spawnSync('sudo', ['-n', 'kill', '-INT', String(pid)], { stdio: 'ignore' });
   else {
     try {
       process.kill(pid, 'SIGINT');
     } catch {
-      return true;
+      return 'gone';
     }
   }
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (existsSync(`/proc/${String(pid)}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  return !existsSync(`/proc/${String(pid)}`);
+  while (isOurWatch(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return isOurWatch(pid) ? 'stuck' : 'stopped';
 }
 
 export async function postPhase(env: Env): Promise<number> {
@@ -34,8 +46,11 @@ export async function postPhase(env: Env): Promise<number> {
   }
   if (mode === 'watch') {
     const pid = Number(env.STATE_pid);
-    const stopped = Number.isInteger(pid) && pid > 0 ? await stopWatch(pid, env.STATE_sudo === '1') : false;
-    if (!stopped) console.log('::warning title=Tripline::tripline watch did not stop in time; reporting what it wrote so far');
+    const outcome = Number.isInteger(pid) && pid > 0 ? await stopWatch(pid, env.STATE_sudo === '1') : 'gone';
+    // Job code with passwordless sudo can stop the watch: never let that pass silently.
+    if (outcome === 'gone') console.log('::warning title=Tripline::tripline watch had already stopped before the post step: part of the job was not watched (see the watch log)');
+    if (outcome === 'stuck') console.log('::warning title=Tripline::tripline watch did not stop in time; reporting what it wrote so far');
+    if (!existsSync(jsonl)) console.log('::warning title=Tripline::the watch left no detections file; it may have been removed');
     const log = env.STATE_log;
     // The log holds process names and command lines: shown with workflow commands suspended.
     if (log !== undefined && existsSync(log)) printUntrusted((t) => process.stdout.write(t), 'Tripline watch log', readFileSync(log, 'utf8'));

@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
+import { withoutCommands } from '../outputs/github-output.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -41,6 +42,5 @@ export function addPath(env: Env, dir: string): void {
  * suspended, so a line like "::error::" inside it is shown, not obeyed.
  */
 export function printUntrusted(write: (text: string) => void, title: string, text: string): void {
-  const token = randomBytes(16).toString('hex');
-  write(`::group::${title}\n::stop-commands::${token}\n${text.endsWith('\n') ? text : `${text}\n`}::${token}::\n::endgroup::\n`);
+  write(`::group::${title}\n${withoutCommands(text)}::endgroup::\n`);
 }

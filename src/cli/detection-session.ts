@@ -13,7 +13,7 @@ import type { SensorInfo } from '../model/detection-context.ts';
 import type { Environment, EnvironmentKind } from '../model/environment.ts';
 import type { Recipe } from '../model/recipe.ts';
 import type { SensorEvent } from '../model/sensor-event.ts';
-import { readFileSync } from 'node:fs';
+import { readDocumentFile } from '../documents/document-file.ts';
 import { GithubOutput } from '../outputs/github-output.ts';
 import { JsonlOutput } from '../outputs/jsonl-output.ts';
 import { JunitOutput } from '../outputs/junit-output.ts';
@@ -200,12 +200,10 @@ export class DetectionSession {
   }
 }
 
+/** A package.json is attacker-controlled: only a regular file of at most 1 MiB is read, never waiting (a FIFO). */
 function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const read = readDocumentFile(path);
+  return 'text' in read ? read.text : undefined;
 }
 
 /** The workflow file of a GitHub run (GITHUB_WORKFLOW_REF is owner/repo/PATH@ref), or GitLab's. */

@@ -7,6 +7,9 @@ import { formatDiagnostic } from '../model/diagnostic.ts';
 import type { Detection } from '../model/detection.ts';
 import { importanceRank, isImportance } from '../model/importance.ts';
 import { readDocumentFile } from '../documents/document-file.ts';
+import { readFileSync } from 'node:fs';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { withoutCommands } from '../outputs/github-output.ts';
 import { formatDetection } from '../outputs/text-report.ts';
 import { DetectionSession } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
@@ -53,6 +56,19 @@ function parseReportOptions(args: readonly string[]): ReportOptions | 'help' {
   return { config, outputs, failOn, quiet, files };
 }
 
+let detectionCheck: ValidateFunction | undefined;
+
+/** The published schema of the event: a JSONL file in a shared temp directory is input like any other. */
+function isDetection(value: unknown): string | undefined {
+  // date-time is checked by Date.parse: ajv-formats is not a dependency.
+  detectionCheck ??= new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true })
+    .addFormat('date-time', { type: 'string', validate: (v: string) => !Number.isNaN(Date.parse(v)) })
+    .compile(JSON.parse(readFileSync(new URL('../../schema/detection-v1.schema.json', import.meta.url), 'utf8')) as object);
+  if (detectionCheck(value)) return undefined;
+  const e = detectionCheck.errors?.[0];
+  return e === undefined ? 'invalid' : `${e.instancePath === '' ? 'the object' : e.instancePath} ${e.message ?? 'is invalid'}`;
+}
+
 /** Every detection of the files; a line that is not one is an error naming file and line. */
 function readDetections(files: readonly string[]): Detection[] {
   const out: Detection[] = [];
@@ -71,9 +87,8 @@ function readDetections(files: readonly string[]): Detection[] {
       } catch (error) {
         throw new UsageError(`report: ${file}:${String(i + 1)}: not JSON: ${(error as Error).message}`);
       }
-      if (typeof value !== 'object' || value === null || (value as { schema?: unknown }).schema !== 'tripline.detection/v1') {
-        throw new UsageError(`report: ${file}:${String(i + 1)}: not a tripline.detection/v1 object`);
-      }
+      const problem = isDetection(value);
+      if (problem !== undefined) throw new UsageError(`report: ${file}:${String(i + 1)}: not a valid tripline.detection/v1 object: ${problem}`);
       out.push(value as Detection);
     });
   }
@@ -99,7 +114,11 @@ export async function reportCommand(args: readonly string[], io: RecipesIo): Pro
   session.deliver(detections);
   await session.finish();
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
-  if (!options.quiet) for (const d of session.finals) session.say(`\n${formatDetection(d, session.palette, width)}\n`);
+  if (!options.quiet && session.finals.length > 0) {
+    const text = session.finals.map((d) => `\n${formatDetection(d, session.palette, width)}\n`).join('');
+    // In a GitHub job log, process-controlled text must not be able to issue workflow commands.
+    session.say(io.env.GITHUB_ACTIONS === 'true' ? withoutCommands(text) : text);
+  }
   for (const w of session.outputFailures) session.say(`tripline: warning: ${w}`);
   session.say(`tripline: ${String(session.finals.length)} detection(s) from ${String(options.files.length)} file(s)`);
   const failOn = config.failOn.value;

@@ -140,7 +140,7 @@ function parseOutputFlags(values: readonly string[]): Map<OutputKind, Sourced<st
       throw new ConfigError(`--output ${v}: unknown output "${kind}"; use jsonl=FILE, sarif=FILE, junit=FILE, webhook=URL or github`, [], true);
     }
     if (kind !== 'github' && (target === undefined || target === '')) throw new ConfigError(`--output ${v}: ${kind} needs a target (${kind}=${kind === 'webhook' ? 'URL' : 'FILE'})`, [], true);
-    if (kind === 'webhook' && !/^https?:\/\//.test(target ?? '')) throw new ConfigError(`--output ${v}: a webhook URL starts with http:// or https://`, [], true);
+    if (kind === 'webhook' && !/^https?:\/\//i.test(target ?? '')) throw new ConfigError(`--output ${v}: a webhook URL starts with http:// or https://`, [], true);
     out.set(kind as OutputKind, { value: target, source: `--output ${kind}` });
   }
   return out;
@@ -202,6 +202,7 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
     (v) => (SENSOR_CHOICES as readonly string[]).includes(v), 'auto, ptrace or ebpf');
   const jsonlChoice = choose<string | undefined>('--jsonl', flags.jsonl, 'TRIPLINE_JSONL', env, fileValue(['outputs', 'jsonl'], raw.outputs?.jsonl), undefined, () => true, 'a file');
   const flagOutputs = parseOutputFlags(flags.outputs ?? []);
+  if (flags.jsonl !== undefined && flagOutputs.has('jsonl')) throw new ConfigError('--jsonl and --output jsonl= name the same output: give one', [], true);
   const path = (s: Sourced<string | undefined>): Sourced<string | undefined> => ({ value: s.value === undefined ? undefined : resolve(cwd, s.value), source: s.source });
   const jsonl = path(flagOutputs.get('jsonl') ?? jsonlChoice);
   const pick = (kind: OutputKind, envName: string, fromFile: string | undefined, filePath: (string | number)[]): Sourced<string | undefined> =>

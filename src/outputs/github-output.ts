@@ -64,18 +64,27 @@ export function annotationOf(d: Detection): string {
 }
 
 /** The job summary: a table of detections, then for each the process, ancestry, evidence and guidance. */
-export function summaryOf(detections: readonly Detection[], problems: readonly string[] = []): string {
+/** GitHub drops a step summary above 1 MiB: the table and the details are bounded well below. */
+const SUMMARY_ROWS = 200;
+const SUMMARY_DETAILS = 30;
+const SUMMARY_BYTES = 512 * 1024;
+
+export function summaryOf(all: readonly Detection[], problems: readonly string[] = []): string {
   const out: string[] = ['## Tripline', ''];
+  const detections = all.slice(0, SUMMARY_ROWS);
   if (detections.length === 0) {
     out.push('No detections.', '');
   } else {
-    out.push(`${String(detections.length)} detection(s).`, '', '| # | recipe | importance | who | what |', '|---|---|---|---|---|');
+    out.push(`${String(all.length)} detection(s).${all.length > detections.length ? ` The first ${String(detections.length)} are listed; all are in the SARIF and JSON output.` : ''}`, '', '| # | recipe | importance | who | what |', '|---|---|---|---|---|');
     detections.forEach((d, i) => {
       const who = `${d.subject.package === null ? '' : `${markdownCode(describePackage(d.subject.package), true)} `}${markdownCode(command(d.subject.process, 80), true)} pid ${String(d.subject.process.pid)}`;
       out.push(`| ${String(i + 1)} | ${markdownText(d.recipe.id)} | ${d.recipe.importance} | ${who} | ${String(d.evidence.directoryCount)} directories under ${markdownCode(d.evidence.roots.join(', '), true)} |`);
     });
     out.push('');
-    detections.forEach((d, i) => {
+    let bytes = out.join('\n').length;
+    detections.slice(0, SUMMARY_DETAILS).forEach((d, i) => {
+      if (bytes > SUMMARY_BYTES) return;
+      const start = out.length;
       const p = d.subject.process;
       out.push(`### ${String(i + 1)}. ${markdownText(d.recipe.name)} (${markdownText(d.recipe.technique.id)}, ${d.recipe.importance})`, '');
       if (d.subject.package !== null) out.push(`**Package:** ${markdownCode(describePackage(d.subject.package))} in ${markdownCode(d.subject.package.directory)}`, '');
@@ -94,11 +103,23 @@ export function summaryOf(detections: readonly Detection[], problems: readonly s
       out.push('**What it means**', '', markdownText(d.guidance.implications), '', '**What to do**', '');
       d.guidance.actions.forEach((a, k) => out.push(`${String(k + 1)}. ${markdownText(a)}`));
       out.push('');
+      bytes += out.slice(start).join('\n').length;
     });
+    if (detections.length > SUMMARY_DETAILS || bytes > SUMMARY_BYTES) out.push('_Details of further detections are in the SARIF and JSON output._', '');
   }
   // Drops and delivery failures of other outputs (webhook, queue): nothing lost goes unsaid.
   for (const p of problems) out.push(`> ${markdownText(p)}`, '');
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * Text for the job log that may hold process-controlled strings, with workflow commands
+ * suspended around it (a random token resumes them), so neither `::cmd::` at a line start nor
+ * the older `##[cmd]` anywhere in a line is obeyed.
+ */
+export function withoutCommands(text: string): string {
+  const token = randomBytes(16).toString('hex');
+  return `::stop-commands::${token}\n${text.endsWith('\n') ? text : `${text}\n`}::${token}::\n`;
 }
 
 /** `name=value` lines for $GITHUB_OUTPUT; values go in a heredoc with a random delimiter. */

@@ -194,13 +194,14 @@ function helpMarkdown(implications: string, actions: readonly string[], helpUri:
 // ---- results -----------------------------------------------------------------------------
 
 function resultOf(d: Detection, ruleIndex: number, locator: Locator): Result {
+  const location = locationOf(d, locator);
   return {
     ruleId: d.recipe.id,
     ruleIndex,
     level: LEVEL[d.recipe.importance],
     message: { text: messageOf(d) },
-    locations: [locationOf(d, locator)],
-    partialFingerprints: { [FINGERPRINT_KEY]: fingerprintOf(d) },
+    locations: [location],
+    partialFingerprints: { [FINGERPRINT_KEY]: fingerprintOf(d, location.physicalLocation?.artifactLocation?.uri) },
     properties: evidenceProperties(d),
   };
 }
@@ -239,10 +240,12 @@ export function messageOf(d: Detection): string {
 }
 
 /** Stable over re-runs of the same code: the recipe, the executable, and the directories it read. */
-export function fingerprintOf(d: Detection): string {
+export function fingerprintOf(d: Detection, locationUri?: string): string {
   const p = d.subject.process;
   const dirs = [...d.evidence.directories].sort();
-  return createHash('sha256').update([d.recipe.id, p.exe ?? p.comm, ...dirs].join('\0')).digest('hex').slice(0, 32);
+  // Two scripts run by the same interpreter are two alerts: the location and the package tell them apart.
+  const parts = [d.recipe.id, p.exe ?? p.comm, locationUri ?? '', d.subject.package?.name ?? '', ...dirs];
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
 }
 
 function processProperties(p: DetectionProcess): Record<string, unknown> {

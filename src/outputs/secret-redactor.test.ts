@@ -11,6 +11,13 @@ const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl
 
 const REDACTS: readonly (readonly [string, string, string])[] = [
   ['GitHub classic token', `ghp_${A36}`, 'ghp_[REDACTED]'],
+  ['a token as the user of a URL', 'https://x-access-token0123456789@github.com/acme/shop', 'https://[REDACTED]@github.com/acme/shop'],
+  ['a Slack webhook URL', 'https://hooks.slack.com/services/T000/B000/XXXXXXXX', 'https://hooks.slack.com/services/[REDACTED]'],
+  ['a Discord webhook URL', 'https://discord.com/api/webhooks/123/abcDEF', 'https://discord.com/api/webhooks/[REDACTED]'],
+  ['an option with a prefix', '--db-password=hunter22', '--db-password=[REDACTED]'],
+  ['DB_PASS=', 'DB_PASS=hunter22', 'DB_PASS=[REDACTED]'],
+  ['SECRET_KEY=', 'SECRET_KEY=abcdef', 'SECRET_KEY=[REDACTED]'],
+  ['APIKEY=', 'APIKEY=abcdef', 'APIKEY=[REDACTED]'],
   ['GitHub OAuth token', `gho_${A36}`, 'gho_[REDACTED]'],
   ['GitHub user token', `ghu_${A36}`, 'ghu_[REDACTED]'],
   ['GitHub server token', `ghs_${A36}`, 'ghs_[REDACTED]'],
@@ -58,6 +65,7 @@ const REDACTS: readonly (readonly [string, string, string])[] = [
 ];
 
 const KEEPS: readonly string[] = [
+  'BYPASS=1', 'ssh://git@github.com/acme/shop', 'https://user@example.com/x', '--bypass', 
   '/proc/sys/net/ipv4/tcp_syncookies',
   '/proc/sys/net/ipv4/conf/all/accept_redirects',
   'sysctl -a',
@@ -115,6 +123,8 @@ describe('redactArgv', () => {
   test('a secret option as the last element, and repeated options', () => {
     assert.deepEqual(redactArgv(['x', '--token']), ['x', '--token']);
     assert.deepEqual(redactArgv(['--token', '--token', 'y']), ['--token', '[REDACTED]', '[REDACTED]']);
+    assert.deepEqual(redactArgv(['curl', '-u', 'bob:s3cr3t', '--db-password', 'pw12345', '--github-token', 'tok12345', '--no-auth']),
+      ['curl', '-u', 'bob:[REDACTED]', '--db-password', '[REDACTED]', '--github-token', '[REDACTED]', '--no-auth']);
   });
   test('is idempotent', () => {
     const argv = ['--token', 'a', '--password=b', 'c', `ghp_${A36}`, '--secret', '--token', 'z'];

@@ -13,10 +13,12 @@ export const SECRET_OPTIONS: readonly string[] = [
   '--password', '--passwd', '--pass', '--token', '--secret', '--api-key', '--apikey', '--access-key', '--client-secret', '--auth',
 ];
 
-const OPTION_NAMES = '--(?:password|passwd|pass|token|secret|api-key|apikey|access-key|client-secret|auth)';
+/** `--token`, and also `--db-password`, `--github-token`: any hyphenated words ending in a secret name. */
+const OPTION_NAMES = '--(?:[a-z0-9]+-)*(?:password|passwd|pass|token|secret|api-key|apikey|access-key|client-secret|auth)';
+const OPTION_NAME = new RegExp(`^${OPTION_NAMES}$`);
 /** A quoted value takes what is glued to its closing quote, so `[REDACTED]` is never followed by a value character. */
 const TEXT_VALUE = `(?:'[^'\\n]*'|"[^"\\n]*")[^\\s'"]*|[^\\s'"]+`;
-const SECRET_KEY_SUFFIX = '(?:password|token|secret|api_key|private_key|access_key)';
+const SECRET_KEY_SUFFIX = '(?:password|passwd|token|secret|secret_key|api_key|apikey|private_key|access_key|_pass)';
 const HEADER_NAMES = '(?:authorization|proxy-authorization|private-token|x-api-key|x-auth-token)';
 const AUTH_SCHEMES = '(?:bearer|basic|token|digest|negotiate)';
 
@@ -30,6 +32,11 @@ const RULES: readonly RegExp[] = [
   new RegExp(`(?<keep>${HEADER_NAMES}\\s*:\\s*(?:${AUTH_SCHEMES}\\s+)?)(?<secret>${TEXT_VALUE})`, 'gi'),
   // scheme://user:password@host; the password may hold a raw '@' (the last one ends it).
   /(?<keep>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}:\/\/[^\s:/?#@'"]{0,256}:)(?<secret>[^\s/?#'"]{1,1024})(?<tail>@)/gi,
+  // scheme://TOKEN@host: a long user name with no password is a token (https://x-access-token…@github.com).
+  /(?<keep>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}:\/\/)(?<secret>[A-Za-z0-9_\-.~%]{16,256})(?<tail>@)/gi,
+  // Chat webhooks carry their secret in the path.
+  /(?<keep>hooks\.slack\.com\/(?:services|workflows|triggers)\/)(?<secret>[A-Za-z0-9_/-]+)/gi,
+  /(?<keep>discord(?:app)?\.com\/api\/webhooks\/)(?<secret>[A-Za-z0-9_/-]+)/gi,
   /(?<keep>aws_secret_access_key["']?\s*[=:]\s*["']?)(?<secret>[A-Za-z0-9/+=]{40})/gi,
   /(?<keep>gh[pousr]_)(?<secret>[A-Za-z0-9]{36,})/g,
   // Tokens whose alphabet holds their own prefix start at a word start, so `glpat-glpat-…` stays linear.
@@ -91,9 +98,15 @@ function redactElement(element: string, found?: string[]): string {
 function redactArgvCollecting(argv: readonly string[], found?: string[]): string[] {
   return argv.map((element, i) => {
     const previous = i > 0 ? argv[i - 1] : undefined;
-    if (previous !== undefined && SECRET_OPTIONS.includes(previous)) {
+    if (previous !== undefined && (SECRET_OPTIONS.includes(previous) || OPTION_NAME.test(previous))) {
       if (element !== REDACTED) found?.push(element);
       return REDACTED;
+    }
+    // curl -u user:password, --user user:password: the user stays.
+    const colon = element.indexOf(':');
+    if ((previous === '-u' || previous === '--user' || previous === '--proxy-user') && colon >= 0 && element.slice(colon + 1) !== REDACTED) {
+      found?.push(element.slice(colon + 1));
+      return `${element.slice(0, colon + 1)}${REDACTED}`;
     }
     return redactElement(element, found);
   });

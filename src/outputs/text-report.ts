@@ -4,6 +4,7 @@
 import { describePackage, type Detection, type DetectionProcess, type EvidenceFile } from '../model/detection.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { Palette } from './palette.ts';
+import { redactArgv } from './secret-redactor.ts';
 import { visible } from './terminal-text.ts';
 
 export interface RunSummary {
@@ -95,7 +96,8 @@ export function formatDetection(d: Detection, palette: Palette, width: number): 
 
 export function formatReport(detections: readonly Detection[], summary: RunSummary, palette: Palette, width: number): string {
   const out: string[] = [];
-  const cmd = visible(shellQuote(summary.command));
+  // The wrapped command line is as secret-prone as any argv (a token passed as an argument).
+  const cmd = visible(shellQuote(redactArgv(summary.command)));
   const head = `${detections.length} detection${detections.length === 1 ? '' : 's'} in ${cmd.length > 80 ? `${cmd.slice(0, 77)}...` : cmd}`;
   out.push(`${palette.bold('tripline:')} ${detections.length > 0 ? palette.yellow(head) : head} (${summary.exit}, ${formatDuration(summary.durationMs)}, ${summary.sensor}, ${summary.lines} trace lines)`);
   for (const w of summary.warnings) out.push(`${palette.red('warning:')} ${w}`);

@@ -229,13 +229,21 @@ export class WebhookOutput implements DetectionOutput {
 
   /** One POST. Redirects are not followed: they would turn the POST into a GET, or carry the signature elsewhere. */
   private async attempt(body: Uint8Array, headers: Record<string, string>): Promise<AttemptOutcome> {
-    const signal = AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs), this.stop.signal]);
+    // The timeout or close(), whichever comes first (by hand: AbortSignal.any needs Node 20.3).
+    const controller = new AbortController();
+    const timer = setTimeout(() => { controller.abort(new DOMException('The operation timed out', 'TimeoutError')); }, this.settings.timeoutMs);
+    const onStop = (): void => { controller.abort(this.stop.signal.reason); };
+    if (this.stop.signal.aborted) onStop();
+    else this.stop.signal.addEventListener('abort', onStop, { once: true });
     try {
-      const response = await this.fetchImpl(this.target.url, { method: 'POST', headers, body, signal, redirect: 'manual' });
+      const response = await this.fetchImpl(this.target.url, { method: 'POST', headers, body, signal: controller.signal, redirect: 'manual' });
       await response.body?.cancel().catch(() => undefined);
       return classifyResponse(response);
     } catch (error) {
       return { kind: 'retry', reason: this.scrub(describeError(error, this.settings.timeoutMs)) };
+    } finally {
+      clearTimeout(timer);
+      this.stop.signal.removeEventListener('abort', onStop);
     }
   }
 

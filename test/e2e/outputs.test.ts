@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { verifySignature } from '../../src/outputs/webhook-output.ts';
 import { assertValidSarif } from '../validate-sarif.ts';
-import { cleanEnv, describeRun, runTripline, TEST_TIMEOUT, withTempDir, RECIPE_ID } from './run-tripline.ts';
+import { cleanEnv, describeRun, runCli, runTripline, TEST_TIMEOUT, withTempDir, RECIPE_ID } from './run-tripline.ts';
 
 const opts = { timeout: TEST_TIMEOUT * 2 };
 const THREE = ['core/somaxconn', 'ipv4/ip_forward', 'unix/max_dgram_qlen'].map((f) => `/proc/sys/net/${f}`);
@@ -122,6 +122,43 @@ void describe('outputs, end to end', () => {
     const everything = [readFileSync(r.jsonlPath, 'utf8'), readFileSync(join(dir, 'out.sarif'), 'utf8'), readFileSync(join(dir, 'out.xml'), 'utf8'), readFileSync(join(dir, 'summary.md'), 'utf8'), r.stderr].join('\n');
     for (const secret of ['hunter2hunter2', token, 'pa55word']) assert.ok(!everything.includes(secret), `${secret} leaked`);
     assert.match(everything, /--password=\[REDACTED\]/);
+  }));
+
+  void test('a package.json that is a FIFO or a device never blocks or floods tripline', opts, () => withTempDir(async (dir) => {
+    const pkg = join(dir, 'node_modules', 'evil');
+    mkdirSync(pkg, { recursive: true });
+    execFileSync('mkfifo', [join(pkg, 'package.json')]);
+    // A program named npm that runs a "lifecycle script" in the package directory.
+    writeFileSync(join(dir, 'npm'), `#!/bin/sh\ncd node_modules/evil && sh -c 'cat ${THREE.join(' ')} > /dev/null'\n`);
+    chmodSync(join(dir, 'npm'), 0o755);
+    const r = await runTripline([join(dir, 'npm')], { dir });
+    assert.equal(r.timedOut, false, describeRun(r));
+    assert.equal(r.exitCode, 0, describeRun(r));
+    const d = r.detections[0];
+    assert.ok(d, describeRun(r));
+    assert.deepEqual(d.subject.package, { manager: 'npm', name: 'evil', version: null, lifecycle: null, directory: pkg });
+  }));
+
+  void test('report: forged JSONL lines are refused; its human text cannot issue workflow commands', opts, () => withTempDir(async (dir) => {
+    // cat reads the three settings, then fails on the two hostile "file names" (exit 1).
+    // Relative paths keep the command line short enough to be shown whole.
+    const made = await runTripline(['sh', '-c', 'cd /proc/sys/net && exec cat core/somaxconn ipv4/ip_forward unix/max_dgram_qlen "$0" "$1"', '::warning::FORGED', '##[add-mask]FORGED2'], { dir });
+    assert.equal(made.detections.length, 1, describeRun(made));
+    const good = readFileSync(made.jsonlPath, 'utf8');
+    const forged = join(dir, 'forged.jsonl');
+    writeFileSync(forged, good.replace('"importance":"low"', '"importance":"none"'));
+    const refused = await runCli(['report', forged], { cwd: dir });
+    assert.equal(refused.exitCode, 64, refused.stderr);
+    assert.match(refused.stderr, /forged\.jsonl:1: not a valid tripline\.detection\/v1 object/);
+    const r = await runCli(['report', '--output', 'github', made.jsonlPath], { cwd: dir, env: githubEnv(dir) });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const stop = /^::stop-commands::([0-9a-f]{32})$/m.exec(r.stderr);
+    assert.ok(stop?.[1] !== undefined, r.stderr);
+    const inside = r.stderr.slice(r.stderr.indexOf(stop[0]), r.stderr.indexOf(`::${stop[1]}::`));
+    assert.match(inside, /FORGED/, 'the process text is in the suspended part');
+    const outside = r.stderr.replace(inside, '');
+    assert.ok(!outside.includes('FORGED'), outside);
+    assert.match(r.stdout, /^::notice title=Tripline%3A/m);
   }));
 
   void test('an npm postinstall script is attributed to its package, first in the outputs', opts, () => withTempDir(async (dir) => {
