@@ -15,6 +15,7 @@ import { DetectionSession } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
 import { REPORT_HELP } from './help-text.ts';
 import type { RecipesIo } from './recipes-command.ts';
+import { parseCommandOptions } from './command-options.ts';
 import { UsageError } from './usage-error.ts';
 
 interface ReportOptions {
@@ -26,34 +27,12 @@ interface ReportOptions {
 }
 
 function parseReportOptions(args: readonly string[]): ReportOptions | 'help' {
-  const outputs: string[] = [];
-  const files: string[] = [];
-  let config: string | undefined;
-  let failOn: string | undefined;
-  let quiet = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    if (arg === '--help' || arg === '-h') return 'help';
-    if (arg === '--quiet' || arg === '-q') {
-      quiet = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) {
-      files.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
-    if (value === undefined || value === '') throw new UsageError(`report: ${name} needs a value`);
-    if (name === '--output') outputs.push(value);
-    else if (name === '--config') config = value;
-    else if (name === '--fail-on') failOn = value;
-    else throw new UsageError(`report: unknown option ${arg} (see tripline report --help)`);
-  }
+  const o = parseCommandOptions('report', args, { values: ['config', 'fail-on'], repeatable: ['output'], flags: ['quiet'] }, true);
+  if (o.help) return 'help';
+  const failOn = o.values.get('fail-on');
   if (failOn !== undefined && failOn !== 'never' && !isImportance(failOn)) throw new UsageError(`report: --fail-on "${failOn}" is not a level; use never, low, medium, high or critical`);
-  if (files.length === 0) throw new UsageError('report: give one or more JSONL files written by tripline run or watch (--jsonl)');
-  return { config, outputs, failOn, quiet, files };
+  if (o.positionals.length === 0) throw new UsageError('report: give one or more JSONL files written by tripline run or watch (--jsonl)');
+  return { config: o.values.get('config'), outputs: [...(o.lists.get('output') ?? [])], failOn, quiet: o.flags.has('quiet'), files: [...o.positionals] };
 }
 
 let detectionCheck: ValidateFunction | undefined;

@@ -10,7 +10,7 @@ import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { DetectionSession, type CliIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
 import { WATCH_HELP } from './help-text.ts';
-import { UsageError } from './usage-error.ts';
+import { parseCommandOptions } from './command-options.ts';
 
 interface WatchOptions {
   readonly config: string | undefined;
@@ -21,25 +21,12 @@ interface WatchOptions {
 }
 
 export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help' {
-  const values = new Map<string, string>();
-  const outputs: string[] = [];
-  let quiet = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    if (arg === '--help' || arg === '-h') return 'help';
-    if (arg === '--quiet' || arg === '-q') {
-      quiet = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (name !== '--jsonl' && name !== '--environment' && name !== '--config' && name !== '--output') throw new UsageError(`watch: unknown argument ${arg} (see tripline watch --help)`);
-    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
-    if (value === undefined || value === '') throw new UsageError(`watch: ${name} needs a value`);
-    if (name === '--output') outputs.push(value);
-    else values.set(name, value);
-  }
-  return { config: values.get('--config'), outputs, jsonl: values.get('--jsonl'), environment: values.get('--environment'), quiet };
+  const o = parseCommandOptions('watch', args, { values: ['config', 'jsonl', 'environment'], repeatable: ['output'], flags: ['quiet'] });
+  if (o.help) return 'help';
+  return {
+    config: o.values.get('config'), outputs: o.lists.get('output') ?? [], jsonl: o.values.get('jsonl'),
+    environment: o.values.get('environment'), quiet: o.flags.has('quiet'),
+  };
 }
 
 const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000] as const;

@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseCommandOptions } from './command-options.ts';
+import { parseWatchOptions } from './watch-command.ts';
+
+void test('watch and report options: both spellings, repeatable --output, and usage errors naming the command', () => {
+  assert.deepEqual(parseWatchOptions(['--config', 'c.yaml', '--output=github', '--output', 'sarif=x.sarif', '-q', '--jsonl=d.jsonl']), {
+    config: 'c.yaml', outputs: ['github', 'sarif=x.sarif'], jsonl: 'd.jsonl', environment: undefined, quiet: true,
+  });
+  assert.equal(parseWatchOptions(['-h']), 'help');
+  assert.throws(() => parseWatchOptions(['--bogus']), /^UsageError: watch: Unknown option '--bogus'/);
+  assert.throws(() => parseWatchOptions(['--jsonl=']), /watch: --jsonl needs a value/);
+  assert.throws(() => parseWatchOptions(['stray']), /watch: Unexpected argument 'stray'/);
+  const r = parseCommandOptions('report', ['a.jsonl', '--fail-on', 'low', 'b.jsonl'], { values: ['fail-on'], flags: [] }, true);
+  assert.deepEqual(r.positionals, ['a.jsonl', 'b.jsonl']);
+  assert.equal(r.values.get('fail-on'), 'low');
+});
