@@ -1,6 +1,6 @@
 // JUnit XML for CI test-report views (GitLab, Jenkins, Azure DevOps): one failing test case per
-// detection, one passing test case per recipe that did not fire. Written once at the end; the
-// detections are redacted first, since CI reports are shown to everyone with access to the job.
+// detection, one passing test case per recipe that did not fire. Written once at the end, from
+// detections the session has already redacted (CI reports are shown to everyone with access).
 
 import { writeFileSync } from 'node:fs';
 import { describePackage, type Detection, type DetectionProcess } from '../model/detection.ts';
