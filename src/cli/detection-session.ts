@@ -103,8 +103,10 @@ export class DetectionSession {
     const junit = o?.junit.value;
     if (junit !== undefined) opening(`junit ${junit}`, () => new JunitOutput({ path: junit, recipes: options.recipes }));
     const url = o?.webhook.value;
-    this.webhook = url === undefined ? undefined : new WebhookOutput({ url, secret: o?.webhookSecret.value, userAgent: `tripline/${triplineVersion()}` });
-    if (this.webhook !== undefined) outputs.push(this.webhook);
+    let webhook: WebhookOutput | undefined;
+    // The URL is not echoed in the error: it may carry the hook's secret.
+    if (url !== undefined) opening('webhook', () => (webhook = new WebhookOutput({ url, secret: o?.webhookSecret.value, userAgent: `tripline/${triplineVersion()}` })));
+    this.webhook = webhook;
     const github = o?.github.value ?? 'off';
     if (github === 'on' || (github === 'auto' && io.env.GITHUB_ACTIONS === 'true')) {
       outputs.push(new GithubOutput({
@@ -113,7 +115,7 @@ export class DetectionSession {
         // The webhook closes first (outputs close in order), so its final counts are known here.
         problems: () => [
           ...(this.queue.dropped > 0 ? [`${String(this.queue.dropped)} detection event(s) dropped: the output queue was full`] : []),
-          ...(this.webhook?.summary() === undefined ? [] : [this.webhook.summary() ?? '']),
+          ...[this.webhook?.summary()].filter((line): line is string => line !== undefined),
         ],
       }));
     }
