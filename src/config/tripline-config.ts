@@ -140,7 +140,8 @@ function parseOutputFlags(values: readonly string[]): Map<OutputKind, Sourced<st
       throw new ConfigError(`--output ${v}: unknown output "${kind}"; use jsonl=FILE, sarif=FILE, junit=FILE, webhook=URL or github`, [], true);
     }
     if (kind !== 'github' && (target === undefined || target === '')) throw new ConfigError(`--output ${v}: ${kind} needs a target (${kind}=${kind === 'webhook' ? 'URL' : 'FILE'})`, [], true);
-    if (kind === 'webhook' && !/^https?:\/\//i.test(target ?? '')) throw new ConfigError(`--output ${v}: a webhook URL starts with http:// or https://`, [], true);
+    // Never echoed: a webhook URL often carries the hook's secret.
+    if (kind === 'webhook' && !/^https?:\/\//i.test(target ?? '')) throw new ConfigError('--output webhook=…: a webhook URL starts with http:// or https://', [], true);
     out.set(kind as OutputKind, { value: target, source: `--output ${kind}` });
   }
   return out;
