@@ -2,9 +2,8 @@
 // commands from (GITHUB_STATE, GITHUB_ENV, GITHUB_PATH), written with random heredoc delimiters
 // so no value can forge another line.
 
-import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
-import { withoutCommands } from '../outputs/github-output.ts';
+import { runnerFileEntries, withoutCommands } from '../outputs/github-output.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -16,10 +15,7 @@ export function input(env: Env, name: string, fallback = ''): string {
 
 function append(path: string | undefined, what: string, entries: Readonly<Record<string, string>>): void {
   if (path === undefined || path === '') throw new Error(`${what} is not set: this does not look like a GitHub Actions runner`);
-  for (const [k, v] of Object.entries(entries)) {
-    const delimiter = `TRIPLINE_${randomBytes(12).toString('hex')}`;
-    appendFileSync(path, `${k}<<${delimiter}\n${v}\n${delimiter}\n`);
-  }
+  appendFileSync(path, runnerFileEntries(entries));
 }
 
 /** State for the post step (it arrives there as STATE_<name>). */

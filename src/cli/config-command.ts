@@ -7,6 +7,7 @@ import { formatDiagnostic } from '../model/diagnostic.ts';
 import { EXIT } from './exit-codes.ts';
 import { CONFIG_HELP } from './help-text.ts';
 import type { RecipesIo } from './recipes-command.ts';
+import { parseCommandOptions } from './command-options.ts';
 import { UsageError } from './usage-error.ts';
 
 const COMMENT_COLUMN = 50;
@@ -27,14 +28,7 @@ export function configCommand(args: readonly string[], io: RecipesIo): number {
     return sub === undefined ? EXIT.usage : EXIT.ok;
   }
   if (sub !== 'show') throw new UsageError(`config: unknown subcommand "${sub}" (show)`);
-  let flag: string | undefined;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i] ?? '';
-    if (a === '--config') flag = rest[++i];
-    else if (a.startsWith('--config=')) flag = a.slice('--config='.length);
-    else throw new UsageError(`config show: unknown argument ${a}`);
-    if (flag === undefined || flag === '') throw new UsageError('config show: --config needs a value');
-  }
+  const flag = parseCommandOptions('config show', rest, { values: ['config'], flags: [] }).values.get('config');
   const c = loadTriplineConfig({ config: flag }, io.env, io.cwd);
   for (const d of c.recipeDiagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
   const out: string[] = [

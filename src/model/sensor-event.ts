@@ -41,6 +41,8 @@ export interface ForkEvent {
   readonly thread: boolean;
   /** CLONE_FS: the child shares the parent's cwd. */
   readonly sharesFs: boolean;
+  /** CLONE_NEWNS: the child starts in a mount namespace of its own. */
+  readonly newMountNamespace?: boolean;
 }
 
 export interface ExitEvent {
@@ -104,6 +106,16 @@ export interface MountEvent {
   readonly bind: boolean;
 }
 
+/**
+ * A process left Tripline's mount namespace (unshare or clone with CLONE_NEWNS, setns): paths
+ * it sees may name other files than Tripline's, so its executable path proves nothing by itself.
+ */
+export interface MountNamespaceEvent {
+  readonly kind: 'mount-namespace';
+  readonly timeMs: TimeMs;
+  readonly tid: number;
+}
+
 /** A successful symlink(2): a link created during the run, whose target may lie in /proc. */
 export interface SymlinkEvent {
   readonly kind: 'symlink';
@@ -116,4 +128,4 @@ export interface SymlinkEvent {
   readonly base?: FdRef;
 }
 
-export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | CwdEvent | UidEvent | AccessEvent | MountEvent | SymlinkEvent;
+export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | CwdEvent | UidEvent | AccessEvent | MountEvent | MountNamespaceEvent | SymlinkEvent;

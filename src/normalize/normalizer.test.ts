@@ -143,3 +143,15 @@ test('kill lines printed per thread after the process exited do not make phantom
   assert.equal(n.processes.get(2), undefined, 'no process was made up for the thread');
   assert.deepEqual(n.processes.livePids(), []);
 });
+
+test('an executable gone before it was checked: its physical path stands in Tripline\'s mount namespace, never after it left it', () => {
+  const probe = { realpath: (p: string) => (p === '/sbin/sysctl' ? '/usr/sbin/sysctl' : p), isDirectory: () => undefined, verifiedExecutable: () => undefined };
+  const run = (leave: boolean): string | null | undefined => {
+    const n = new Normalizer({ initialCwd: '/', roots: ['/proc/sys/net'], probe });
+    if (leave) n.ingest({ kind: 'mount-namespace', timeMs: 0, tid: 5 });
+    n.ingest({ kind: 'exec', timeMs: 1, tid: 5, path: '/sbin/sysctl', argv: ['sysctl'], argvTruncated: false });
+    return n.processes.get(5)?.verifiedExe;
+  };
+  assert.equal(run(false), '/usr/sbin/sysctl');
+  assert.equal(run(true), null);
+});

@@ -47,7 +47,7 @@ export class Normalizer {
     switch (event.kind) {
       case 'fork':
         this.pidOf(event.parentTid, event.timeMs);
-        table.fork(event.parentTid, event.childTid, event.thread, event.timeMs);
+        table.fork(event.parentTid, event.childTid, event.thread, event.timeMs, event.newMountNamespace === true);
         return undefined;
       case 'exec': {
         const pid = this.pidOf(event.tid, event.timeMs);
@@ -57,7 +57,11 @@ export class Normalizer {
         // exception anchored on an executable cannot be met by a look-alike path: the sensor's own
         // check at exec time when it made one, else one now.
         const probe = this.options.probe;
-        const verified = event.verifiedExe !== undefined ? event.verifiedExe : probe?.verifiedExecutable(pid, exe);
+        let verified = event.verifiedExe !== undefined ? event.verifiedExe : probe?.verifiedExecutable(pid, exe);
+        // Gone before it could be checked (a quick program under ptrace, whose trace is read a
+        // little later): in Tripline's own mount namespace the path names the file that ran, so
+        // its physical path stands. Never for a process that left the namespace (a bind mount there).
+        if (verified === undefined && event.verifiedExe === undefined && exe.startsWith('/') && !table.inForeignMounts(pid)) verified = probe?.realpath(exe);
         table.exec(pid, exe, event.argv, event.argvTruncated, event.timeMs, probe === undefined && event.verifiedExe === undefined ? undefined : (verified ?? null));
         return undefined;
       }
@@ -86,6 +90,9 @@ export class Normalizer {
         return this.access(event);
       case 'mount':
         this.mount(event);
+        return undefined;
+      case 'mount-namespace':
+        table.leaveMountNamespace(this.pidOf(event.tid, event.timeMs));
         return undefined;
       case 'symlink':
         this.symlink(event);

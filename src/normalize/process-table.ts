@@ -11,6 +11,8 @@ interface MutableProcess {
   verifiedExe: string | null | undefined;
   /** The parent's start time when this process was forked: a parent pid reused later is not its parent. */
   parentStartMs: number | undefined;
+  /** In a mount namespace other than Tripline's (inherited by children). */
+  foreignMounts: boolean;
   argv: readonly string[];
   argvTruncated: boolean;
   cwd: string | undefined;
@@ -108,7 +110,7 @@ export class ProcessTable implements LinkResolver {
   }
 
   /** A thread (CLONE_THREAD) joins its parent's process; anything else is a new process inheriting cwd, uid, identity and fds. */
-  fork(parentTid: number, childTid: number, thread: boolean, timeMs: number): void {
+  fork(parentTid: number, childTid: number, thread: boolean, timeMs: number, newMountNamespace = false): void {
     const parentPid = this.pidOf(parentTid);
     const parent = this.live.get(parentPid) ?? this.exited.get(parentPid);
     if (thread) {
@@ -122,6 +124,7 @@ export class ProcessTable implements LinkResolver {
     this.exited.delete(childTid);
     const child = blank(childTid, parentPid, parent?.cwd, parent?.uid, timeMs);
     child.parentStartMs = parent?.startMs;
+    child.foreignMounts = newMountNamespace || parent?.foreignMounts === true;
     if (parent !== undefined) {
       child.exe = parent.exe;
       child.verifiedExe = parent.verifiedExe;
@@ -141,6 +144,17 @@ export class ProcessTable implements LinkResolver {
     p.argvTruncated = argvTruncated;
     p.execed = true;
     p.startMs ??= timeMs;
+  }
+
+  /** The process left Tripline's mount namespace. */
+  leaveMountNamespace(pid: number): void {
+    const p = this.live.get(pid);
+    if (p !== undefined) p.foreignMounts = true;
+  }
+
+  /** Whether the process is (or may be) in a mount namespace other than Tripline's. */
+  inForeignMounts(pid: number): boolean {
+    return (this.live.get(pid) ?? this.exited.get(pid))?.foreignMounts === true;
   }
 
   setCwd(pid: number, cwd: string): void {
@@ -240,7 +254,7 @@ export class ProcessTable implements LinkResolver {
 
 function blank(pid: number, ppid: number | undefined, cwd: string | undefined, uid: number | undefined, startMs: number | undefined): MutableProcess {
   return {
-    pid, ppid, exe: undefined, verifiedExe: undefined, parentStartMs: undefined, argv: [], argvTruncated: false, cwd, uid, startMs,
+    pid, ppid, exe: undefined, verifiedExe: undefined, parentStartMs: undefined, foreignMounts: false, argv: [], argvTruncated: false, cwd, uid, startMs,
     exitMs: undefined, exitCode: undefined, exitSignal: undefined, execed: false, fds: undefined, threads: undefined,
   };
 }

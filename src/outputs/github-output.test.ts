@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Detection } from '../model/detection.ts';
 import { replayFixture } from '../../test/replay-strace-fixture.ts';
-import { annotationOf, escapeCommandData, escapeCommandProperty, GithubOutput, markdownBlock, markdownCode, summaryOf } from './github-output.ts';
+import { annotationOf, escapeCommandData, escapeCommandProperty, GithubOutput, markdownBlock, markdownCode, markdownText, summaryOf } from './github-output.ts';
 
 const HOSTILE_ARGV = [
   '::error::pwned', 'x\n::set-output name=pwned::1', '![x](http://evil.example/x.png)', '<script>alert(1)</script>',
@@ -61,6 +61,12 @@ void describe('github output escaping', () => {
     assert.equal(line.indexOf('::', 2), line.indexOf('::notice') + '::notice title=Tripline%3A os_network_fingerprint (low)'.length);
     assert.ok(!line.includes('\r'));
     assert.match(line, /x%0A::set-output/);
+  });
+
+  void test('markdown prose: every character that could start markup is escaped (the summary and SARIF help)', () => {
+    assert.equal(markdownText('<b>x</b> ![i](u) *a* `c` 1_2'), '\\<b\\>x\\<\\/b\\> \\!\\[i\\]\\(u\\) \\*a\\* \\`c\\` 1\\_2');
+    assert.equal(markdownText('1. not a list'), '1\\. not a list');
+    assert.equal(markdownText('- not a bullet'), '\\- not a bullet');
   });
 
   void test('markdown code spans and blocks cannot be broken out of', () => {

@@ -122,8 +122,11 @@ export function withoutCommands(text: string): string {
   return `::stop-commands::${token}\n${text.endsWith('\n') ? text : `${text}\n`}::${token}::\n`;
 }
 
-/** `name=value` lines for $GITHUB_OUTPUT; values go in a heredoc with a random delimiter. */
-export function stepOutputs(values: Readonly<Record<string, string>>): string {
+/**
+ * Entries for the runner's files ($GITHUB_OUTPUT, $GITHUB_STATE, $GITHUB_ENV): each value in a
+ * heredoc with a random delimiter, so no value can forge another entry.
+ */
+export function runnerFileEntries(values: Readonly<Record<string, string>>): string {
   return Object.entries(values).map(([k, v]) => {
     const delimiter = `TRIPLINE_${randomBytes(12).toString('hex')}`;
     return `${k}<<${delimiter}\n${v}\n${delimiter}\n`;
@@ -158,7 +161,7 @@ export class GithubOutput implements DetectionOutput {
     if (o.outputPath !== undefined) {
       const highest = this.detections.reduce<Importance | undefined>(
         (h, d) => (h === undefined || importanceRank(d.recipe.importance) > importanceRank(h) ? d.recipe.importance : h), undefined);
-      appendFileSync(o.outputPath, stepOutputs({
+      appendFileSync(o.outputPath, runnerFileEntries({
         detections: String(this.detections.length), 'highest-importance': highest ?? 'none', sarif: o.sarifPath ?? '',
       }));
     }

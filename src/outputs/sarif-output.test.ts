@@ -14,7 +14,7 @@ import { IMPORTANCE_LEVELS } from '../model/importance.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
 import { assertValidSarif } from '../../test/validate-sarif.ts';
-import { buildSarif, escapeMarkdown, fingerprintOf, SarifOutput, type SarifOptions } from './sarif-output.ts';
+import { buildSarif, fingerprintOf, SarifOutput, type SarifOptions } from './sarif-output.ts';
 
 const GOLDEN = new URL('../../test/golden/', import.meta.url);
 
@@ -182,12 +182,6 @@ void test('hostile process text stays in JSON strings and plain message text, cu
   assert.ok((props.process.argv[5] ?? '').length <= 1000, 'long strings are cut');
   assert.equal(locationUri(log), WORKFLOW);
   for (const rule of log.runs[0]?.tool.driver.rules ?? []) assert.doesNotMatch(rule.help?.markdown ?? '', /<script|!\[/);
-});
-
-void test('markdown help escapes what could be read as markup', () => {
-  assert.equal(escapeMarkdown('<b>x</b> ![i](u) *a* `c` 1_2'), '\\<b\\>x\\</b\\> \\!\\[i\\](u) \\*a\\* \\`c\\` 1\\_2');
-  assert.equal(escapeMarkdown('1. not a list'), '1\\. not a list');
-  assert.equal(escapeMarkdown('- not a bullet\nor a break'), '\\- not a bullet or a break');
 });
 
 void test('the validator check is not vacuous: a result without a location fails it', () => {

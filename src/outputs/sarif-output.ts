@@ -13,6 +13,7 @@ import type { EnvironmentKind } from '../model/environment.ts';
 import type { Importance } from '../model/importance.ts';
 import type { Recipe } from '../model/recipe.ts';
 import type { DetectionOutput } from './output.ts';
+import { markdownText } from './github-output.ts';
 import { visible } from './terminal-text.ts';
 
 /** The project's home page: the driver's informationUri and the base of built-in recipes' documentation. */
@@ -180,9 +181,9 @@ function helpText(implications: string, actions: readonly string[]): string {
 }
 
 /** Backslash-escapes what CommonMark could read as markup (inline, or a block marker at the start), so text shows as written. */
-export function escapeMarkdown(text: string): string {
-  const inline = oneLine(text).replace(/[\\`*_[\]<>#|~!&]/g, (c) => `\\${c}`);
-  return inline.replace(/^(\d+)([.)])/, '$1\\$2').replace(/^([-+=])/, '\\$1');
+/** Recipe text as Markdown prose: on one line, every punctuation character escaped (the job summary's escaper). */
+function escapeMarkdown(text: string): string {
+  return markdownText(oneLine(text));
 }
 
 function helpMarkdown(implications: string, actions: readonly string[], helpUri: string | undefined): string {

@@ -198,6 +198,9 @@ describe('properties', () => {
   test('tokens in argv elements, bare or after a secret option, never come out', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(SAFE, TOKEN), { minLength: 1, maxLength: 4 }), (parts) => {
+        // One token's secret may happen to be plain text of another (a URL's user name "toString"
+        // and a password "toString"): that is not a leak, so such draws are skipped.
+        fc.pre(parts.every(([, t], i) => parts.every(([, u], j) => i === j || !u.text.replace(u.secret, '').includes(t.secret))));
         const argv = parts.flatMap(([safe, token]) => [safe, token.text]);
         const out = redactArgv(argv).join('\u0000');
         return parts.every(([, token]) => !out.includes(token.secret));

@@ -43,3 +43,14 @@ test('mount, symlink and uid changes become events', () => {
   assert.equal(map('1  1.000001 symlinkat("/proc/sys/net", AT_FDCWD</tmp>, "n") = 0')?.kind, 'symlink');
   assert.deepEqual(map('1  1.000001 setresuid(-1, 1000, -1) = 0'), { kind: 'uid', timeMs: 1000.001, tid: 1, uid: 1000 });
 });
+
+test('leaving the mount namespace: unshare(CLONE_NEWNS), setns, clone with CLONE_NEWNS', () => {
+  assert.deepEqual(map('7  1.000001 unshare(CLONE_NEWNS|CLONE_NEWUSER) = 0'), { kind: 'mount-namespace', timeMs: 1000.001, tid: 7 });
+  assert.equal(map('7  1.000001 unshare(CLONE_NEWNET) = 0'), undefined);
+  assert.equal(map('7  1.000001 unshare(CLONE_NEWNS) = -1 EPERM (Operation not permitted)'), undefined);
+  assert.equal(map('7  1.000001 setns(3</proc/1/ns/mnt>, CLONE_NEWNS) = 0')?.kind, 'mount-namespace');
+  assert.equal(map('7  1.000001 setns(3</proc/1/ns/mnt>, 0) = 0')?.kind, 'mount-namespace');
+  assert.deepEqual(map('7  1.000001 clone(child_stack=NULL, flags=CLONE_NEWNS|SIGCHLD) = 9'), {
+    kind: 'fork', timeMs: 1000.001, parentTid: 7, childTid: 9, thread: false, sharesFs: false, newMountNamespace: true,
+  });
+});

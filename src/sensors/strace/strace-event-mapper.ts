@@ -19,6 +19,7 @@ export const TRACED_SYSCALLS = [
   'exit_group',
   'setuid', 'setreuid', 'setresuid',
   'mount', 'symlink', 'symlinkat',
+  'unshare', 'setns',
 ] as const;
 
 const NO_FOLLOW_SYSCALLS = new Set(['lstat', 'readlink', 'readlinkat']);
@@ -174,6 +175,7 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
       return {
         kind: 'fork', timeMs: rec.timeMs, parentTid: rec.tid, childTid: child,
         thread: flags.includes('CLONE_THREAD'), sharesFs: flags.includes('CLONE_FS'),
+        ...(flags.includes('CLONE_NEWNS') ? { newMountNamespace: true } : {}),
       };
     }
     case 'exit_group': {
@@ -196,6 +198,11 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
         source: decodeStringArg(a[0])?.value, fstype: decodeStringArg(a[2])?.value, bind: (a[3] ?? '').includes('MS_BIND'),
       };
     }
+    case 'unshare':
+      return ok && (a[0] ?? '').includes('CLONE_NEWNS') ? { kind: 'mount-namespace', timeMs: rec.timeMs, tid: rec.tid } : undefined;
+    case 'setns':
+      // nstype 0 joins whatever namespace the fd is: counted as a mount namespace too.
+      return ok && /CLONE_NEWNS|^0$/.test((a[1] ?? '').trim()) ? { kind: 'mount-namespace', timeMs: rec.timeMs, tid: rec.tid } : undefined;
     case 'symlink':
     case 'symlinkat': {
       const target = decodeStringArg(a[0]);
