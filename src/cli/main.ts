@@ -3,6 +3,7 @@
 
 import { ConfigError } from '../config/tripline-config.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
+import { visible } from '../model/visible.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
 import { configCommand } from './config-command.ts';
 import { demoCommand } from './demo-command.ts';
@@ -45,20 +46,26 @@ export async function main(argv: readonly string[], io: RecipesIo): Promise<numb
         throw new UsageError(`unknown command "${command}" (try tripline --help)`);
     }
   } catch (error) {
+    // Messages quote argv, file names and file content: shown with control characters escaped.
     if (error instanceof UsageError) {
-      io.stderr.write(`tripline: ${error.message}\n`);
+      io.stderr.write(`tripline: ${visible(error.message)}\n`);
       return EXIT.usage;
     }
     if (error instanceof ConfigError) {
       for (const d of error.diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
-      io.stderr.write(`tripline: ${error.message}\n`);
+      io.stderr.write(`tripline: ${visible(error.message)}\n`);
       return error.fromFlag ? EXIT.usage : EXIT.config;
     }
     if (error instanceof SensorUnavailableError) {
-      io.stderr.write(`tripline: ${error.message}\n  ${error.hint}\n`);
+      io.stderr.write(`tripline: ${escapedLines(error.message)}\n  ${visible(error.hint)}\n`);
       return EXIT.sensor;
     }
-    io.stderr.write(`tripline: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    io.stderr.write(`tripline: internal error: ${escapedLines(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
     return EXIT.internal;
   }
+}
+
+/** A text of several lines (a tool's stderr, a stack): each line escaped, continuation lines indented. */
+function escapedLines(text: string): string {
+  return text.split('\n').map(visible).join('\n  ');
 }

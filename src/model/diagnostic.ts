@@ -1,5 +1,7 @@
 // A problem found in a user's file (recipe, configuration): where, what, and how to fix it.
 
+import { visible } from './visible.ts';
+
 export type Severity = 'error' | 'warning';
 
 export interface Diagnostic {
@@ -15,10 +17,14 @@ export interface Diagnostic {
   readonly hint?: string;
 }
 
-/** `file:line:col: error[code]: message` and an indented hint line, as compilers print them. */
+/**
+ * `file:line:col: error[code]: message` and an indented hint line, as compilers print them.
+ * File names, messages and hints quote what the file holds: control characters are shown as
+ * escapes, so a crafted file or file name cannot drive the terminal or forge a line.
+ */
 export function formatDiagnostic(d: Diagnostic): string {
-  const head = `${d.file}:${String(d.line)}:${String(d.column)}: ${d.severity}[${d.code}]: ${d.message}`;
-  return d.hint === undefined ? head : `${head}\n    hint: ${d.hint}`;
+  const head = `${visible(d.file)}:${String(d.line)}:${String(d.column)}: ${d.severity}[${visible(d.code)}]: ${visible(d.message)}`;
+  return d.hint === undefined ? head : `${head}\n    hint: ${visible(d.hint)}`;
 }
 
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {

@@ -60,7 +60,18 @@ void describe('github output escaping', () => {
     // Every later "::" is inside the message data, after the command's own "::".
     assert.equal(line.indexOf('::', 2), line.indexOf('::notice') + '::notice title=Tripline%3A os_network_fingerprint (low)'.length);
     assert.ok(!line.includes('\r'));
-    assert.match(line, /x%0A::set-output/);
+    assert.match(line, /x\\n::set-output/);
+  });
+
+  void test('an annotation shows ESC, NUL, CR and bidi overrides as escapes: nothing for the log viewer to obey, no line to end', () => {
+    const d = hostile();
+    const p = { ...d.subject.process, argv: ['sh', '-c', '\u001b[2J\u0000x\ry\u202Ez', '##[add-mask]x', '::stop-commands::t'] };
+    const line = annotationOf({ ...d, subject: { ...d.subject, process: p }, evidence: { ...d.evidence, directories: ['/proc/sys/net/\u001b[31m\u2066'] } });
+    // eslint-disable-next-line no-control-regex
+    assert.ok(!/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(line), JSON.stringify(line));
+    assert.match(line, /\\x1b\[2J\\x00x\\ry\\u202ez/);
+    assert.match(line, /\\x1b\[31m\\u2066/);
+    assert.ok(line.startsWith('::notice title='));
   });
 
   void test('markdown prose: every character that could start markup is escaped (the summary and SARIF help)', () => {

@@ -54,13 +54,18 @@ function command(p: DetectionProcess, max = 160): string {
 
 const LEVEL: Readonly<Record<Importance, 'notice' | 'warning' | 'error'>> = { low: 'notice', medium: 'warning', high: 'error', critical: 'error' };
 
-/** The workflow command of one detection, on one line. */
+/**
+ * The workflow command of one detection, on one line. Title and message are made visible first
+ * (no ESC for the log viewer's ANSI rendering, no bidi override, no CR: a bare CR ends a runner
+ * line), then escaped for the command: nothing in them can end the line, so nothing can start a
+ * command or a stop-commands token; a `##[` or `::` inside stays data of this command.
+ */
 export function annotationOf(d: Detection): string {
   const p = d.subject.process;
   const who = d.subject.package === null ? '' : `${describePackage(d.subject.package)}: `;
   const message = `${who}${command(p)} (pid ${String(p.pid)}) read ${String(d.evidence.directoryCount)} directories under ${d.evidence.roots.join(', ')}: ${d.evidence.directories.slice(0, 6).join(', ')}. ${d.guidance.actions[0] ?? ''}`;
   const title = `Tripline: ${d.recipe.id} (${d.recipe.importance})`;
-  return `::${LEVEL[d.recipe.importance]} title=${escapeCommandProperty(title)}::${escapeCommandData(message)}`;
+  return `::${LEVEL[d.recipe.importance]} title=${escapeCommandProperty(visible(title))}::${escapeCommandData(visible(message))}`;
 }
 
 /** The job summary: a table of detections, then for each the process, ancestry, evidence and guidance. */
