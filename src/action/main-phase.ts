@@ -3,10 +3,11 @@
 // with `tripline run`, whose detections the post step then collects.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { escapeCommandData } from '../outputs/github-output.ts';
+import { openOutputFile } from '../outputs/output-file.ts';
 import { addPath, exportVariables, input, saveState, type Env } from './runner-files.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -70,7 +71,10 @@ export async function mainPhase(env: Env): Promise<number> {
     else {
       const jsonl = join(dir, 'watch.jsonl');
       const log = join(dir, 'watch.log');
-      const fd = openSync(log, 'a');
+      const fd = openOutputFile(log, { append: true });
+      // Made now, by the runner's user: the watch (root) then writes into a file the post step,
+      // not root, can read (a file root creates is 0600).
+      closeSync(openOutputFile(jsonl));
       const [file = '', ...args] = [...prefix, process.execPath, TRIPLINE, 'watch', '--quiet', '--jsonl', jsonl, ...configArgs];
       // The watch writes only its JSONL: the post step makes the summary, annotations and other
       // outputs once (the main step's runner files are not the post step's, and a webhook must not get everything twice).

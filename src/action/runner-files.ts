@@ -2,8 +2,8 @@
 // commands from (GITHUB_STATE, GITHUB_ENV, GITHUB_PATH), written with random heredoc delimiters
 // so no value can forge another line.
 
-import { appendFileSync } from 'node:fs';
 import { runnerFileEntries, withoutCommands } from '../outputs/github-output.ts';
+import { appendOutputFile } from '../outputs/output-file.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -15,7 +15,7 @@ export function input(env: Env, name: string, fallback = ''): string {
 
 function append(path: string | undefined, what: string, entries: Readonly<Record<string, string>>): void {
   if (path === undefined || path === '') throw new Error(`${what} is not set: this does not look like a GitHub Actions runner`);
-  appendFileSync(path, runnerFileEntries(entries));
+  appendOutputFile(path, runnerFileEntries(entries));
 }
 
 /** State for the post step (it arrives there as STATE_<name>). */
@@ -30,7 +30,7 @@ export function exportVariables(env: Env, entries: Readonly<Record<string, strin
 
 export function addPath(env: Env, dir: string): void {
   if (env.GITHUB_PATH === undefined || env.GITHUB_PATH === '') throw new Error('GITHUB_PATH is not set: this does not look like a GitHub Actions runner');
-  appendFileSync(env.GITHUB_PATH, `${dir}\n`);
+  appendOutputFile(env.GITHUB_PATH, `${dir}\n`);
 }
 
 /**

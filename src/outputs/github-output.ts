@@ -3,11 +3,11 @@
 // process controls (comm, argv, paths, cwd) is escaped for where it lands.
 
 import { randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
 import { importanceRank, type Importance } from '../model/importance.ts';
 import { describePackage, type Detection, type DetectionProcess } from '../model/detection.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { DetectionOutput } from './output.ts';
+import { appendOutputFile } from './output-file.ts';
 import { visible } from './terminal-text.ts';
 
 /** Workflow-command data: %, CR and LF would end or forge the command. */
@@ -162,11 +162,11 @@ export class GithubOutput implements DetectionOutput {
 
   close(): void {
     const o = this.options;
-    if (o.summaryPath !== undefined) appendFileSync(o.summaryPath, summaryOf(this.detections, o.problems?.() ?? []));
+    if (o.summaryPath !== undefined) appendOutputFile(o.summaryPath, summaryOf(this.detections, o.problems?.() ?? []));
     if (o.outputPath !== undefined) {
       const highest = this.detections.reduce<Importance | undefined>(
         (h, d) => (h === undefined || importanceRank(d.recipe.importance) > importanceRank(h) ? d.recipe.importance : h), undefined);
-      appendFileSync(o.outputPath, runnerFileEntries({
+      appendOutputFile(o.outputPath, runnerFileEntries({
         detections: String(this.detections.length), 'highest-importance': highest ?? 'none', sarif: o.sarifPath ?? '',
       }));
     }

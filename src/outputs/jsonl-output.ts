@@ -1,16 +1,17 @@
 // JSON Lines: one final detection per line, written as soon as it is final so a crash later
 // in the run cannot lose it.
 
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import type { Detection } from '../model/detection.ts';
 import type { DetectionOutput } from './output.ts';
+import { openOutputFile } from './output-file.ts';
 
 export class JsonlOutput implements DetectionOutput {
   private fd: number | undefined;
 
   /** `append` keeps what a previous run of a daemon wrote; otherwise the file starts empty. */
   constructor(readonly path: string, append = false) {
-    this.fd = openSync(path, append ? 'a' : 'w');
+    this.fd = openOutputFile(path, { append });
   }
 
   closed(detection: Detection): void {

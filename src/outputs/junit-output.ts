@@ -2,11 +2,12 @@
 // detection, one passing test case per recipe that did not fire. Written once at the end, from
 // detections the session has already redacted (CI reports are shown to everyone with access).
 
-import { writeFileSync } from 'node:fs';
+import { closeSync, writeFileSync } from 'node:fs';
 import { describePackage, type Detection, type DetectionProcess } from '../model/detection.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { DetectionOutput } from './output.ts';
+import { openOutputFile } from './output-file.ts';
 import { visible } from './terminal-text.ts';
 
 export interface JunitOutputOptions {
@@ -20,9 +21,12 @@ export interface JunitOutputOptions {
 export class JunitOutput implements DetectionOutput {
   readonly name: string;
   private readonly detections: Detection[] = [];
+  /** Opened (and checked) at once, so a path that cannot be written stops the command before it runs. */
+  private fd: number | undefined;
 
   constructor(private readonly options: JunitOutputOptions) {
     this.name = `junit ${options.path}`;
+    this.fd = openOutputFile(options.path);
   }
 
   closed(detection: Detection): void {
@@ -31,7 +35,14 @@ export class JunitOutput implements DetectionOutput {
   }
 
   close(): void {
-    writeFileSync(this.options.path, buildJunit(this.detections, this.options.recipes, this.options.name ?? 'tripline'));
+    const fd = this.fd;
+    if (fd === undefined) return;
+    this.fd = undefined;
+    try {
+      writeFileSync(fd, buildJunit(this.detections, this.options.recipes, this.options.name ?? 'tripline'));
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 

@@ -1,9 +1,10 @@
 // SARIF 2.1.0: detections as code-scanning alerts (GitHub code scanning, IDE viewers). One rule
 // per recipe, one result per final detection, located at the most useful file of the
-// repository (the script that ran, its package.json, or the workflow file). Written at close.
+// repository (the script that ran, its package.json, or the workflow file). The file is opened
+// and checked at start (see output-file.ts), written at close.
 
 import { createHash } from 'node:crypto';
-import { statSync, writeFileSync } from 'node:fs';
+import { closeSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Location, Log, ReportingDescriptor, Result } from 'sarif';
@@ -14,6 +15,7 @@ import type { Importance } from '../model/importance.ts';
 import type { Recipe } from '../model/recipe.ts';
 import type { DetectionOutput } from './output.ts';
 import { markdownText } from './github-output.ts';
+import { openOutputFile } from './output-file.ts';
 import { visible } from './terminal-text.ts';
 
 /** The project's home page: the driver's informationUri and the base of built-in recipes' documentation. */
@@ -53,9 +55,12 @@ export class SarifOutput implements DetectionOutput {
   readonly name: string;
   private readonly detections: Detection[] = [];
   private omitted = 0;
+  /** Opened (and checked) at once, so a path that cannot be written stops the command before it runs. */
+  private fd: number | undefined;
 
   constructor(private readonly options: SarifOutputOptions) {
     this.name = `sarif ${options.path}`;
+    this.fd = openOutputFile(options.path);
   }
 
   closed(detection: Detection): void {
@@ -65,7 +70,14 @@ export class SarifOutput implements DetectionOutput {
 
   close(): void {
     const log = buildSarif(this.detections, { ...this.options, omitted: this.omitted });
-    writeFileSync(this.options.path, `${JSON.stringify(log, null, 2)}\n`);
+    const fd = this.fd;
+    if (fd === undefined) return;
+    this.fd = undefined;
+    try {
+      writeFileSync(fd, `${JSON.stringify(log, null, 2)}\n`);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
