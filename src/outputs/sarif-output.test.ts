@@ -193,3 +193,13 @@ void test('the validator check is not vacuous: a result without a location fails
     writeAndValidate(log);
   }, /GH1015/);
 });
+
+void test('the workspace path in originalUriBaseIds is redacted like every other path', () => {
+  const token = 'aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5';
+  const log = sarifOf([first('sysctl-a.strace')], { ...BASE_OPTIONS, workspace: `/home/runner/ghp_${token}/DB_PASSWORD=hunter22/shop`, workflowFile: WORKFLOW });
+  const base = log.runs[0]?.originalUriBaseIds?.['%SRCROOT%']?.uri ?? '';
+  assert.match(base, /^file:\/\/\/home\/runner\/ghp_.*REDACTED/);
+  const text = JSON.stringify(log);
+  assert.ok(!text.includes(token), base);
+  assert.ok(!text.includes('hunter22'), base);
+});

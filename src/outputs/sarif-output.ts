@@ -15,6 +15,7 @@ import type { Importance } from '../model/importance.ts';
 import type { Recipe } from '../model/recipe.ts';
 import type { DetectionOutput } from './output.ts';
 import { markdownText } from './github-output.ts';
+import { redactText } from './secret-redactor.ts';
 import { openOutputFile } from './output-file.ts';
 import { visible } from './terminal-text.ts';
 
@@ -111,7 +112,8 @@ export function buildSarif(detections: readonly Detection[], options: SarifOptio
           rules,
         },
       },
-      ...(workspace === undefined ? {} : { originalUriBaseIds: { [SRCROOT]: { uri: directoryUri(workspace) } } }),
+      // The checkout's path (a home directory, a token in a directory name) is redacted like every path of a detection.
+      ...(workspace === undefined ? {} : { originalUriBaseIds: { [SRCROOT]: { uri: directoryUri(redactText(workspace)) } } }),
       results: kept.map((d) => resultOf(d, ruleIndex.get(d.recipe.id) ?? 0, locator)),
       ...(omitted > 0 ? { properties: { resultsOmitted: omitted } } : {}),
     }],

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { replayFixture } from '../../test/replay-strace-fixture.ts';
 import type { Detection } from '../model/detection.ts';
+import { shellQuote } from '../engine/guidance-renderer.ts';
 import { redactArgv, redactDetection, redactText } from './secret-redactor.ts';
 
 const A36 = 'aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5';
@@ -62,6 +63,11 @@ const REDACTS: readonly (readonly [string, string, string])[] = [
   ['env API_KEY', 'OPENAI_API_KEY=sk-abc', 'OPENAI_API_KEY=[REDACTED]'],
   ['env PRIVATE_KEY', 'SSH_PRIVATE_KEY=abc', 'SSH_PRIVATE_KEY=[REDACTED]'],
   ['env ACCESS_KEY', 'MINIO_ACCESS_KEY=abc', 'MINIO_ACCESS_KEY=[REDACTED]'],
+  ['OpenAI-style key', 'key sk-proj-abcdefghij0123456789_-XYZ', 'key sk-[REDACTED]'],
+  ['Stripe secret key', 'sk_live_abcdefghijklmnop1234', 'sk_live_[REDACTED]'],
+  ['mysql -pSECRET in a shell command', 'mysql -uroot -ps3cr3t shop', 'mysql -uroot -p[REDACTED] shop'],
+  ['mysqldump -p after other options, by path', 'cd / && /usr/bin/mysqldump -h db -u root -p"a b" shop | gzip', 'cd / && /usr/bin/mysqldump -h db -u root -p[REDACTED] shop | gzip'],
+  ['mariadb --password=', 'mariadb --password=s3cr3t', 'mariadb --password=[REDACTED]'],
 ];
 
 const KEEPS: readonly string[] = [
@@ -79,6 +85,9 @@ const KEEPS: readonly string[] = [
   'Authorization header missing',
   'a token, a password and a secret',
   'eyJ without dots',
+  'mysql -p shop',
+  'ssh -p2222 host; ls -pa; mysql -u root shop',
+  'disk-usage-report',
   '',
 ];
 
@@ -125,6 +134,33 @@ describe('redactArgv', () => {
     assert.deepEqual(redactArgv(['--token', '--token', 'y']), ['--token', '[REDACTED]', '[REDACTED]']);
     assert.deepEqual(redactArgv(['curl', '-u', 'bob:s3cr3t', '--db-password', 'pw12345', '--github-token', 'tok12345', '--no-auth']),
       ['curl', '-u', 'bob:[REDACTED]', '--db-password', '[REDACTED]', '--github-token', '[REDACTED]', '--no-auth']);
+  });
+  test('mysql -pSECRET and --password=SECRET, for the MySQL/MariaDB clients only; -p VALUE is the database', () => {
+    assert.deepEqual(redactArgv(['mysql', '-uroot', '-ps3cr3t', 'shop']), ['mysql', '-uroot', '-p[REDACTED]', 'shop']);
+    assert.deepEqual(redactArgv(['mysql', '--password=s3cr3t']), ['mysql', '--password=[REDACTED]']);
+    assert.deepEqual(redactArgv(['sudo', '/usr/bin/mysqladmin', '-pa b', 'status']), ['sudo', '/usr/bin/mysqladmin', '-p[REDACTED]', 'status']);
+    assert.deepEqual(redactArgv(['docker', 'exec', 'db', 'mariadb-dump', '-pX1']), ['docker', 'exec', 'db', 'mariadb-dump', '-p[REDACTED]']);
+    assert.deepEqual(redactArgv(['mysql', '-p', 'shop']), ['mysql', '-p', 'shop']);
+    assert.deepEqual(redactArgv(['ssh', '-p2222', 'host']), ['ssh', '-p2222', 'host']);
+    assert.deepEqual(redactArgv(['docker', 'run', '-p8080:80', 'mysql']), ['docker', 'run', '-p8080:80', 'mysql']);
+    const once = redactArgv(['mysql', '-ps3cr3t']);
+    assert.deepEqual(redactArgv(once), once);
+  });
+  test('a command line the sensor cut: the start of a token at the end of an element goes', () => {
+    // bpftrace cut this argv at 384 bytes, 16 of the token's 36 characters in.
+    const cut = `ghp_${A36.slice(0, 16)}`;
+    assert.deepEqual(redactArgv(['git', 'push', `https://x-access-token:${cut}`], true), ['git', 'push', 'https://x-access-token:[REDACTED]']);
+    assert.deepEqual(redactArgv(['deploy', cut], true), ['deploy', 'ghp_[REDACTED]']);
+    assert.deepEqual(redactArgv(['sh', '-c', `echo $X; curl -H "X-Token: ${cut}`], true), ['sh', '-c', 'echo $X; curl -H "X-Token: ghp_[REDACTED]']);
+    for (const fragment of ['github_pat_11ABC', 'glpat-abc', 'npm_abcd', 'AKIAIOSF', 'xoxb-1234', 'sk-proj-ab', 'sk_live_ab', 'eyJhbGciOi', 'gho_a']) {
+      const prefix = /^(?:github_pat_|glpat-|npm_|AKIA|xoxb-|sk-|sk_live_|eyJ|gho_)/.exec(fragment)?.[0] ?? '';
+      assert.deepEqual(redactArgv(['x', `--url=${fragment}`], true), ['x', `--url=${prefix}[REDACTED]`], fragment);
+    }
+    assert.deepEqual(redactArgv(['curl', 'https://bob:hunter2hu'], true), ['curl', 'https://bob:[REDACTED]']);
+    // Not cut: a short word after a prefix is no token.
+    assert.deepEqual(redactArgv(['deploy', 'ghp_short'], false), ['deploy', 'ghp_short']);
+    const once = redactArgv(['deploy', cut, 'https://bob:hunter2hu'], true);
+    assert.deepEqual(redactArgv(once, true), once);
   });
   test('is idempotent', () => {
     const argv = ['--token', 'a', '--password=b', 'c', `ghp_${A36}`, '--secret', '--token', 'z'];
@@ -227,6 +263,54 @@ describe('properties', () => {
   });
 });
 
+/** Tokens with a known prefix, at full length: the cut property checks what remains of them. */
+const KNOWN_TOKEN: fc.Arbitrary<Token> = fc.oneof(
+  fc.tuple(fc.constantFrom('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'), alnum(36, 36)).map(([p, s]) => tokenOf(p, s)),
+  fc.tuple(alnum(11, 11), alnum(59, 59)).map(([a, b]) => tokenOf('github_pat_', `${a}_${b}`)),
+  fc.tuple(fc.constantFrom('glpat-', 'gldt-', 'glrt-'), b64url(20)).map(([p, s]) => tokenOf(p, s)),
+  alnum(36, 36).map((s) => tokenOf('npm_', s)),
+  fc.tuple(fc.constantFrom('AKIA', 'ASIA'), upperAlnum).map(([p, s]) => tokenOf(p, s)),
+  fc.tuple(fc.constantFrom('xoxa-', 'xoxb-', 'xoxp-'), alnum(24, 40)).map(([p, s]) => tokenOf(p, s)),
+  fc.tuple(fc.constantFrom('sk-', 'sk-proj-', 'sk-ant-api03-'), b64url(40)).map(([p, s]) => tokenOf(p, s)),
+  fc.tuple(fc.constantFrom('sk_live_', 'rk_test_'), alnum(24, 24)).map(([p, s]) => tokenOf(p, s)),
+  fc.tuple(b64url(8), b64url(8), b64url(16)).map(([h, p, s]) => tokenOf('eyJ', `${h}.eyJ${p}.${s}`)),
+);
+
+/** Every run of 8 characters of the secret: none may come out. */
+function windowsOf(secret: string, size = 8): string[] {
+  return Array.from({ length: Math.max(0, secret.length - size + 1) }, (_, i) => secret.slice(i, i + size));
+}
+
+describe('a command line cut at any point', () => {
+  const [base] = replayFixture('sysctl-a.strace').closed;
+  assert.ok(base);
+  test('never leaves 8 characters of a known-prefix token visible, argv or guidance (property)', () => {
+    fc.assert(
+      fc.property(fc.array(SAFE, { maxLength: 3 }), SAFE, KNOWN_TOKEN, SAFE, fc.nat(), (elements, before, token, after, seed) => {
+        const argv = ['deploy', ...elements, `${before}${token.text} ${after}`, '--verbose'];
+        const joined = argv.join('\u0000');
+        const start = joined.indexOf(token.text);
+        // The sensor keeps a prefix of the argv block; most cuts land inside the token.
+        const cutAt = seed % 4 === 0 ? seed % (joined.length + 1) : start + (seed % (token.text.length + 1));
+        const cutArgv = joined.slice(0, cutAt).split('\u0000');
+        const windows = windowsOf(token.secret);
+        // A window that is also plain text elsewhere (fast-check likes "aaaaaaaa") is no leak.
+        fc.pre(!windows.some((w) => joined.replace(token.text, '\u0001').includes(w)));
+        const process = { ...base.subject.process, argv: cutArgv, argvTruncated: true };
+        const detection = {
+          ...base,
+          subject: { ...base.subject, process, ancestry: [{ ...process, pid: 1, argv: ['sh', '-c', cutArgv.join(' ')] }] },
+          guidance: { ...base.guidance, implications: `The command was ${shellQuote(cutArgv)}.` },
+        };
+        const out = JSON.stringify(redactDetection(detection));
+        const leaked = windows.find((w) => out.includes(w));
+        assert.equal(leaked, undefined, `${JSON.stringify(cutArgv)} -> ${JSON.stringify(redactDetection(detection).subject.process.argv)}`);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});
+
 describe('redactDetection', () => {
   const GH = `ghp_${A36}`;
   const ARGV = ['curl', '-H', 'Authorization: Bearer abc.def.ghi', 'https://u:p4ss@example.com/x', '--token', GH, '--password=two words'];
@@ -272,6 +356,23 @@ describe('redactDetection', () => {
     assert.deepEqual(out.subject.process.argv, [
       'curl', '-H', 'Authorization: Bearer [REDACTED]', 'https://u:[REDACTED]@example.com/x', '--token', '[REDACTED]', '--password=[REDACTED]',
     ]);
+  });
+
+  test('an argv the sensor cut 16 characters into a token: the 16 are gone everywhere', () => {
+    const [d] = replayFixture('sysctl-a.strace').closed;
+    assert.ok(d);
+    const cut = `ghp_${A36.slice(0, 16)}`;
+    const argv = ['gh', 'api', '-H', `Authorization-Token ${cut}`];
+    const input: Detection = {
+      ...d,
+      subject: { ...d.subject, process: { ...d.subject.process, argv, argvTruncated: true, comm: `ghp_${A36.slice(0, 11)}` } },
+      guidance: { ...d.guidance, actions: [`Look at ${shellQuote(argv)}.`] },
+    };
+    const json = JSON.stringify(redactDetection(input));
+    assert.ok(!json.includes(A36.slice(0, 8)), json);
+    assert.ok(!json.includes(A36.slice(8, 16)), json);
+    assert.deepEqual(redactDetection(input).subject.process.argv, ['gh', 'api', '-H', 'Authorization-Token ghp_[REDACTED]']);
+    assert.equal(redactDetection(input).subject.process.comm, 'ghp_[REDACTED]');
   });
 
   test('a detection without secrets comes out equal', () => {

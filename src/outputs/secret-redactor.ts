@@ -1,7 +1,8 @@
 // Secret redaction for what leaves the host (CI reports, files, webhooks): tokens, keys,
 // passwords in URLs, headers, options and env-style assignments become [REDACTED], keeping the
 // harmless prefix (`--password=[REDACTED]`, `ghp_[REDACTED]`) so the reader sees what it was.
-// Every rule's output is a fixed point of every rule, so redaction is idempotent.
+// Every rule's output is a fixed point of every rule, so redaction is idempotent. A command line
+// the sensor cut (argvTruncated) may end in part of a token: that part goes too.
 
 import type { CiContext } from '../model/environment.ts';
 import type { Detection, DetectionProcess, EvidenceFile } from '../model/detection.ts';
@@ -21,6 +22,9 @@ const TEXT_VALUE = `(?:'[^'\\n]*'|"[^"\\n]*")[^\\s'"]*|[^\\s'"]+`;
 const SECRET_KEY_SUFFIX = '(?:password|passwd|token|secret|secret_key|api_key|apikey|private_key|access_key|_pass)';
 const HEADER_NAMES = '(?:authorization|proxy-authorization|private-token|x-api-key|x-auth-token)';
 const AUTH_SCHEMES = '(?:bearer|basic|token|digest|negotiate)';
+/** The MySQL and MariaDB command-line clients, whose `-pVALUE` is the password. */
+const MYSQL_CLIENTS = '(?:mysql(?:dump|admin|import|show|check|slap|binlog|pump|sh)?|mariadb(?:-(?:dump|admin|import|show|check|slap|binlog))?)(?![\\w.-])';
+const MYSQL_CLIENT = new RegExp(`^(?:.*/)?${MYSQL_CLIENTS}$`);
 
 /**
  * Each rule finds `keep` (shown), `secret` (replaced) and an optional `tail` (shown). A value
@@ -45,6 +49,9 @@ const RULES: readonly RegExp[] = [
   /(?<keep>npm_)(?<secret>[A-Za-z0-9]{36,})/g,
   /(?<keep>A(?:KIA|SIA))(?<secret>[A-Z0-9]{16})/g,
   /(?<keep>(?<![\w-])xox[abprs]-)(?<secret>[A-Za-z0-9-]{10,})/g,
+  // OpenAI/Anthropic-style (sk-…, sk-proj-…, sk-ant-…) and Stripe (sk_live_…, rk_test_…) secret keys.
+  /(?<keep>(?<![\w-])sk-)(?<secret>[A-Za-z0-9_-]{20,})/g,
+  /(?<keep>(?<![\w-])[sr]k_(?:live|test)_)(?<secret>[A-Za-z0-9]{16,})/g,
   /(?<keep>(?<![\w-])eyJ)(?<secret>[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)/g,
   // A whole quoted `'--opt=a b'` or `"KEY=a b"` (a shell-quoted argv element): the value runs to the quote.
   new RegExp(`(?<keep>(?<q>['"])(?:${OPTION_NAMES}|[A-Za-z0-9_]*${SECRET_KEY_SUFFIX})=)(?<secret>(?:(?!\\k<q>)[^\\n])*)(?<tail>\\k<q>)`, 'gi'),
@@ -59,10 +66,54 @@ const WHOLE_ELEMENT = [
   new RegExp(`^(?<keep>\\s*${HEADER_NAMES}\\s*:\\s*(?:${AUTH_SCHEMES}\\s+)?)(?<secret>\\S.*)$`, 'is'),
 ];
 
+/**
+ * The end of an argv element the sensor cut (bpftrace reads 384 bytes of argv, strace 4096 per
+ * string): a known token prefix followed by what is left of the token. Whatever length is left,
+ * it goes; so does a URL password cut before its `@`. Anchored at the end: only the cut point.
+ */
+const CUT_SECRETS: readonly RegExp[] = [
+  /(?<keep>(?<![\w.-])(?:gh[pousr]_|github_pat_|gl(?:pat|dt|rt)-|npm_|A(?:KIA|SIA)|xox[abprs]-|sk-|[sr]k_(?:live|test)_|eyJ))(?<secret>[A-Za-z0-9_.-]+)$/,
+  /(?<keep>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}:\/\/[^\s:/?#@'"]{0,256}:)(?<secret>[^\s/?#'"@]+)$/i,
+];
+
+/** Where the kernel cuts a process name (TASK_COMM_LEN 16, with its NUL). */
+const COMM_LENGTH = 15;
+
 interface Groups {
   readonly keep?: string;
   readonly secret?: string;
   readonly tail?: string;
+}
+
+/** A MySQL/MariaDB client named in free text (a shell command), by name or path. */
+const MYSQL_IN_TEXT = new RegExp(`(?<![\\w./-])(?:[\\w./-]*/)?${MYSQL_CLIENTS}`, 'g');
+/** The end of a simple command: what follows is another program's arguments. */
+const COMMAND_END = /[;&|()\n`]/g;
+/** `-pVALUE` as a word of its own. */
+const GLUED_PASSWORD = new RegExp(`(?<=^|\\s)(?<keep>-p)(?<secret>${TEXT_VALUE})`, 'g');
+
+/**
+ * `mysql -pSECRET` in a shell command: the password glued to -p, for the MySQL/MariaDB clients
+ * only (-p is a port, a path or a flag elsewhere); `-p VALUE` is not a password there (it
+ * prompts, and VALUE is the database). One pass: each command is looked at once.
+ */
+function redactMysqlPasswords(text: string, found?: string[]): string {
+  let out = '';
+  let done = 0;
+  MYSQL_IN_TEXT.lastIndex = 0;
+  for (let m = MYSQL_IN_TEXT.exec(text); m !== null; m = MYSQL_IN_TEXT.exec(text)) {
+    const from = m.index + m[0].length;
+    COMMAND_END.lastIndex = from;
+    const end = COMMAND_END.exec(text)?.index ?? text.length;
+    out += text.slice(done, from) + text.slice(from, end).replace(GLUED_PASSWORD, (...args: unknown[]) => {
+      const secret = (args.at(-1) as Groups).secret ?? '';
+      if (secret !== REDACTED) found?.push(secret);
+      return `-p${REDACTED}`;
+    });
+    done = end;
+    MYSQL_IN_TEXT.lastIndex = end;
+  }
+  return done === 0 ? text : out + text.slice(done);
 }
 
 /** Applies every rule; the secrets replaced are pushed to `found` when given. */
@@ -76,7 +127,7 @@ function redactCollecting(text: string, found?: string[]): string {
       return `${groups.keep ?? ''}${REDACTED}${groups.tail ?? ''}`;
     });
   }
-  return out;
+  return redactMysqlPasswords(out, found);
 }
 
 /** Free text (a command line, a path, a guidance sentence) with every secret shape replaced. */
@@ -95,9 +146,37 @@ function redactElement(element: string, found?: string[]): string {
   return redactCollecting(element, found);
 }
 
-function redactArgvCollecting(argv: readonly string[], found?: string[]): string[] {
+/** The end of a cut text, when it may be the start of a secret: `ghp_[REDACTED]`. */
+function redactCutEnd(text: string, found?: string[]): string {
+  let out = text;
+  for (const pattern of CUT_SECRETS) {
+    const m = pattern.exec(out);
+    const groups = m?.groups as Groups | undefined;
+    if (m === null || groups?.secret === undefined) continue;
+    // The prefix too: a short remainder alone would garble every text it happens to appear in.
+    found?.push(`${groups.keep ?? ''}${groups.secret}`);
+    out = `${out.slice(0, m.index)}${groups.keep ?? ''}${REDACTED}`;
+  }
+  return out;
+}
+
+function redactArgvCollecting(argv: readonly string[], found?: string[], truncated = false): string[] {
+  const redacted = redactWholeArgv(argv, found);
+  // Which element the sensor cut is not known (strace cuts any string over its limit): every
+  // element's end is treated as a possible cut.
+  return truncated ? redacted.map((element) => redactCutEnd(element, found)) : redacted;
+}
+
+function redactWholeArgv(argv: readonly string[], found?: string[]): string[] {
+  let mysql = false;
   return argv.map((element, i) => {
     const previous = i > 0 ? argv[i - 1] : undefined;
+    // mysql -pSECRET (also after sudo, env, docker exec …): the client named earlier in argv.
+    if (mysql && /^-p./s.test(element)) {
+      if (element.slice(2) !== REDACTED) found?.push(element.slice(2));
+      return `-p${REDACTED}`;
+    }
+    if (MYSQL_CLIENT.test(element)) mysql = true;
     if (previous !== undefined && (SECRET_OPTIONS.includes(previous) || OPTION_NAME.test(previous))) {
       if (element !== REDACTED) found?.push(element);
       return REDACTED;
@@ -112,9 +191,13 @@ function redactArgvCollecting(argv: readonly string[], found?: string[]): string
   });
 }
 
-/** Each element as redactText, an `--opt=value` element entirely, and the element after a bare secret option. */
-export function redactArgv(argv: readonly string[]): string[] {
-  return redactArgvCollecting(argv);
+/**
+ * Each element as redactText, an `--opt=value` element entirely, the element after a bare secret
+ * option, `-pSECRET` after a MySQL/MariaDB client; with `truncated` (the sensor cut the command
+ * line), also what may be the start of a token at the end of each element.
+ */
+export function redactArgv(argv: readonly string[], truncated = false): string[] {
+  return redactArgvCollecting(argv, undefined, truncated);
 }
 
 /** Secrets this short are not worth garbling every text they happen to appear in. */
@@ -136,10 +219,11 @@ function textRedactor(secrets: readonly string[]): (text: string) => string {
 function redactProcess(p: DetectionProcess, r: (text: string) => string): DetectionProcess {
   return {
     ...p,
-    argv: redactArgv(p.argv).map(r),
+    argv: redactArgv(p.argv, p.argvTruncated).map(r),
     exe: p.exe === null ? null : r(p.exe),
     cwd: p.cwd === null ? null : r(p.cwd),
-    comm: r(p.comm),
+    // The kernel cuts a process name at 15 characters.
+    comm: r(p.comm.length >= COMM_LENGTH ? redactCutEnd(p.comm) : p.comm),
   };
 }
 
@@ -165,7 +249,10 @@ function redactCi(ci: CiContext, r: (text: string) => string): CiContext {
 export function redactDetection(d: Detection): Detection {
   const { process, ancestry, members } = d.subject;
   const secrets: string[] = [];
-  for (const p of [process, ...ancestry, ...members]) redactArgvCollecting(p.argv, secrets);
+  for (const p of [process, ...ancestry, ...members]) {
+    redactArgvCollecting(p.argv, secrets, p.argvTruncated);
+    if (p.comm.length >= COMM_LENGTH) redactCutEnd(p.comm, secrets);
+  }
   const r = textRedactor(secrets);
   return {
     ...d,
