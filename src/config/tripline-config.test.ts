@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -9,9 +9,12 @@ import { ConfigError, loadTriplineConfig } from './tripline-config.ts';
 
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/config/bad-tripline.yaml', import.meta.url));
 const GOLDEN = fileURLToPath(new URL('../../test/golden/diagnostics/bad-tripline.txt', import.meta.url));
+const NOBODY = 65534;
+const notRoot = process.getuid?.() === 0 ? false : 'needs root: the rule applies to root, and the fixtures belong to another user (chown)';
+const EXCEPT_EVERYTHING = 'exceptions:\n  - name: planted\n    reason: silence everything\n    exe: "/**"\n';
 
 function inTemp<T>(fn: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), 'tripline-config-'));
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'tripline-config-')));
   try {
     return fn(dir);
   } finally {
@@ -54,6 +57,53 @@ void describe('configuration', () => {
     assert.throws(() => loadTriplineConfig({}, { TRIPLINE_FAIL_ON: 'loud' }, dir), /TRIPLINE_FAIL_ON: "loud" is not valid/);
     assert.throws(() => loadTriplineConfig({}, { TRIPLINE_RECIPES_DISABLED: 'nope' }, dir), /recipes\.disabled: no recipe has the id "nope"/);
     assert.throws(() => loadTriplineConfig({ config: join(dir, 'missing.yaml') }, {}, dir), /--config: cannot read/);
+  }); });
+
+  void test('as root, a tripline.yaml another user planted in a shared working directory is refused, not obeyed', { skip: notRoot }, () => { inTemp((dir) => {
+    const shared = join(dir, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    const file = join(shared, 'tripline.yaml');
+    writeFileSync(file, EXCEPT_EVERYTHING);
+    chownSync(file, NOBODY, NOBODY);
+    assert.throws(() => loadTriplineConfig({}, {}, shared), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.equal(error.fromFlag, false, 'a configuration error (78), not a usage one');
+      assert.match(error.message, new RegExp(`^\\./tripline\\.yaml: refusing to use ${file}: ${file} belongs to uid 65534, not to root`));
+      assert.match(error.message, new RegExp(`fix: chown root ${file} && chmod go-w ${file}`));
+      return true;
+    });
+    // The same file given by --config or TRIPLINE_CONFIG: refused the same way.
+    assert.throws(() => loadTriplineConfig({ config: file }, {}, dir), /--config: refusing to use/);
+    assert.throws(() => loadTriplineConfig({}, { TRIPLINE_CONFIG: file }, dir), /TRIPLINE_CONFIG: refusing to use/);
+    // Once root owns it and only root can write it, it is obeyed.
+    chownSync(file, 0, 0);
+    assert.equal(loadTriplineConfig({}, {}, shared).exceptions[0]?.exception.name, 'planted');
+    // The user who ran sudo may use their own file.
+    chownSync(file, NOBODY, NOBODY);
+    assert.equal(loadTriplineConfig({}, { SUDO_UID: String(NOBODY) }, shared).file, file);
+  }); });
+
+  void test('as root, a recipe file another user could have written is skipped with unsafe-permissions', { skip: notRoot }, () => { inTemp((dir) => {
+    const recipes = join(dir, 'r');
+    mkdirSync(recipes);
+    const good = fileURLToPath(new URL('../../test/fixtures/recipes/good-ssh-config-survey.yaml', import.meta.url));
+    writeFileSync(join(recipes, 'ssh.yaml'), readFileSync(good));
+    chownSync(join(recipes, 'ssh.yaml'), NOBODY, NOBODY);
+    const c = loadTriplineConfig({}, { TRIPLINE_RECIPE_DIRS: recipes }, dir);
+    assert.deepEqual(c.loadedRecipes.map((r) => r.id), ['os_network_fingerprint']);
+    const d = c.recipeDiagnostics.find((x) => x.code === 'unsafe-permissions');
+    assert.ok(d !== undefined, JSON.stringify(c.recipeDiagnostics));
+    assert.equal(d.severity, 'error');
+    assert.equal(d.file, join(recipes, 'ssh.yaml'));
+    assert.match(d.message, /not loaded: .*ssh\.yaml belongs to uid 65534/);
+    assert.match(d.hint ?? '', /chown root .*ssh\.yaml && chmod go-w/);
+    // Root's file, but in a directory anyone can write: skipped too.
+    chownSync(join(recipes, 'ssh.yaml'), 0, 0);
+    chmodSync(recipes, 0o777);
+    assert.match(loadTriplineConfig({}, { TRIPLINE_RECIPE_DIRS: recipes }, dir).recipeDiagnostics.find((x) => x.code === 'unsafe-permissions')?.message ?? '', /writable by group and others/);
+    chmodSync(recipes, 0o755);
+    assert.deepEqual(loadTriplineConfig({}, { TRIPLINE_RECIPE_DIRS: recipes }, dir).loadedRecipes.map((r) => r.id), ['os_network_fingerprint', 'ssh_config_survey']);
   }); });
 
   void test('recipe directories are relative to the file; exceptions attach to their recipe; disabled recipes do not run', () => { inTemp((dir) => {

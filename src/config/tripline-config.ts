@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileSchemaCheck, type SchemaCheck } from '../documents/schema-validator.ts';
 import { parseYamlDocument, type YamlDocument } from '../documents/yaml-document.ts';
-import { readDocumentFile } from '../documents/document-file.ts';
+import { documentTrust, readDocumentFile } from '../documents/document-file.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
 import { isEnvironmentKind, type EnvironmentKind } from '../model/environment.ts';
 import { isImportance, type Importance } from '../model/importance.ts';
@@ -167,11 +167,16 @@ function choose<T>(name: string, flag: string | undefined, envName: string, env:
  */
 export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, cwd: string): TriplineConfig {
   const found = findConfigFile(flags.config, env, cwd);
+  // As root, only files nobody else could have written are obeyed (a tripline.yaml planted in
+  // a shared working directory could except everything); see DocumentTrust.
+  const trust = documentTrust(env);
   let raw: RawConfig = {};
   let doc: YamlDocument | undefined;
   const configDiagnostics: Diagnostic[] = [];
   if (found !== undefined) {
-    const read = readDocumentFile(found.value);
+    const read = readDocumentFile(found.value, trust);
+    // Refused for who could have written it: a configuration error (78) wherever the name came from.
+    if ('error' in read && read.unsafe === true) throw new ConfigError(`${found.source}: refusing to use ${found.value}: ${read.error}; fix: ${read.hint ?? 'remove it'}`);
     // A --config that cannot be read is a bad command line; the other sources are configuration.
     if ('error' in read) throw new ConfigError(`${found.source}: cannot read ${found.value}: ${read.error}`, [], found.source === '--config');
     const text = read.text;
@@ -253,7 +258,7 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
     files.push(...r.files);
     recipeDiagnostics.push(...r.diagnostics);
   }
-  const user = loadRecipeFiles(files, BUILTIN_RECIPES);
+  const user = loadRecipeFiles(files, BUILTIN_RECIPES, trust);
   recipeDiagnostics.push(...user.diagnostics);
   const loadedRecipes = [...BUILTIN_RECIPES, ...user.recipes];
   const known = new Set(loadedRecipes.map((r) => r.id));

@@ -174,6 +174,6 @@ try { openOutputFile(${JSON.stringify(fifo)}); console.log('opened'); } catch (e
 
   void test('a missing directory is named in the error', () => {
     const dir = fresh();
-    refused(join(dir, 'nope', 'out.jsonl'), /cannot use its directory .*nope/);
+    refused(join(dir, 'nope', 'out.jsonl'), /cannot use its directory.*nope/);
   });
 });

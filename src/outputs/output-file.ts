@@ -3,8 +3,9 @@
 // final symlink is followed, no planted file or link in a shared directory is used, a FIFO or
 // device cannot block, and what Tripline creates is readable by its owner only.
 
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, readlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import { resolveCheckedPath, type CheckedPath } from '../documents/resolve-checked-path.ts';
 import { visible } from './terminal-text.ts';
 
 /** Why an output file was not opened; the message names the file and the reason. */
@@ -25,8 +26,6 @@ export interface OutputFileOptions {
 const CREATE_MODE = 0o600;
 /** What an existing file of ours may keep: owner read/write, group read (a log reader's group). */
 const KEEP_MODE = 0o640;
-/** Symlinks followed in the directory part before giving up, as the kernel's limit. */
-const MAX_LINKS = 40;
 /** /dev/null's device number (major 1, minor 3). */
 const DEV_NULL_RDEV = (1 << 8) | 3;
 /** The sticky bit (node's fs.constants has no S_ISVTX). */
@@ -72,49 +71,24 @@ function plantedBy(entry: Stats, dir: Stats): number | undefined {
  * the sticky bit (anyone may rename it away and put a link in its place). Returns the real
  * directory and what lstat said of it.
  */
-function checkedDirectory(path: string, dir: string): { real: string; st: Stats } {
-  const todo = dir.split('/');
-  let real: string[] = [];
-  let parent = lstatSync('/');
-  let links = 0;
-  const at = (parts: readonly string[]): string => `/${parts.join('/')}`;
-  while (todo.length > 0) {
-    const c = todo.shift() ?? '';
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      real.pop();
-      parent = lstatSync(at(real));
-      continue;
-    }
-    const here = at([...real, c]);
-    let st: Stats;
-    try {
-      st = lstatSync(here);
-    } catch (error) {
-      throw new OutputFileError(path, `cannot use its directory ${visible(here)}: ${(error as Error).message}`, { cause: error });
-    }
-    const planter = plantedBy(st, parent);
-    if (planter !== undefined) {
-      throw new OutputFileError(path, `${visible(here)} belongs to uid ${String(planter)} and sits in the world-writable directory ${visible(at(real))}: another user could have put it there to redirect the write; use a directory only you can write`);
-    }
-    if (worldWritable(parent) && !sticky(parent)) {
-      throw new OutputFileError(path, `its path goes through ${visible(at(real))}, which anyone can write and has no sticky bit: another user could replace ${visible(here)} with a link; use a directory only you can write`);
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) throw new OutputFileError(path, 'too many symbolic links in its directory path');
-      const target = readlinkSync(here);
-      if (target.startsWith('/')) {
-        real = [];
-        parent = lstatSync('/');
+function checkedDirectory(path: string, dir: string): CheckedPath {
+  let found: CheckedPath;
+  try {
+    found = resolveCheckedPath(dir, (step) => {
+      const planter = plantedBy(step.st, step.parent);
+      if (planter !== undefined) {
+        throw new OutputFileError(path, `${visible(step.path)} belongs to uid ${String(planter)} and sits in the world-writable directory ${visible(step.parentPath)}: another user could have put it there to redirect the write; use a directory only you can write`);
       }
-      todo.unshift(...target.split('/'));
-      continue;
-    }
-    if (!st.isDirectory()) throw new OutputFileError(path, `${visible(here)} is not a directory`);
-    real.push(c);
-    parent = st;
+      if (worldWritable(step.parent) && !sticky(step.parent)) {
+        throw new OutputFileError(path, `its path goes through ${visible(step.parentPath)}, which anyone can write and has no sticky bit: another user could replace ${visible(step.path)} with a link; use a directory only you can write`);
+      }
+    });
+  } catch (error) {
+    if (error instanceof OutputFileError) throw error;
+    throw new OutputFileError(path, `cannot use its directory: ${(error as Error).message}`, { cause: error });
   }
-  return { real: at(real), st: parent };
+  if (!found.st.isDirectory()) throw new OutputFileError(path, `${visible(found.real)} is not a directory`);
+  return found;
 }
 
 function lstatOrUndefined(path: string): Stats | undefined {

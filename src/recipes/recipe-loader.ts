@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { compileSchemaCheck, describePath } from '../documents/schema-validator.ts';
 import { closestName } from '../documents/closest-name.ts';
 import { parseYamlDocument, type DocumentPath, type YamlDocument } from '../documents/yaml-document.ts';
-import { readDocumentFile } from '../documents/document-file.ts';
+import { readDocumentFile, type DocumentTrust } from '../documents/document-file.ts';
 import { sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
 import type { EnvironmentKind } from '../model/environment.ts';
 import {
@@ -299,9 +299,12 @@ export interface RecipeSet {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-function readText(path: string, file: string): { text?: string; diagnostic?: Diagnostic } {
-  const r = readDocumentFile(path);
+function readText(path: string, file: string, trust: DocumentTrust | undefined): { text?: string; diagnostic?: Diagnostic } {
+  const r = readDocumentFile(path, trust);
   if ('text' in r) return { text: r.text };
+  if (r.unsafe === true) {
+    return { diagnostic: { severity: 'error', code: 'unsafe-permissions', file, line: 1, column: 1, message: `not loaded: ${r.error}`, ...(r.hint === undefined ? {} : { hint: r.hint }) } };
+  }
   return { diagnostic: { severity: 'error', code: 'unreadable', file, line: 1, column: 1, message: `cannot read the file: ${r.error}` } };
 }
 
@@ -320,14 +323,15 @@ export function recipeFilesIn(dir: string): { files: string[]; diagnostics: Diag
 
 /**
  * Loads recipe files in order; the first file to define an id keeps it, later ones are
- * reported as duplicates. `already` are recipes loaded before (the built-ins).
+ * reported as duplicates. `already` are recipes loaded before (the built-ins). With `trust`
+ * (as root), a file another user could have written is skipped (`unsafe-permissions`).
  */
-export function loadRecipeFiles(files: readonly string[], already: readonly Recipe[] = []): RecipeSet {
+export function loadRecipeFiles(files: readonly string[], already: readonly Recipe[] = [], trust?: DocumentTrust): RecipeSet {
   const recipes: Recipe[] = [];
   const diagnostics: Diagnostic[] = [];
   const byId = new Map(already.map((r) => [r.id, r.source]));
   for (const file of files) {
-    const read = readText(file, file);
+    const read = readText(file, file, trust);
     if (read.diagnostic !== undefined) {
       diagnostics.push(read.diagnostic);
       continue;

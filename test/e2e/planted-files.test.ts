@@ -1,13 +1,14 @@
 // End to end: nothing another local user plants can be used against tripline running as root.
 // Output paths that are symlinks planted in a shared sticky directory are refused (the file
-// they point at is untouched).
+// they point at is untouched); a tripline.yaml another user planted in the working directory
+// is refused, not obeyed.
 
 import assert from 'node:assert/strict';
-import { chmodSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { EXIT } from '../../src/cli/exit-codes.ts';
-import { IS_ROOT, runCli, TEST_TIMEOUT, withTempDir } from './run-tripline.ts';
+import { describeRun, IS_ROOT, NET, runCli, runTripline, TEST_TIMEOUT, THREE_FILES, withTempDir } from './run-tripline.ts';
 
 const opts = { timeout: TEST_TIMEOUT };
 const NOBODY = 65534;
@@ -40,4 +41,25 @@ void describe('planted files, end to end', () => {
       assert.equal(readFileSync(victim, 'utf8'), 'root:precious\n');
     }));
   }
+
+  void test('a tripline.yaml another user planted in a shared working directory is refused (78), not obeyed; root\'s own is obeyed', { ...opts, skip: rootOnly }, () => withTempDir(async (dir) => {
+    const shared = sharedDir(dir);
+    const config = join(shared, 'tripline.yaml');
+    // Silences everything: what an attacker would plant where a root job runs.
+    writeFileSync(config, 'exceptions:\n  - name: planted\n    reason: silence everything\n    exe: "/**"\n');
+    chownSync(config, NOBODY, NOBODY);
+    const cats = ['sh', '-c', `cat ${THREE_FILES.map((f) => `${NET}/${f}`).join(' ')} > /dev/null`];
+    const refused = await runCli(['run', '--', ...cats], { cwd: shared });
+    assert.equal(refused.exitCode, EXIT.config, `exit ${String(refused.exitCode)}; stderr:\n${refused.stderr}`);
+    assert.ok(refused.stderr.includes(`refusing to use ${config}: ${config} belongs to uid 65534, not to root`), refused.stderr);
+    assert.ok(refused.stderr.includes(`fix: chown root ${config} && chmod go-w ${config}`), refused.stderr);
+    assert.doesNotMatch(refused.stderr, /applied to/);
+    // Root's own 0644 file in the same directory is obeyed.
+    chownSync(config, 0, 0);
+    chmodSync(config, 0o644);
+    const r = await runTripline(cats, { dir: shared });
+    assert.equal(r.exitCode, 0, describeRun(r));
+    assert.equal(r.detections.length, 0, describeRun(r));
+    assert.match(r.stderr, /exception "[^"]*planted" applied to \d+ access/, describeRun(r));
+  }));
 });
