@@ -18,7 +18,7 @@ import { GithubOutput } from '../outputs/github-output.ts';
 import { JsonlOutput } from '../outputs/jsonl-output.ts';
 import { JunitOutput } from '../outputs/junit-output.ts';
 import type { DetectionOutput } from '../outputs/output.ts';
-import { OutputQueue } from '../outputs/output-queue.ts';
+import { OutputQueue, type OutputLoss } from '../outputs/output-queue.ts';
 import { SarifOutput } from '../outputs/sarif-output.ts';
 import { redactDetection } from '../outputs/secret-redactor.ts';
 import { WebhookOutput } from '../outputs/webhook-output.ts';
@@ -61,7 +61,7 @@ export class DetectionSession {
   readonly finals: Detection[] = [];
   private readonly queue: OutputQueue;
   private readonly webhook: WebhookOutput | undefined;
-  /** Outputs that failed and were turned off, with why (the report and the summary say so). */
+  /** What outputs could not do, one line each, known after finish() (the report and the stop summary say so). */
   readonly outputFailures: string[] = [];
   private readonly io: CliIo;
   private readonly onClosed: ((detection: Detection) => void) | undefined;
@@ -84,7 +84,10 @@ export class DetectionSession {
     }
     this.palette = paletteFor(io.stderr, io.env);
     const outputs: DetectionOutput[] = [];
-    if (options.notices) outputs.push(new TerminalNotice((line) => { this.say(line); }, this.palette));
+    if (options.notices) {
+      const notice = new TerminalNotice((line) => { this.say(line); }, this.palette);
+      outputs.push({ name: 'terminal', opened: (d) => { notice.opened(d); } });
+    }
     const o = options.outputs;
     const opening = (what: string, open: () => DetectionOutput): void => {
       try {
@@ -115,14 +118,13 @@ export class DetectionSession {
         // The webhook closes first (outputs close in order), so its final counts are known here.
         problems: () => [
           ...(this.queue.dropped > 0 ? [`${String(this.queue.dropped)} detection event(s) dropped: the output queue was full`] : []),
+          ...this.queue.losses().map(describeLoss),
           ...[this.webhook?.summary()].filter((line): line is string => line !== undefined),
         ],
       }));
     }
-    this.queue = new OutputQueue(outputs, (output, error) => {
-      const message = `output ${output.name ?? '?'} failed and was turned off: ${(error as Error).message}`;
-      this.outputFailures.push(message);
-      this.say(`tripline: warning: ${message}`);
+    this.queue = new OutputQueue(outputs, {
+      warn: (message) => { this.say(`tripline: warning: ${message}`); },
     });
     this.pipeline = new DetectionPipeline({
       recipes: options.recipes,
@@ -170,9 +172,20 @@ export class DetectionSession {
   async finish(): Promise<void> {
     this.dispatch(this.pipeline.flush());
     await this.queue.close();
+    this.outputFailures.push(...this.queue.losses().map(describeLoss));
     const webhook = this.webhook?.summary();
     if (webhook !== undefined) this.outputFailures.push(webhook);
     if (this.queue.dropped > 0) this.outputFailures.push(`${String(this.queue.dropped)} detection event(s) dropped: the output queue was full`);
+  }
+
+  /** Per output that failed at least once, what it could not write (final after finish()). */
+  outputLosses(): OutputLoss[] {
+    return this.queue.losses();
+  }
+
+  /** Log rotation (SIGHUP under watch): file outputs open their path afresh, failing ones are retried now. */
+  reopenOutputs(): void {
+    this.queue.reopen();
   }
 
   /** Replays final detections (from a JSONL file) through the outputs, as if just made. */
@@ -200,6 +213,17 @@ export class DetectionSession {
     const pkg = s.package ?? attributePackage(s.process, s.members, s.ancestry, readText);
     return redactDetection(pkg === s.package ? d : { ...d, subject: { ...s, package: pkg } });
   }
+}
+
+/** One output's trouble, for the report: what it never wrote, or that it recovered. */
+function describeLoss(l: OutputLoss): string {
+  const why = l.lastError === undefined ? '' : ` (last error: ${l.lastError})`;
+  const lost = [
+    ...(l.detections > 0 ? [`${String(l.detections)} detection(s) not written`] : []),
+    ...(l.notices > 0 ? [`${String(l.notices)} notice(s) not shown`] : []),
+  ];
+  if (lost.length === 0) return `output ${l.name} failed ${String(l.failedAttempts)} time(s)${why}; everything was written after retrying (${String(l.writtenLate)} late)`;
+  return `output ${l.name}: ${lost.join(', ')} after ${String(l.failedAttempts)} failed attempt(s)${why}`;
 }
 
 /** A package.json is attacker-controlled: only a regular file of at most 1 MiB is read, never waiting (a FIFO). */

@@ -127,9 +127,12 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
     await sensor.start();
     for (const note of unwatchedByEbpf(config.recipes)) session.say(`tripline: warning: ${note}`);
     setReload(() => {
-      if (!stopping) reloadRecipes(flags, io, session);
+      if (stopping) return;
+      // Log rotation: output files are opened afresh at their paths (and failing ones retried now).
+      session.reopenOutputs();
+      reloadRecipes(flags, io, session);
     });
-    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, bpftrace ${install.version}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes, Ctrl-C or SIGTERM stops`);
+    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, bpftrace ${install.version}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes and reopens output files, Ctrl-C or SIGTERM stops`);
     await stopped;
   } finally {
     stopping = true;
@@ -143,7 +146,11 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   }
   for (const line of session.policyNotes()) session.say(`tripline: ${line}`);
   const lostNote = sensor.stats.lost > 0 ? `, ${sensor.stats.lost} event(s) lost` : '';
-  session.say(`tripline: stopped; ${session.finals.length} detection(s)${lostNote}${restarts > 0 ? `, bpftrace restarted ${restarts} time(s)` : ''}`);
+  // What outputs could not do (unwritten detections, webhook failures, queue drops): warnings, and
+  // the unwritten counts again in the last line, per output. The exit status stays 0 (see docs/outputs.md).
+  for (const line of session.outputFailures) session.say(`tripline: warning: ${line}`);
+  const unwritten = session.outputLosses().filter((l) => l.detections > 0).map((l) => `, ${String(l.detections)} not written to ${l.name}`).join('');
+  session.say(`tripline: stopped; ${session.finals.length} detection(s)${unwritten}${lostNote}${restarts > 0 ? `, bpftrace restarted ${restarts} time(s)` : ''}`);
   return EXIT.ok;
 }
 

@@ -4,12 +4,21 @@
 import type { Detection } from '../model/detection.ts';
 
 export interface DetectionOutput {
-  /** Short name for warnings ("sarif /tmp/x.sarif", "webhook https://…"). */
-  readonly name?: string;
+  /** Short name for warnings and summaries ("jsonl /var/log/x.jsonl", "webhook https://…"). */
+  readonly name: string;
   /** A subject crossed the threshold; the evidence is what was known at that moment. */
   opened?(detection: Detection): void;
-  /** The detection is final: its subject ended or the run did. Must not block (queue and return). */
+  /**
+   * The detection is final: its subject ended or the run did. Must not block (queue and
+   * return). Throwing means "not written": the queue keeps it and calls again later with the
+   * same object, so an output that wrote part of it can finish the rest.
+   */
   closed?(detection: Detection): void;
+  /**
+   * Gets ready to write again after a failure or a log rotation (SIGHUP): a file output opens
+   * its path afresh when the path no longer names the file it has open. Throws when it cannot.
+   */
+  reopen?(): void;
   /** Writes what is pending (a report file, queued HTTP posts) and releases resources. */
   close?(): void | Promise<void>;
 }
