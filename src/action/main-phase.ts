@@ -101,8 +101,10 @@ export async function mainPhase(env: Env): Promise<number> {
       return 1;
     }
   }
-  // Run mode: later steps wrap their commands; their detections are appended to one file.
+  // Run mode: later steps wrap their commands; their detections are appended to one file, made
+  // now (empty) so that the post step can tell "nothing found" from a file that went missing.
   const jsonl = join(dir, 'run.jsonl');
+  closeSync(openOutputFile(jsonl, { append: true }));
   // The post step writes the summary and annotations once for all steps: the wrapped steps do not.
   exportVariables(env, {
     TRIPLINE_JSONL: jsonl, TRIPLINE_JSONL_APPEND: '1', TRIPLINE_GITHUB: 'off', TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'),

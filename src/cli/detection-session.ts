@@ -53,6 +53,8 @@ export interface SessionOptions {
   readonly trace?: (step: EngineTrace) => void;
   /** Called for every final detection, after the outputs. */
   readonly onClosed?: (detection: Detection) => void;
+  /** false: `finals` stays empty (report delivers files of any size, and counts through onClosed). */
+  readonly keepFinals?: boolean;
 }
 
 export class DetectionSession {
@@ -65,10 +67,12 @@ export class DetectionSession {
   readonly outputFailures: string[] = [];
   private readonly io: CliIo;
   private readonly onClosed: ((detection: Detection) => void) | undefined;
+  private readonly keepFinals: boolean;
 
   constructor(options: SessionOptions, io: CliIo) {
     this.io = io;
     this.onClosed = options.onClosed;
+    this.keepFinals = options.keepFinals !== false;
     let environment: Environment;
     const kind = options.environment.value;
     if (kind !== undefined) {
@@ -198,7 +202,7 @@ export class DetectionSession {
       const detection = this.prepare(r.detection);
       this.queue.push({ type: r.type, detection });
       if (r.type === 'closed') {
-        this.finals.push(detection);
+        if (this.keepFinals) this.finals.push(detection);
         this.onClosed?.(detection);
       }
     }

@@ -118,7 +118,10 @@ export const REPORT_HELP = `Usage: tripline report [--config FILE] [--output KIN
 Reads the detections that tripline run or watch wrote with --jsonl and sends them to the
 outputs: --output sarif=FILE, junit=FILE, webhook=URL, github (annotations on stdout,
 Markdown job summary to GITHUB_STEP_SUMMARY, step outputs to GITHUB_OUTPUT), plus those of
-the configuration file. Prints each detection on stderr unless --quiet.
+the configuration file. Prints each detection on stderr unless --quiet (the first 100; all go
+to the outputs). Files of any size are read a line at a time; a line may hold 16 MiB.
 
-Exit status: 0, or 77 when --fail-on (or fail_on) matched; 64 for a bad command line or a
-file that is not tripline.detection/v1 JSON lines. A missing file is an empty report.`;
+Exit status: 0; 77 when --fail-on (or fail_on) matched; otherwise 64 for a bad command line,
+or a file that is missing, unreadable or not a regular file, or a line that is not a
+tripline.detection/v1 object: each problem is named (file and line) and every detection that
+could be read is still reported.`;

@@ -1,12 +1,13 @@
 // `tripline report FILE.jsonl...`: the detections a run or a watch wrote, sent to the outputs
 // (SARIF, JUnit, GitHub annotations and job summary, webhook) after the fact. The GitHub
-// Action's post step uses it; so can any pipeline that keeps the JSONL of its steps.
+// Action's post step uses it; so can any pipeline that keeps the JSONL of its steps. Files of
+// any size are streamed a line at a time; a bad line or file is reported and the rest still go.
 
 import { loadTriplineConfig } from '../config/tripline-config.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import type { Detection } from '../model/detection.ts';
-import { importanceRank, isImportance } from '../model/importance.ts';
-import { readDocumentFile } from '../documents/document-file.ts';
+import { importanceRank, isImportance, type Importance } from '../model/importance.ts';
+import { visible } from '../model/visible.ts';
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { withoutCommands } from '../outputs/github-output.ts';
@@ -16,7 +17,19 @@ import { EXIT } from './exit-codes.ts';
 import { REPORT_HELP } from './help-text.ts';
 import type { RecipesIo } from './recipes-command.ts';
 import { parseCommandOptions } from './command-options.ts';
+import { LineFileError, readBoundedLines } from './read-bounded-lines.ts';
 import { UsageError } from './usage-error.ts';
+
+/** Longest line taken: a detection with 256 long paths and a long argv is well under 1 MiB. */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+/** Problems shown one by one; the rest are counted. */
+const PROBLEMS_SHOWN = 20;
+/** Detections whose full text is printed on stderr; the rest are counted (all go to the outputs). */
+const TEXTS_SHOWN = 100;
+/** Deliveries between two turns of the event loop, so the output queue drains as the file is read. */
+const DELIVERIES_PER_TURN = 64;
+/** Longest quote of a problem's detail (a JSON parser's message quotes the line). */
+const DETAIL_CHARS = 200;
 
 interface ReportOptions {
   readonly config: string | undefined;
@@ -48,30 +61,62 @@ function isDetection(value: unknown): string | undefined {
   return e === undefined ? 'invalid' : `${e.instancePath === '' ? 'the object' : e.instancePath} ${e.message ?? 'is invalid'}`;
 }
 
-/** Every detection of the files; a line that is not one is an error naming file and line. */
-function readDetections(files: readonly string[]): Detection[] {
-  const out: Detection[] = [];
-  for (const file of files) {
-    const read = readDocumentFile(file);
-    if ('error' in read) {
-      // A step that made no detection may have left no file: that is an empty report, not an error.
-      if (read.error.includes('ENOENT')) continue;
-      throw new UsageError(`report: ${file}: ${read.error}`);
-    }
-    read.text.split('\n').forEach((line, i) => {
-      if (line.trim() === '') return;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch (error) {
-        throw new UsageError(`report: ${file}:${String(i + 1)}: not JSON: ${(error as Error).message}`);
-      }
-      const problem = isDetection(value);
-      if (problem !== undefined) throw new UsageError(`report: ${file}:${String(i + 1)}: not a valid tripline.detection/v1 object: ${problem}`);
-      out.push(value as Detection);
-    });
+/** What went wrong with the input: the first few in words, all counted. */
+class InputProblems {
+  readonly shown: string[] = [];
+  count = 0;
+
+  add(where: string, what: string): void {
+    this.count++;
+    const detail = what.length > DETAIL_CHARS ? `${what.slice(0, DETAIL_CHARS - 3)}...` : what;
+    if (this.shown.length < PROBLEMS_SHOWN) this.shown.push(`report: ${visible(where)}: ${visible(detail)}`);
   }
-  return out;
+}
+
+/** A line as a detection, or why it is not one. */
+function parseLine(text: string): { detection: Detection } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { problem: `not JSON: ${(error as Error).message}` };
+  }
+  const problem = isDetection(value);
+  return problem === undefined ? { detection: value as Detection } : { problem: `not a valid tripline.detection/v1 object: ${problem}` };
+}
+
+/**
+ * Streams every file into the session, one detection at a time: no file is held whole, nor its
+ * detections. A missing or unreadable file, a line that is too long, not JSON or not a
+ * detection is a problem naming file and line; everything else still goes through.
+ */
+async function deliverFiles(files: readonly string[], session: DetectionSession, problems: InputProblems): Promise<void> {
+  let sinceTurn = 0;
+  for (const file of files) {
+    try {
+      for await (const read of readBoundedLines(file, MAX_LINE_BYTES)) {
+        const where = `${file}:${String(read.line)}`;
+        if ('tooLong' in read) {
+          problems.add(where, `line of ${String(read.tooLong)} bytes, longer than the ${String(MAX_LINE_BYTES)} allowed; skipped`);
+          continue;
+        }
+        if (read.text.trim() === '') continue;
+        const parsed = parseLine(read.text);
+        if ('problem' in parsed) {
+          problems.add(where, parsed.problem);
+          continue;
+        }
+        session.deliver([parsed.detection]);
+        if (++sinceTurn >= DELIVERIES_PER_TURN) {
+          sinceTurn = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
+    } catch (error) {
+      if (error instanceof LineFileError) problems.add(file, error.message);
+      else problems.add(file, `cannot read: ${(error as Error).message}`);
+    }
+  }
 }
 
 export async function reportCommand(args: readonly string[], io: RecipesIo): Promise<number> {
@@ -80,30 +125,48 @@ export async function reportCommand(args: readonly string[], io: RecipesIo): Pro
     io.stderr.write(`${REPORT_HELP}\n`);
     return EXIT.ok;
   }
-  const detections = readDetections(options.files);
   const config = loadTriplineConfig({ config: options.config, outputs: options.outputs, failOn: options.failOn }, io.env, io.cwd);
   for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
   // The JSONL files are the input here: never write them again.
   const outputs = { ...config.outputs, jsonl: { value: undefined, source: 'report' } };
+  // Nothing is kept but a count, the highest importance and the first texts to print.
+  let count = 0;
+  let highest: Importance | undefined;
+  const texts: Detection[] = [];
   const session = new DetectionSession({
     command: 'report', environment: config.environment, recipes: config.loadedRecipes, outputs, notices: false,
     sensor: { name: 'report', version: null },
     annotations: (line) => { io.stdout.write(`${line}\n`); },
+    keepFinals: false,
+    onClosed: (d) => {
+      count++;
+      if (highest === undefined || importanceRank(d.recipe.importance) > importanceRank(highest)) highest = d.recipe.importance;
+      if (!options.quiet && texts.length < TEXTS_SHOWN) texts.push(d);
+    },
   }, io);
-  session.deliver(detections);
+  const problems = new InputProblems();
+  await deliverFiles(options.files, session, problems);
   await session.finish();
-  const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
-  if (!options.quiet && session.finals.length > 0) {
-    const text = session.finals.map((d) => `\n${formatDetection(d, session.palette, width)}\n`).join('');
-    // In a GitHub job log, process-controlled text must not be able to issue workflow commands.
-    session.say(io.env.GITHUB_ACTIONS === 'true' ? withoutCommands(text) : text);
+  // Printed once the annotations are out: in a GitHub job log, text quoting files and processes
+  // is shown with workflow commands suspended, and no annotation may fall inside that window.
+  const guarded = (text: string): string => (io.env.GITHUB_ACTIONS === 'true' ? withoutCommands(text) : text);
+  if (problems.count > 0) {
+    const more = problems.count > problems.shown.length ? [`tripline: report: ${String(problems.count - problems.shown.length)} more problem(s) not shown`] : [];
+    session.say(guarded([...problems.shown.map((p) => `tripline: ${p}`), ...more].join('\n')));
   }
-  for (const w of session.outputFailures) session.say(`tripline: warning: ${w}`);
-  session.say(`tripline: ${String(session.finals.length)} detection(s) from ${String(options.files.length)} file(s)`);
+  const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
+  if (texts.length > 0) {
+    const more = count > texts.length ? `\n(${String(count - texts.length)} more detection(s) not printed here; every one is in the other outputs)\n` : '';
+    session.say(guarded(`${texts.map((d) => `\n${formatDetection(d, session.palette, width)}\n`).join('')}${more}`));
+  }
+  for (const w of session.outputFailures) session.say(`tripline: warning: ${visible(w)}`);
+  const skipped = problems.count > 0 ? `; ${String(problems.count)} problem(s) with the input` : '';
+  session.say(`tripline: ${String(count)} detection(s) from ${String(options.files.length)} file(s)${skipped}`);
   const failOn = config.failOn.value;
-  if (failOn !== 'never' && session.finals.some((d) => importanceRank(d.recipe.importance) >= importanceRank(failOn))) {
+  if (failOn !== 'never' && highest !== undefined && importanceRank(highest) >= importanceRank(failOn)) {
     session.say(`tripline: failing: detections at or above "${failOn}" (--fail-on)`);
     return EXIT.policy;
   }
-  return EXIT.ok;
+  // A missing or broken input is an error, after every detection that could be read was reported.
+  return problems.count > 0 ? EXIT.usage : EXIT.ok;
 }

@@ -74,13 +74,14 @@ const SUMMARY_ROWS = 200;
 const SUMMARY_DETAILS = 30;
 const SUMMARY_BYTES = 512 * 1024;
 
-export function summaryOf(all: readonly Detection[], problems: readonly string[] = []): string {
+/** `all`: the detections listed (the first ones); `total`: how many there were in all. */
+export function summaryOf(all: readonly Detection[], problems: readonly string[] = [], total = all.length): string {
   const out: string[] = ['## Tripline', ''];
   const detections = all.slice(0, SUMMARY_ROWS);
-  if (detections.length === 0) {
+  if (total === 0) {
     out.push('No detections.', '');
   } else {
-    out.push(`${String(all.length)} detection(s).${all.length > detections.length ? ` The first ${String(detections.length)} are listed; all are in the SARIF and JSON output.` : ''}`, '', '| # | recipe | importance | who | what |', '|---|---|---|---|---|');
+    out.push(`${String(total)} detection(s).${total > detections.length ? ` The first ${String(detections.length)} are listed; all are in the SARIF and JSON output.` : ''}`, '', '| # | recipe | importance | who | what |', '|---|---|---|---|---|');
     detections.forEach((d, i) => {
       const who = `${d.subject.package === null ? '' : `${markdownCode(describePackage(d.subject.package), true)} `}${markdownCode(command(d.subject.process, 80), true)} pid ${String(d.subject.process.pid)}`;
       out.push(`| ${String(i + 1)} | ${markdownText(d.recipe.id)} | ${d.recipe.importance} | ${who} | ${String(d.evidence.directoryCount)} directories under ${markdownCode(d.evidence.roots.join(', '), true)} |`);
@@ -151,23 +152,27 @@ export interface GithubOutputOptions {
 
 export class GithubOutput implements DetectionOutput {
   readonly name = 'github';
+  /** The first detections, as many as the summary lists: a report of any size keeps no more. */
   private readonly detections: Detection[] = [];
+  private count = 0;
+  private highest: Importance | undefined;
 
   constructor(private readonly options: GithubOutputOptions) {}
 
   closed(d: Detection): void {
-    this.detections.push(d);
+    // The annotation first: when it throws, the queue calls again with the same detection.
     this.options.annotations(annotationOf(d));
+    this.count++;
+    if (this.detections.length < SUMMARY_ROWS) this.detections.push(d);
+    if (this.highest === undefined || importanceRank(d.recipe.importance) > importanceRank(this.highest)) this.highest = d.recipe.importance;
   }
 
   close(): void {
     const o = this.options;
-    if (o.summaryPath !== undefined) appendOutputFile(o.summaryPath, summaryOf(this.detections, o.problems?.() ?? []));
+    if (o.summaryPath !== undefined) appendOutputFile(o.summaryPath, summaryOf(this.detections, o.problems?.() ?? [], this.count));
     if (o.outputPath !== undefined) {
-      const highest = this.detections.reduce<Importance | undefined>(
-        (h, d) => (h === undefined || importanceRank(d.recipe.importance) > importanceRank(h) ? d.recipe.importance : h), undefined);
       appendOutputFile(o.outputPath, runnerFileEntries({
-        detections: String(this.detections.length), 'highest-importance': highest ?? 'none', sarif: o.sarifPath ?? '',
+        detections: String(this.count), 'highest-importance': this.highest ?? 'none', sarif: o.sarifPath ?? '',
       }));
     }
   }
