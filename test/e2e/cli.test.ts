@@ -206,10 +206,10 @@ void describe('cli: usage errors and a missing strace', () => {
     assert.doesNotMatch(r.stderr, /internal error/);
   });
 
-  void test('strace not on PATH exits 69 with the install hint', opts, async () => {
-    const r = await runCli(['run', '--sensor', 'ptrace', '--', 'true'], { env: cleanEnv({ PATH: '/nonexistent' }) });
+  void test('a relative TRIPLINE_STRACE exits 69 (strace is never looked up on PATH) with the install hint', opts, async () => {
+    const r = await runCli(['run', '--sensor', 'ptrace', '--', 'true'], { env: cleanEnv({ TRIPLINE_STRACE: 'strace' }) });
     assert.equal(r.exitCode, 69, r.stderr);
-    assert.match(r.stderr, /strace is not installed/);
+    assert.match(r.stderr, /TRIPLINE_STRACE=strace is not an absolute path/);
     assert.match(r.stderr, /apt-get install -y strace/);
   });
 });

@@ -1,14 +1,15 @@
 // End to end: nothing another local user plants can be used against tripline running as root.
 // Output paths that are symlinks planted in a shared sticky directory are refused (the file
 // they point at is untouched); a tripline.yaml another user planted in the working directory
-// is refused, not obeyed.
+// is refused, not obeyed; a strace, bpftrace, mkfifo or mount in the working directory is
+// never run, whatever PATH says.
 
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { EXIT } from '../../src/cli/exit-codes.ts';
-import { describeRun, IS_ROOT, NET, runCli, runTripline, TEST_TIMEOUT, THREE_FILES, withTempDir } from './run-tripline.ts';
+import { cleanEnv, describeRun, IS_ROOT, NET, runCli, runTripline, TEST_TIMEOUT, THREE_FILES, withTempDir } from './run-tripline.ts';
 
 const opts = { timeout: TEST_TIMEOUT };
 const NOBODY = 65534;
@@ -61,5 +62,38 @@ void describe('planted files, end to end', () => {
     assert.equal(r.exitCode, 0, describeRun(r));
     assert.equal(r.detections.length, 0, describeRun(r));
     assert.match(r.stderr, /exception "[^"]*planted" applied to \d+ access/, describeRun(r));
+  }));
+
+  /** Fake sensor programs in `dir` that leave a marker file when run. */
+  function plantPrograms(dir: string): void {
+    for (const name of ['strace', 'bpftrace', 'mkfifo', 'mount']) {
+      // A shell redirection, not touch: with PATH gone the script could not find touch.
+      writeFileSync(join(dir, name), `#!/bin/sh\n: > ${join(dir, `ran-${name}`)}\nexit 1\n`);
+      chmodSync(join(dir, name), 0o755);
+    }
+  }
+
+  function markers(dir: string): string[] {
+    return readdirSync(dir).filter((f) => f.startsWith('ran-'));
+  }
+
+  for (const [what, path] of [['PATH unset', undefined], ['PATH=:', ':'], ['PATH=.', '.']] as const) {
+    void test(`${what}: the ptrace sensor never runs a strace or mkfifo from the working directory`, opts, () => withTempDir(async (dir) => {
+      plantPrograms(dir);
+      const r = await runCli(['run', '--sensor', 'ptrace', '--', '/bin/true'], { cwd: dir, env: cleanEnv({ PATH: path }) });
+      assert.deepEqual(markers(dir), [], `a planted program ran; stderr:\n${r.stderr}`);
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stderr, /strace \d/);
+    }));
+  }
+
+  const bpftrace = ['/usr/sbin/bpftrace', '/usr/bin/bpftrace'].some((p) => existsSync(p));
+  void test('PATH unset: the eBPF sensor never runs a bpftrace or mount from the working directory', {
+    timeout: TEST_TIMEOUT * 3, skip: rootOnly || (bpftrace ? false : 'bpftrace is not installed'),
+  }, () => withTempDir(async (dir) => {
+    plantPrograms(dir);
+    const r = await runCli(['run', '--sensor', 'ebpf', '--', '/bin/true'], { cwd: dir, env: cleanEnv({ PATH: undefined }), timeoutMs: 30_000 });
+    assert.deepEqual(markers(dir), [], `a planted program ran; stderr:\n${r.stderr}`);
+    assert.equal(r.exitCode, 0, r.stderr);
   }));
 });

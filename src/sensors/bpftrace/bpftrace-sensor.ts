@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SensorEvent } from '../../model/sensor-event.ts';
-import { lookUpExecutable } from '../executable-lookup.ts';
+import { findSensorProgram } from '../executable-lookup.ts';
 import { LineSplitter } from '../line-splitter.ts';
 import type { ProcfsReader } from '../procfs-reader.ts';
 import { SensorUnavailableError } from '../sensor-errors.ts';
@@ -42,20 +42,23 @@ const RELEASE_EVERY_MS = 25;
 
 /** Finds bpftrace and checks the privileges and tracefs it needs; mounts tracefs when absent. */
 export function probeBpftrace(env: NodeJS.ProcessEnv = process.env): BpftraceInstallation {
-  const lookup = lookUpExecutable(env.TRIPLINE_BPFTRACE ?? 'bpftrace', { ...env, PATH: `${env.PATH ?? ''}:/usr/sbin:/usr/bin` }, process.cwd());
-  if (!('found' in lookup)) throw new SensorUnavailableError('bpftrace is not installed or not on PATH', INSTALL_HINT);
+  // Never from PATH or the working directory: bpftrace runs as root (see findSensorProgram).
+  const lookup = findSensorProgram('bpftrace', { env, variable: 'TRIPLINE_BPFTRACE' });
+  if (!('path' in lookup)) throw new SensorUnavailableError(lookup.problem, INSTALL_HINT);
   if (process.getuid?.() !== 0) {
     throw new SensorUnavailableError('the eBPF sensor needs root (CAP_BPF and CAP_PERFMON)', 'run it with sudo, or use --sensor ptrace (no root needed)');
   }
-  const v = spawnSync(lookup.found, ['--version'], { encoding: 'utf8' });
-  if (v.status !== 0) throw new SensorUnavailableError(`cannot run ${lookup.found}: ${v.stderr.trim()}`, INSTALL_HINT);
+  const v = spawnSync(lookup.path, ['--version'], { encoding: 'utf8' });
+  if (v.status !== 0) throw new SensorUnavailableError(`cannot run ${lookup.path}: ${v.stderr.trim()}`, INSTALL_HINT);
   if (!existsSync(`${TRACEFS}/events`)) {
-    const m = spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { encoding: 'utf8' });
+    const mount = findSensorProgram('mount');
+    if (!('path' in mount)) throw new SensorUnavailableError(`tracefs is not mounted and cannot be: ${mount.problem}`, `mount it with: mount -t tracefs nodev ${TRACEFS}`);
+    const m = spawnSync(mount.path, ['-t', 'tracefs', 'nodev', TRACEFS], { encoding: 'utf8' });
     if (m.status !== 0) {
       throw new SensorUnavailableError(`tracefs is not mounted and mounting it failed: ${m.stderr.trim()}`, `mount it with: mount -t tracefs nodev ${TRACEFS}`);
     }
   }
-  return { path: lookup.found, version: /v?(\d+\.\d+(?:\.\d+)?)/.exec(v.stdout)?.[1] ?? 'unknown' };
+  return { path: lookup.path, version: /v?(\d+\.\d+(?:\.\d+)?)/.exec(v.stdout)?.[1] ?? 'unknown' };
 }
 
 export interface BpftraceSensorOptions {

@@ -7,7 +7,7 @@ import { createReadStream, closeSync, constants, existsSync, mkdtempSync, openSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SensorEvent } from '../../model/sensor-event.ts';
-import { lookUpExecutable } from '../executable-lookup.ts';
+import { findSensorProgram } from '../executable-lookup.ts';
 import { LineSplitter } from '../line-splitter.ts';
 import { SensorUnavailableError } from '../sensor-errors.ts';
 import { TRACED_SYSCALLS } from './strace-event-mapper.ts';
@@ -48,15 +48,19 @@ const INSTALL_HINT = 'install it with: sudo apt-get install -y strace (Debian/Ub
 
 /** Finds strace, checks that it can trace here, and whether --seccomp-bpf is available. */
 export function probeStrace(env: NodeJS.ProcessEnv = process.env): StraceInstallation {
-  const lookup = lookUpExecutable(env.TRIPLINE_STRACE ?? 'strace', env, process.cwd());
-  const path = 'found' in lookup ? lookup.found : undefined;
-  if (path === undefined) throw new SensorUnavailableError('strace is not installed or not on PATH', INSTALL_HINT);
+  // Never from PATH or the working directory: strace runs as root with the command (see findSensorProgram).
+  const lookup = findSensorProgram('strace', { env, variable: 'TRIPLINE_STRACE' });
+  if (!('path' in lookup)) throw new SensorUnavailableError(lookup.problem, INSTALL_HINT);
+  const path = lookup.path;
   const v = spawnSync(path, ['-V'], { encoding: 'utf8' });
   if (v.error !== undefined || v.status !== 0) {
     throw new SensorUnavailableError(`cannot run ${path}: ${v.error?.message ?? v.stderr.trim()}`, INSTALL_HINT, { cause: v.error });
   }
   const version = /version\s+(\S+)/.exec(v.stdout)?.[1] ?? 'unknown';
-  const tryTrace = (extra: string[]) => spawnSync(path, ['-f', ...extra, '-qq', '-e', 'trace=execve', '-o', '/dev/null', '--', 'true'], { encoding: 'utf8' });
+  // What the probe traces, by absolute path: strace would look a bare `true` up on PATH, as root.
+  const probe = findSensorProgram('true');
+  const target = 'path' in probe ? [probe.path] : [process.execPath, '-e', ''];
+  const tryTrace = (extra: string[]) => spawnSync(path, ['-f', ...extra, '-qq', '-e', 'trace=execve', '-o', '/dev/null', '--', ...target], { encoding: 'utf8' });
   const seccomp = tryTrace(['--seccomp-bpf']);
   if (seccomp.status === 0 && !/seccomp/i.test(seccomp.stderr)) return { path, version, seccompBpf: true };
   const plain = tryTrace([]);
@@ -89,7 +93,9 @@ export async function runUnderStrace(options: StraceRunOptions): Promise<StraceR
   const dir = mkdtempSync(join(tmpdir(), 'tripline-'));
   const fifo = join(dir, 'trace.fifo');
   try {
-    execFileSync('mkfifo', ['-m', '600', fifo]);
+    const mkfifo = findSensorProgram('mkfifo');
+    if (!('path' in mkfifo)) throw new Error(mkfifo.problem);
+    execFileSync(mkfifo.path, ['-m', '600', fifo]);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw new SensorUnavailableError('cannot create a FIFO for strace output', 'mkfifo (coreutils) must be installed and the temp directory writable', { cause: error });
