@@ -1,6 +1,7 @@
 // Overhead benchmark: each workload bare and under `tripline run`, alternating in one process,
 // medians of several runs, and the ratios. Plus the user-space cost of parsing and detecting,
-// measured by replaying a recorded trace. Run with `npm run bench` (after `npm run build`).
+// measured by replaying a recorded trace; the memory of a long watch (bench/memory.ts). Run
+// with `npm run bench` (after `npm run build`).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { DetectionPipeline } from '../src/engine/detection-pipeline.ts';
 import type { Recipe, RecipeException } from '../src/model/recipe.ts';
 import { BUILTIN_RECIPES } from '../src/recipes/builtin-recipes.ts';
 import { StraceEventStream } from '../src/sensors/strace/strace-event-stream.ts';
+import { benchMemory } from './memory.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TRIPLINE = join(ROOT, 'bin/tripline.js');
@@ -170,12 +172,14 @@ function benchReplay(): void {
 }
 
 try {
-  // BENCH_ONLY=replay: only the user-space part (seconds instead of minutes).
-  if (process.env.BENCH_ONLY !== 'replay') {
-    benchWorkloads();
-    await benchEbpf();
-  }
-  benchReplay();
+  // BENCH_ONLY=replay (the user-space part, seconds instead of minutes), or a comma-separated
+  // list of workloads, ebpf, replay, loading, memory; everything when unset.
+  const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+  const selected = (name: string): boolean => only === undefined || only.includes(name);
+  if (selected('workloads')) benchWorkloads();
+  if (selected('ebpf')) await benchEbpf();
+  if (selected('replay')) benchReplay();
+  if (selected('memory')) await benchMemory();
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

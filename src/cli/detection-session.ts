@@ -57,10 +57,19 @@ export interface SessionOptions {
   readonly keepFinals?: boolean;
 }
 
+/**
+ * How a daemon (`watch`) sets up its session: JSONL appended to, detections of live subjects
+ * closed after a quiet window, and no final detection kept (only counted), so that nothing
+ * the session holds grows with the number of detections.
+ */
+export const DAEMON_SESSION = { appendJsonl: true, closeIdleLive: true, keepFinals: false } as const;
+
 export class DetectionSession {
   readonly pipeline: DetectionPipeline;
   readonly palette: Palette;
   readonly finals: Detection[] = [];
+  /** Final detections made so far, kept in `finals` or not (watch keeps none: its memory must not grow). */
+  detectionCount = 0;
   private readonly queue: OutputQueue;
   private readonly webhook: WebhookOutput | undefined;
   /** What outputs could not do, one line each, known after finish() (the report and the stop summary say so). */
@@ -202,6 +211,7 @@ export class DetectionSession {
       const detection = this.prepare(r.detection);
       this.queue.push({ type: r.type, detection });
       if (r.type === 'closed') {
+        this.detectionCount++;
         if (this.keepFinals) this.finals.push(detection);
         this.onClosed?.(detection);
       }

@@ -7,7 +7,7 @@ import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { formatDetection } from '../outputs/text-report.ts';
 import { BpftraceSensor, probeBpftrace, unwatchedByEbpf } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
-import { DetectionSession, type CliIo } from './detection-session.ts';
+import { DAEMON_SESSION, DetectionSession, type CliIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
 import { WATCH_HELP } from './help-text.ts';
 import { parseCommandOptions } from './command-options.ts';
@@ -58,7 +58,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   const install = probeBpftrace(io.env);
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   const session: DetectionSession = new DetectionSession({
-    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, appendJsonl: true, notices: true, closeIdleLive: true,
+    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true,
     sensor: { name: 'bpftrace', version: install.version },
     onClosed: (d) => {
       if (!options.quiet) session.say(`\n${formatDetection(d, session.palette, width)}\n`);
@@ -150,7 +150,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   // the unwritten counts again in the last line, per output. The exit status stays 0 (see docs/outputs.md).
   for (const line of session.outputFailures) session.say(`tripline: warning: ${line}`);
   const unwritten = session.outputLosses().filter((l) => l.detections > 0).map((l) => `, ${String(l.detections)} not written to ${l.name}`).join('');
-  session.say(`tripline: stopped; ${session.finals.length} detection(s)${unwritten}${lostNote}${restarts > 0 ? `, bpftrace restarted ${restarts} time(s)` : ''}`);
+  session.say(`tripline: stopped; ${session.detectionCount} detection(s)${unwritten}${lostNote}${restarts > 0 ? `, bpftrace restarted ${restarts} time(s)` : ''}`);
   return EXIT.ok;
 }
 

@@ -7,7 +7,7 @@ import { replayFixture } from '../../test/replay-strace-fixture.ts';
 import type { Detection } from '../model/detection.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
-import { buildJunit, escapeXmlAttribute, escapeXmlText, JunitOutput } from './junit-output.ts';
+import { buildJunit, escapeXmlAttribute, escapeXmlText, JunitOutput, MAX_JUNIT_CASES, MAX_JUNIT_TEXT } from './junit-output.ts';
 import { redactDetection } from './secret-redactor.ts';
 
 const GOLDEN = new URL('../../test/golden/', import.meta.url);
@@ -230,6 +230,38 @@ describe('buildJunit', () => {
     for (const f of d.evidence.files.filter((x) => x.counted)) assert.ok(text.includes(`  ${f.path}  `), f.path);
     assert.ok(text.includes(`meaning: ${d.guidance.implications}`));
     for (const a of d.guidance.actions) assert.ok(text.includes(a), a);
+  });
+});
+
+describe('bounds (a JUnit output under a long watch)', () => {
+  test('cases are kept up to the text bound; the rest are counted in one more failing case, and the XML stays well-formed', () => {
+    const [d] = detectionsOf('sysctl-a.strace');
+    assert.ok(d);
+    const many = Array.from({ length: 1_000 }, (_, i) => ({ ...d, id: `det-${String(i)}` }));
+    const elements = parseXml(buildJunit(many, BUILTIN_RECIPES, 'tripline'));
+    const failures = elements.filter((e) => e.name === 'failure');
+    const listed = failures.filter((f) => f.attributes.get('type') !== 'omitted');
+    assert.ok(listed.length > 10 && listed.length < many.length, `some, not all: ${String(listed.length)}`);
+    assert.ok(listed.reduce((n, f) => n + f.text.length, 0) <= MAX_JUNIT_TEXT * 1.1, 'within the text bound (escaping aside)');
+    const omitted = failures.filter((f) => f.attributes.get('type') === 'omitted');
+    assert.equal(omitted.length, 1);
+    const rest = many.length - listed.length;
+    assert.match(omitted[0]?.attributes.get('message') ?? '', new RegExp(`^os_network_fingerprint: ${String(rest)} more detection\\(s\\) not listed`));
+    const [suite] = attributesOf(elements, 'testsuite');
+    assert.equal(suite?.get('failures'), String(listed.length + 1), 'CI still sees a failure for what is not listed');
+  });
+
+  test('small detections are kept up to the case bound', () => {
+    const [d] = detectionsOf('sysctl-a.strace');
+    assert.ok(d);
+    const small: Detection = {
+      ...d, evidence: { ...d.evidence, files: [], directories: [] }, subject: { ...d.subject, ancestry: [], members: [] },
+      guidance: { ...d.guidance, implications: 'x', actions: [] },
+    };
+    const many = Array.from({ length: MAX_JUNIT_CASES + 7 }, (_, i) => ({ ...small, id: `det-${String(i)}` }));
+    const xml = buildJunit(many, BUILTIN_RECIPES, 'tripline');
+    assert.equal(xml.match(/<failure /g)?.length, MAX_JUNIT_CASES + 1);
+    assert.ok(xml.includes('name="os_network_fingerprint: 7 more detection(s) not listed"'));
   });
 });
 

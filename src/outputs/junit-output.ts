@@ -1,6 +1,7 @@
 // JUnit XML for CI test-report views (GitLab, Jenkins, Azure DevOps): one failing test case per
 // detection, one passing test case per recipe that did not fire. Written once at the end, from
-// detections the session has already redacted (CI reports are shown to everyone with access).
+// detections the session has already redacted (CI reports are shown to everyone with access);
+// each case is rendered as its detection comes, within a bound, so memory stays flat under watch.
 
 import { closeSync, writeFileSync } from 'node:fs';
 import { describePackage, type Detection, type DetectionProcess } from '../model/detection.ts';
@@ -20,7 +21,8 @@ export interface JunitOutputOptions {
 
 export class JunitOutput implements DetectionOutput {
   readonly name: string;
-  private readonly detections: Detection[] = [];
+  /** Test cases rendered as detections come (bounded), never the detections themselves. */
+  private readonly cases = new JunitCases();
   /** Opened (and checked) at once, so a path that cannot be written stops the command before it runs. */
   private fd: number | undefined;
 
@@ -31,7 +33,7 @@ export class JunitOutput implements DetectionOutput {
 
   closed(detection: Detection): void {
     // The session redacts every detection before any output sees it.
-    this.detections.push(detection);
+    this.cases.add(detection);
   }
 
   close(): void {
@@ -39,7 +41,7 @@ export class JunitOutput implements DetectionOutput {
     if (fd === undefined) return;
     this.fd = undefined;
     try {
-      writeFileSync(fd, buildJunit(this.detections, this.options.recipes, this.options.name ?? 'tripline'));
+      writeFileSync(fd, this.cases.xml(this.options.recipes, this.options.name ?? 'tripline'));
     } finally {
       closeSync(fd);
     }
@@ -133,6 +135,13 @@ interface TestCase {
   readonly failure?: { readonly message: string; readonly type: string; readonly text: string };
 }
 
+/** Failing test cases kept per report; later detections are counted in one more failing case. */
+export const MAX_JUNIT_CASES = 5_000;
+/** Characters of failure text kept per report (a daemon's JUnit file must not grow its memory without end). */
+export const MAX_JUNIT_TEXT = 8 * 1024 * 1024;
+/** Characters of one detection's failure text; the JSON event has all of it. */
+const MAX_FAILURE_TEXT = 64 * 1024;
+
 /**
  * One test case per detection rather than several <failure> elements in one case: Jenkins
  * reads only the first failure of a case, and GitLab keeps one result per case name. The name
@@ -140,28 +149,79 @@ interface TestCase {
  * pipeline and GitLab's merge-request widget and Jenkins' history can tell new failures from
  * old ones; a repeat within one report gets " #2", " #3" (names must be unique, or GitLab
  * merges them). The pid is in the failure message.
+ *
+ * Cases are rendered as detections arrive and only the text is kept, within MAX_JUNIT_CASES
+ * and MAX_JUNIT_TEXT; what comes after is counted, per recipe, and reported as one more
+ * failing case, so a long `watch` with a JUnit output keeps a bounded memory.
  */
-function testCasesOf(recipes: readonly Recipe[], detections: readonly Detection[]): TestCase[] {
-  const ids = [...new Set([...recipes.map((r) => r.id), ...detections.map((d) => d.recipe.id)])];
-  const names = new Map<string, number>();
-  const uniqueName = (name: string): string => {
-    const seen = (names.get(name) ?? 0) + 1;
-    names.set(name, seen);
-    return seen === 1 ? name : `${name} #${seen}`;
-  };
-  return ids.flatMap((id): TestCase[] => {
-    const classname = `tripline.${id}`;
-    const fired = detections.filter((d) => d.recipe.id === id);
-    if (fired.length === 0) {
+class JunitCases {
+  /** Failing cases by recipe id, in order of arrival. */
+  private readonly fired = new Map<string, TestCase[]>();
+  private readonly names = new Map<string, number>();
+  private readonly omitted = new Map<string, number>();
+  private kept = 0;
+  private text = 0;
+
+  add(d: Detection): void {
+    const id = d.recipe.id;
+    const full = failureText(d);
+    const text = full.length > MAX_FAILURE_TEXT ? `${full.slice(0, MAX_FAILURE_TEXT)}\n... (cut: the JSON event of detection ${d.id} has all of it)` : full;
+    if (this.kept >= MAX_JUNIT_CASES || this.text + text.length > MAX_JUNIT_TEXT) {
+      this.omitted.set(id, (this.omitted.get(id) ?? 0) + 1);
+      return;
+    }
+    this.kept++;
+    this.text += text.length;
+    const list = this.fired.get(id) ?? [];
+    this.fired.set(id, list);
+    list.push({
+      classname: `tripline.${id}`,
+      name: this.uniqueName(`${id}: ${cut(commandOf(d.subject.process), 100)}`),
+      failure: { message: failureMessage(d), type: d.recipe.importance, text },
+    });
+  }
+
+  /** Every recipe watched or fired, in that order: its failing cases, or one passing case. */
+  cases(recipes: readonly Recipe[]): TestCase[] {
+    const ids = [...new Set([...recipes.map((r) => r.id), ...this.fired.keys(), ...this.omitted.keys()])];
+    return ids.flatMap((id): TestCase[] => {
+      const classname = `tripline.${id}`;
+      const fired = this.fired.get(id) ?? [];
+      const omitted = this.omitted.get(id) ?? 0;
+      if (omitted > 0) {
+        const why = `the report keeps at most ${String(MAX_JUNIT_CASES)} detections and ${String(MAX_JUNIT_TEXT / 1024 / 1024)} MiB of text`;
+        return [...fired, {
+          classname, name: `${id}: ${String(omitted)} more detection(s) not listed`,
+          failure: { message: `${id}: ${String(omitted)} more detection(s) not listed: ${why}`, type: 'omitted', text: `${String(omitted)} more detection(s) of ${id} are not in this report (${why}); the JSON Lines output has every one.` },
+        }];
+      }
+      if (fired.length > 0) return fired;
       const recipe = recipes.find((r) => r.id === id);
       return [{ classname, name: `${id}: ${recipe?.name ?? id}` }];
-    }
-    return fired.map((d) => ({
-      classname,
-      name: uniqueName(`${id}: ${cut(commandOf(d.subject.process), 100)}`),
-      failure: { message: failureMessage(d), type: d.recipe.importance, text: failureText(d) },
-    }));
-  });
+    });
+  }
+
+  xml(recipes: readonly Recipe[], suiteName: string): string {
+    const cases = this.cases(recipes);
+    const failures = cases.filter((c) => c.failure !== undefined).length;
+    const counts = `tests="${cases.length}" failures="${failures}" errors="0"`;
+    const name = escapeXmlAttribute(suiteName);
+    return [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      `<testsuites name="${name}" ${counts}>`,
+      `  <testsuite name="${name}" ${counts} skipped="0">`,
+      ...cases.map(testCaseXml),
+      '  </testsuite>',
+      '</testsuites>',
+      '',
+    ].join('\n');
+  }
+
+  private uniqueName(name: string): string {
+    const seen = (this.names.get(name) ?? 0) + 1;
+    this.names.set(name, seen);
+    return seen === 1 ? name : `${name} #${String(seen)}`;
+  }
 }
 
 function testCaseXml(c: TestCase): string {
@@ -177,17 +237,7 @@ function testCaseXml(c: TestCase): string {
 
 /** The JUnit XML document for these detections, with a passing case for each recipe that did not fire. */
 export function buildJunit(detections: readonly Detection[], recipes: readonly Recipe[], suiteName: string): string {
-  const cases = testCasesOf(recipes, detections);
-  const failures = cases.filter((c) => c.failure !== undefined).length;
-  const counts = `tests="${cases.length}" failures="${failures}" errors="0"`;
-  const name = escapeXmlAttribute(suiteName);
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="${name}" ${counts}>`,
-    `  <testsuite name="${name}" ${counts} skipped="0">`,
-    ...cases.map(testCaseXml),
-    '  </testsuite>',
-    '</testsuites>',
-    '',
-  ].join('\n');
+  const cases = new JunitCases();
+  for (const d of detections) cases.add(d);
+  return cases.xml(recipes, suiteName);
 }
