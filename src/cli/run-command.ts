@@ -24,8 +24,8 @@ import { parseRunOptions } from './run-options.ts';
 export type RunIo = CliIo;
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
-/** Longer than the eBPF stream's hold time (200 ms), so a late FORK line still counts. */
-const QUIET_AFTER_EXIT_MS = 350;
+/** At least this much longer than the eBPF stream's hold time, so a late FORK line still counts. */
+const QUIET_AFTER_EXIT_MS = 150;
 
 /** What a run does, once flags, TRIPLINE_* variables and the configuration file are resolved. */
 export interface RunPlan {
@@ -261,8 +261,10 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, b
     onEvents: (events) => {
       session.push(events);
     },
-    onDied: (code, signal, stderr) => {
-      died = `bpftrace ended (${signal ?? `exit ${String(code)}`}) while the command ran${stderr === '' ? '' : `: ${stderr}`}; what ran after that was not observed`;
+    onDied: (code, signal, stderr, lastSeenMs) => {
+      died = `bpftrace ended (${signal ?? `exit ${String(code)}`}) while the command ran${stderr === '' ? '' : `: ${visible(stderr)}`}; what ran after that was not observed`;
+      // Detections of processes live from the last line bpftrace delivered say their evidence may be incomplete.
+      session.push([{ kind: 'sensor-loss', timeMs: lastSeenMs, lost: 0, gap: { startMs: lastSeenMs, endMs: null } }]);
     },
   });
   await sensor.start();
@@ -290,14 +292,21 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, b
       const alive = sensor.monitoredPids().some((pid) => existsSync(`/proc/${pid}`));
       if (alive) quietSince = undefined;
       else quietSince ??= Date.now();
-      if (quietSince !== undefined && Date.now() - quietSince > QUIET_AFTER_EXIT_MS) break;
+      if (quietSince !== undefined && Date.now() - quietSince > sensor.holdMs() + QUIET_AFTER_EXIT_MS) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {
     await sensor.stop();
   }
   if (died !== undefined) warnings.push(died);
-  if (sensor.stats.lost > 0) warnings.push(`bpftrace lost ${sensor.stats.lost} event(s): its buffers overflowed, some accesses were not seen`);
+  const h = sensor.health();
+  if (h.lost > 0) warnings.push(`bpftrace lost ${h.lost} event(s): its buffers overflowed, some accesses were not seen`);
+  if (h.orphans > 0) warnings.push(`${h.orphans} process(es) came without their fork line (lost or too late): their place in the process tree is taken from /proc or their exec`);
+  if (!sensor.drained && died === undefined) {
+    warnings.push('bpftrace did not catch up before it was stopped: the command\'s last events may be missing');
+    const now = sensor.nowMs();
+    session.push([{ kind: 'sensor-loss', timeMs: now, lost: 0, gap: { startMs: now, endMs: now } }]);
+  }
   if (sensor.consumerError !== undefined) warnings.push(`internal error while analysing events (detections made before it are kept): ${sensor.consumerError.stack ?? sensor.consumerError.message}`);
   // A sensor that died leaves the observation incomplete: say so in the exit code, as with strace.
   const commandCode = status.signal !== null ? signalExitCode(status.signal) : (status.code ?? EXIT.sensor);

@@ -5,7 +5,9 @@
 import { ConfigError, loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
 import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { formatDetection } from '../outputs/text-report.ts';
-import { BpftraceSensor, probeBpftrace, unwatchedByEbpf } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { BpftraceSensor, probeBpftrace, unwatchedByEbpf, type SensorHealth } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { visible } from '../model/visible.ts';
+import { UsageError } from './usage-error.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { DAEMON_SESSION, DetectionSession, type CliIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
@@ -18,14 +20,18 @@ interface WatchOptions {
   readonly jsonl: string | undefined;
   readonly environment: string | undefined;
   readonly quiet: boolean;
+  /** Seconds between health lines (events/s, lost, late, gaps); 0 turns them off. */
+  readonly healthIntervalS: number;
 }
 
 export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help' {
-  const o = parseCommandOptions('watch', args, { values: ['config', 'jsonl', 'environment'], repeatable: ['output'], flags: ['quiet'] });
+  const o = parseCommandOptions('watch', args, { values: ['config', 'jsonl', 'environment', 'health-interval'], repeatable: ['output'], flags: ['quiet'] });
   if (o.help) return 'help';
+  const health = o.values.get('health-interval') ?? '60';
+  if (!/^\d{1,6}$/.test(health)) throw new UsageError(`watch: --health-interval takes whole seconds (0 turns the health line off), not "${visible(health)}"`);
   return {
     config: o.values.get('config'), outputs: o.lists.get('output') ?? [], jsonl: o.values.get('jsonl'),
-    environment: o.values.get('environment'), quiet: o.flags.has('quiet'),
+    environment: o.values.get('environment'), quiet: o.flags.has('quiet'), healthIntervalS: Number(health),
   };
 }
 
@@ -68,15 +74,23 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   let stopping = false;
   let restarts = 0;
   let lostReported = 0;
+  /** While bpftrace is down: since when nothing was watched (the newest line it delivered). */
+  let gapStartMs: number | undefined;
+  const gaps: { startMs: number; endMs: number }[] = [];
   let restartTimer: NodeJS.Timeout | undefined;
   let stop: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
   });
   /** One restart chain at a time: each failure schedules the next try, with growing delays. */
-  const scheduleRestart = (why: string): void => {
+  const scheduleRestart = (why: string, lastSeenMs?: number): void => {
     if (stopping) return;
-    const since = new Date().toISOString();
+    if (gapStartMs === undefined) {
+      gapStartMs = lastSeenMs ?? sensor.nowMs();
+      // Detections of processes live from now on say their evidence may be incomplete.
+      session.push([{ kind: 'sensor-loss', timeMs: gapStartMs, lost: 0, gap: { startMs: gapStartMs, endMs: null } }]);
+    }
+    const since = new Date(gapStartMs).toISOString();
     const delay = BACKOFF_MS[Math.min(restarts, BACKOFF_MS.length - 1)] ?? 30_000;
     restarts++;
     session.say(`tripline: warning: ${why}; nothing is watched from ${since}; restarting in ${delay / 1000} s`);
@@ -85,7 +99,12 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
       if (stopping) return;
       sensor.start().then(
         () => {
-          session.say(`tripline: watching again; the gap ran from ${since} to ${new Date().toISOString()}`);
+          const startMs = gapStartMs ?? sensor.nowMs();
+          const endMs = sensor.nowMs();
+          gapStartMs = undefined;
+          gaps.push({ startMs, endMs });
+          session.push([{ kind: 'sensor-loss', timeMs: endMs, lost: 0, gap: { startMs, endMs } }]);
+          session.say(`tripline: watching again; the gap ran from ${since} to ${new Date(endMs).toISOString()} (what happened then, and what bpftrace had not yet delivered, was not seen)`);
         },
         (error: unknown) => {
           scheduleRestart(`restarting bpftrace failed: ${(error as Error).message}`);
@@ -99,8 +118,8 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
     onEvents: (events) => {
       session.push(events);
     },
-    onDied: (code, signal, stderr) => {
-      scheduleRestart(`bpftrace ended (${signal ?? `exit ${String(code)}`})${stderr === '' ? '' : `: ${stderr}`}`);
+    onDied: (code, signal, stderr, lastSeenMs) => {
+      scheduleRestart(`bpftrace ended (${signal ?? `exit ${String(code)}`})${stderr === '' ? '' : `: ${visible(stderr)}`}`, lastSeenMs);
     },
   });
   const onSignal = (): void => {
@@ -109,7 +128,14 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const suppressedReported = new Map<string, number>();
+  let lastHealth = { atMs: Date.now(), lines: 0 };
   const ticker = setInterval(() => {
+    if (options.healthIntervalS > 0 && Date.now() - lastHealth.atMs >= options.healthIntervalS * 1000) {
+      const h = sensor.health();
+      const seconds = (Date.now() - lastHealth.atMs) / 1000;
+      session.say(`tripline: health: ${formatHealth(h, (h.lines - lastHealth.lines) / seconds, gaps.length + (gapStartMs === undefined ? 0 : 1), session.detectionCount)}`);
+      lastHealth = { atMs: Date.now(), lines: h.lines };
+    }
     session.tick(sensor.nowMs());
     const lost = sensor.stats.lost;
     if (lost > lostReported) {
@@ -141,17 +167,25 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
     if (restartTimer !== undefined) clearTimeout(restartTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await sensor.stop(0);
+    await sensor.stop();
+    if (gapStartMs !== undefined) session.push([{ kind: 'sensor-loss', timeMs: sensor.nowMs(), lost: 0, gap: { startMs: gapStartMs, endMs: sensor.nowMs() } }]);
     await session.finish();
   }
   for (const line of session.policyNotes()) session.say(`tripline: ${line}`);
-  const lostNote = sensor.stats.lost > 0 ? `, ${sensor.stats.lost} event(s) lost` : '';
+  const h = sensor.health();
+  const lostNote = `${h.lost + h.unparsed > 0 ? `, ${String(h.lost + h.unparsed)} event(s) lost` : ''}${gaps.length > 0 ? `, ${String(gaps.length)} gap(s) with nothing watched` : ''}${h.late > 0 ? `, ${String(h.late)} event(s) applied late` : ''}${sensor.drained ? '' : ', the last events before the stop may be missing (bpftrace did not catch up in time)'}`;
   // What outputs could not do (unwritten detections, webhook failures, queue drops): warnings, and
   // the unwritten counts again in the last line, per output. The exit status stays 0 (see docs/outputs.md).
   for (const line of session.outputFailures) session.say(`tripline: warning: ${line}`);
   const unwritten = session.outputLosses().filter((l) => l.detections > 0).map((l) => `, ${String(l.detections)} not written to ${l.name}`).join('');
   session.say(`tripline: stopped; ${session.detectionCount} detection(s)${unwritten}${lostNote}${restarts > 0 ? `, bpftrace restarted ${restarts} time(s)` : ''}`);
   return EXIT.ok;
+}
+
+/** One health line: how fast events come, and what was lost, late or not watched. */
+export function formatHealth(h: SensorHealth, linesPerSecond: number, gaps: number, detections: number): string {
+  return `${linesPerSecond.toFixed(0)} line(s)/s, ${String(h.lost + h.unparsed)} event(s) lost, ${String(h.late)} late (max ${h.maxLatenessMs.toFixed(0)} ms behind; hold ${h.holdMs.toFixed(0)} ms), `
+    + `${String(h.orphans)} process(es) without their fork line, ${String(gaps)} gap(s), ${String(h.pending)} pending, ${String(detections)} detection(s)`;
 }
 
 /**

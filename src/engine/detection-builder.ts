@@ -7,6 +7,7 @@ import type { Environment } from '../model/environment.ts';
 import { commandName, type ProcessInfo } from '../model/process-info.ts';
 import { scopeWindowMs, type Recipe, type SubjectScope } from '../model/recipe.ts';
 import type { EvidenceSummary } from './evidence-accumulator.ts';
+import type { LossWindow } from './sensor-loss-ledger.ts';
 import { listSome, renderGuidance, shellQuote, type GuidanceFacts } from './guidance-renderer.ts';
 
 function iso(ms: number | undefined): string | null {
@@ -39,6 +40,8 @@ export interface DetectionParts {
   readonly members: readonly ProcessInfo[];
   readonly evidence: EvidenceSummary;
   readonly context: DetectionContext;
+  /** What the sensor missed while the subject was live (nothing when absent). */
+  readonly missed?: LossWindow;
 }
 
 function whereText(env: Environment): string {
@@ -104,7 +107,13 @@ export function buildDetection(parts: DetectionParts): Detection {
       windowMs: scopeWindowMs(recipe, parts.scope) ?? 0,
     },
     host: context.host,
-    sensor: context.sensor,
+    sensor: {
+      name: context.sensor.name,
+      version: context.sensor.version,
+      eventsLost: parts.missed?.eventsLost ?? 0,
+      gaps: (parts.missed?.gaps ?? []).map((g) => ({ start: new Date(g.startMs).toISOString(), end: iso(g.endMs ?? undefined) })),
+      complete: (parts.missed?.eventsLost ?? 0) === 0 && (parts.missed?.gaps.length ?? 0) === 0,
+    },
     guidance: { environment: context.environment.kind, ...guidance },
   };
 }

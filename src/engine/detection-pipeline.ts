@@ -33,6 +33,10 @@ export class DetectionPipeline {
   }
 
   push(event: SensorEvent): EngineOutput[] {
+    if (event.kind === 'sensor-loss') {
+      this.engine.noteLoss(event);
+      return [];
+    }
     const normalized = this.normalizer.ingest(event);
     return normalized === undefined ? [] : this.engine.observe(normalized);
   }

@@ -12,6 +12,8 @@ import { buildDetection } from './detection-builder.ts';
 import { EvidenceAccumulator } from './evidence-accumulator.ts';
 import { compileExceptions, type ExceptionMatcher } from './exception-matcher.ts';
 import { contributionKey, SubjectWindow } from './subject-window.ts';
+import { SensorLossLedger } from './sensor-loss-ledger.ts';
+import type { SensorLossEvent } from '../model/sensor-event.ts';
 
 /** What the engine needs to know about processes (the normalizer's process table provides it). */
 export interface ProcessView {
@@ -35,6 +37,7 @@ export type EngineTrace =
   | { readonly kind: 'withdrawn'; readonly recipe: Recipe; readonly actor: number; readonly path: string }
   | { readonly kind: 'merged'; readonly recipe: Recipe; readonly from: number; readonly scope: SubjectScope; readonly actor: number; readonly detectionId: string }
   | { readonly kind: 'fired'; readonly recipe: Recipe; readonly scope: SubjectScope; readonly actor: number; readonly detectionId: string; readonly distinct: number; readonly timeMs: number }
+  | { readonly kind: 'deferred'; readonly recipe: Recipe; readonly scope: SubjectScope; readonly actor: number; readonly children: readonly number[]; readonly distinct: number; readonly timeMs: number }
   | { readonly kind: 'suppressed'; readonly recipe: Recipe; readonly scope: SubjectScope; readonly actor: number; readonly limit: LimitKind; readonly distinct: number; readonly timeMs: number };
 
 export interface EngineOptions {
@@ -105,6 +108,12 @@ const MAX_DIRECTORIES = 65_536;
 export class Engine {
   private readonly windows = new Map<string, SubjectWindow>();
   private readonly open = new Map<string, OpenDetection>();
+  /**
+   * Trees that reached the threshold through several child subtrees still running: each of
+   * those may yet reach it on its own (sibling scripts under one xargs are separate actors).
+   * They fire once those children have ended, or after their window, with what is left.
+   */
+  private readonly deferred = new Map<string, { readonly subject: Subject; readonly above: readonly Subject[]; readonly children: readonly number[]; readonly untilMs: number }>();
   private readonly closed = new Set<string>();
   private sequence = 0;
   private nowMs = -Infinity;
@@ -119,6 +128,8 @@ export class Engine {
   readonly exceptionHits = new Map<string, number>();
   /** Detections a recipe's limits kept from being raised, by "recipe-id per_kind". */
   readonly suppressed = new Map<string, number>();
+  /** What the sensor missed, so each detection can say whether its subject lived through it. */
+  readonly loss = new SensorLossLedger();
 
   constructor(
     private recipes: readonly Recipe[],
@@ -180,8 +191,51 @@ export class Engine {
     return out;
   }
 
+  /**
+   * The children of `actor` whose subtrees contributed to its window, when the window holds
+   * more than one contributor (itself or a child subtree) and one of those children still runs.
+   * Empty: nothing to wait for.
+   */
+  private liveChildSubtrees(actor: number, window: SubjectWindow): number[] {
+    const contributors = new Set<number>();
+    for (const { actor: a } of window.windowedEvidence()) contributors.add(this.childOnPath(a, actor) ?? actor);
+    if (contributors.size < 2) return [];
+    const live = [...contributors].filter((c) => c !== actor && this.processes.isLive(c));
+    return live;
+  }
+
+  /** The child of `ancestor` on the way up from `pid` (undefined: `pid` is the ancestor itself, or not below it). */
+  private childOnPath(pid: number, ancestor: number): number | undefined {
+    let current: number | undefined = pid;
+    for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
+      const ppid: number | undefined = this.processes.parent(current)?.pid;
+      if (ppid === ancestor) return current;
+      current = ppid;
+    }
+    return undefined;
+  }
+
+  /** Deferred trees whose children have all ended (or whose window passed) fire now if still at the threshold. */
+  private settleDeferred(out: EngineOutput[], all = false): void {
+    for (const [key, d] of this.deferred) {
+      if (!all && this.nowMs < d.untilMs && d.children.some((c) => this.processes.isLive(c))) continue;
+      this.deferred.delete(key);
+      const window = this.windows.get(key);
+      if (window === undefined || this.open.has(key) || this.closed.has(key)) continue;
+      // Siblings that started since may still be on their way to firing on their own.
+      const children = all || this.nowMs >= d.untilMs ? [] : this.liveChildSubtrees(d.subject.actor, window);
+      if (children.length > 0) {
+        this.deferred.set(key, { ...d, children });
+        continue;
+      }
+      // Counted as of the latest evidence: children that fired on their own were purged from it.
+      if (window.distinctDirectories(window.lastMs) >= d.subject.recipe.aggregate.threshold) this.fire(d.subject, window, window.lastMs, d.above, out);
+    }
+  }
+
   private advance(timeMs: number, out: EngineOutput[]): void {
     if (timeMs > this.nowMs) this.nowMs = timeMs;
+    if (this.deferred.size > 0) this.settleDeferred(out);
     if (this.nowMs - this.lastSweepMs < SWEEP_INTERVAL_MS) return;
     this.lastSweepMs = this.nowMs;
     for (const [key, window] of this.windows) {
@@ -200,6 +254,7 @@ export class Engine {
   /** Closes every open detection (end of the run or of the stream). */
   flush(): EngineOutput[] {
     const out: EngineOutput[] = [];
+    this.settleDeferred(out, true);
     for (const key of [...this.open.keys()]) this.close(key, out);
     return out;
   }
@@ -311,6 +366,13 @@ export class Engine {
       const distinct = window.distinctDirectories(access.timeMs);
       this.options.trace?.({ kind: 'counted', recipe, scope: s.scope, actor: s.actor, distinct, timeMs: access.timeMs });
       if (distinct < recipe.aggregate.threshold) continue;
+      if (this.deferred.has(s.key)) return;
+      const children = s.scope === 'process-tree' ? this.liveChildSubtrees(s.actor, window) : [];
+      if (children.length > 0) {
+        this.deferred.set(s.key, { subject: s, above: chain.slice(i + 1), children, untilMs: access.timeMs + window.windowMs });
+        this.options.trace?.({ kind: 'deferred', recipe, scope: s.scope, actor: s.actor, children, distinct, timeMs: access.timeMs });
+        return;
+      }
       this.fire(s, window, access.timeMs, chain.slice(i + 1), out);
       return;
     }
@@ -433,6 +495,11 @@ export class Engine {
     }
   }
 
+  /** The sensor lost events or was down (a 'sensor-loss' event): detections of subjects live then say so. */
+  noteLoss(event: SensorLossEvent): void {
+    this.loss.note(event);
+  }
+
   private build(od: OpenDetection): Detection {
     const s = od.subject;
     const evidence = od.evidence.summary();
@@ -445,6 +512,12 @@ export class Engine {
       .slice(0, 64)
       .map((pid) => this.processes.get(pid))
       .filter((p): p is ProcessInfo => p !== undefined);
+    // The subject's life: from its start (unknown: it predates the sensor) to its exit, or now.
+    const lifeMs = [subjectInfo, ...members];
+    const fromMs = Math.min(...lifeMs.map((p) => p.startMs ?? -Infinity));
+    const ends = lifeMs.map((p) => p.exitMs ?? Infinity);
+    const toMs = Math.min(Math.max(...ends), this.nowMs === -Infinity ? Infinity : Math.max(this.nowMs, od.lastMs));
+    const missed = this.loss.within(fromMs, toMs);
     return buildDetection({
       id: od.id,
       firedMs: od.firedMs,
@@ -455,6 +528,7 @@ export class Engine {
       members,
       evidence,
       context: this.context,
+      missed,
     });
   }
 }

@@ -55,6 +55,18 @@ export function describePackage(p: PackageAttribution): string {
   return p.lifecycle === null ? `a ${p.manager} script of ${pkg}` : `${p.lifecycle} of ${pkg}`;
 }
 
+/** The sensor behind a detection, and what it may have missed while the subject was live. */
+export interface DetectionSensor {
+  readonly name: string;
+  readonly version: string | null;
+  /** Events the sensor lost (kernel buffer overflow, unreadable lines) while the subject was live. */
+  readonly eventsLost: number;
+  /** Times nothing was watched (the sensor was down) while the subject was live; end null: still open when written. */
+  readonly gaps: readonly { readonly start: string; readonly end: string | null }[];
+  /** False when events were lost or a gap overlapped the subject's life: the evidence may be incomplete. */
+  readonly complete: boolean;
+}
+
 export interface Detection {
   readonly schema: typeof DETECTION_SCHEMA;
   readonly id: string;
@@ -108,7 +120,7 @@ export interface Detection {
     readonly kernel: string;
     readonly container: { readonly id: string; readonly runtime: string } | null;
   };
-  readonly sensor: { readonly name: string; readonly version: string | null };
+  readonly sensor: DetectionSensor;
   readonly guidance: {
     readonly environment: EnvironmentKind;
     readonly implications: string;

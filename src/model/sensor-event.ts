@@ -128,4 +128,17 @@ export interface SymlinkEvent {
   readonly base?: FdRef;
 }
 
-export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | CwdEvent | UidEvent | AccessEvent | MountEvent | MountNamespaceEvent | SymlinkEvent;
+/**
+ * The sensor could not see everything: `lost` events the kernel dropped (or lines that could
+ * not be read) around `timeMs`, or a gap in which nothing was watched (the sensor was down),
+ * from `gap.startMs` to `gap.endMs` (null: not over yet). Detections whose subject was live
+ * then say their evidence may be incomplete.
+ */
+export interface SensorLossEvent {
+  readonly kind: 'sensor-loss';
+  readonly timeMs: TimeMs;
+  readonly lost: number;
+  readonly gap?: { readonly startMs: TimeMs; readonly endMs: TimeMs | null };
+}
+
+export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | CwdEvent | UidEvent | AccessEvent | MountEvent | MountNamespaceEvent | SymlinkEvent | SensorLossEvent;

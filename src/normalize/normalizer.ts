@@ -97,6 +97,9 @@ export class Normalizer {
       case 'symlink':
         this.symlink(event);
         return undefined;
+      case 'sensor-loss':
+        // The pipeline gives these to the engine; nothing to normalize.
+        return undefined;
     }
   }
 

@@ -92,6 +92,10 @@ export class ExplainCollector {
       case 'suppressed':
         this.actor(step.actor).outcome.set(step.scope, `reached ${String(step.distinct)} but was not raised: the ${step.limit} limit was reached`);
         return;
+      case 'deferred':
+        // Replaced by "fired" if it fires once the children it waited for have ended.
+        this.actor(step.actor).outcome.set(step.scope, `reached ${String(step.distinct)}, waited for children ${step.children.join(', ')} (each may fire on its own), then had too little left to fire`);
+        return;
       case 'merged':
         this.actor(step.from).mergedInto.add(`${step.scope === 'process' ? 'detection' : 'process-tree detection'} of process ${String(step.actor)} (${step.detectionId})`);
         return;

@@ -1,14 +1,17 @@
 // From tripline.bt lines to sensor events: enriched from /proc the moment a line arrives (a
 // short-lived process is gone soon after), put back in time order (each CPU has its own
-// buffer), processes that predate the sensor introduced through their /proc ancestry, and,
-// for `run`, everything outside the monitored command's process tree left out.
+// buffer, and a busy machine can deliver one CPU's lines seconds after another's), applied in
+// causal order (a process's lines wait for the FORK line that made it), processes that
+// predate the sensor introduced through their /proc ancestry, and, for `run`, everything
+// outside the monitored command's process tree left out.
 
 import { constants } from 'node:os';
 import type { AccessAction, AccessEvent, FdRef, SensorEvent } from '../../model/sensor-event.ts';
 import { openAction, openFlagsFromBits } from '../open-action.ts';
 import type { ProcessFacts, ProcfsReader } from '../procfs-reader.ts';
 import {
-  argvFromBytes, parseBpfLine, procPathFromNames, WHY, type ArgvRecord, type BpfRecord, type FileRecord, type LostRecord, type ReadyRecord,
+  argvFromBytes, parseBpfLine, procPathFromNames, WHY, type ArgvRecord, type BpfRecord, type ExecRecord, type FileRecord, type LostRecord, type ReadyRecord,
+  type SyncRecord, type TickRecord,
 } from './bpftrace-line-parser.ts';
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
@@ -23,13 +26,25 @@ const AT_FDCWD = -100;
 export const PATH_LIMIT = 51;
 const MAX_BOOTSTRAP_DEPTH = 64;
 /**
- * How long a line waits for earlier lines from other CPUs. 50 ms was too short on a loaded
- * 2-core machine (a child's FORK line came after its EXEC and reads); the EXEC line's parent
- * covers the rest.
+ * How long a line waits for earlier lines from other CPUs, at least. 50 ms was too short on a
+ * loaded 2-core machine; the hold grows with the lateness actually seen (up to MAX_HOLD_NS).
  */
 const DEFAULT_HOLD_NS = 200_000_000n;
+const MAX_HOLD_NS = 5_000_000_000n;
+/** How long lines of a process wait for the FORK line that made it before it is introduced from what is known. */
+const MAX_PARK_NS = 5_000_000_000n;
+/** Lines parked at once, at most (a storm of lost FORK lines cannot grow memory without bound). */
+const MAX_PARKED = 200_000;
+/** Exited processes remembered, so a line that comes after its process's EXIT is still its own. */
+const RECENT_EXITS = 8192;
 
-type TimedRecord = Exclude<BpfRecord, LostRecord | ReadyRecord | ArgvRecord>;
+type TimedRecord = Exclude<BpfRecord, LostRecord | ReadyRecord | ArgvRecord | SyncRecord | TickRecord> | LossRecord;
+
+/** Events the sensor could not use ("Lost N events", or an unreadable line), placed at the newest time seen then. */
+interface LossRecord {
+  readonly type: 'loss';
+  readonly count: number;
+}
 
 interface Pending {
   readonly ns: bigint;
@@ -47,7 +62,14 @@ interface Pending {
 export interface BpfStreamStats {
   lines: number;
   unparsed: number;
+  /** Events the kernel could not hand over (bpftrace's "Lost N events"). */
   lost: number;
+  /** Lines that arrived after later lines had already been applied (applied out of order). */
+  late: number;
+  /** Processes whose FORK line never came (lost, or later than MAX_PARK_NS): introduced from /proc or their EXEC line. */
+  orphans: number;
+  /** The largest lateness seen, in ms (how far one CPU's lines trailed another's). */
+  maxLatenessMs: number;
   readonly unparsedSamples: { line: number; reason: string; text: string }[];
 }
 
@@ -55,7 +77,7 @@ export interface BpfStreamOptions {
   readonly procfs: ProcfsReader;
   /** Added to the program's CLOCK_MONOTONIC ns to get Unix ns. */
   readonly offsetNs: bigint;
-  /** How long a line is held for lines from other CPUs that happened earlier (200 ms by default). */
+  /** How long a line is held for lines from other CPUs that happened earlier, at least (200 ms by default). */
   readonly holdNs?: bigint;
   /** Only this process and its descendants (for `run`); undefined watches every process. */
   readonly rootPid?: number;
@@ -63,26 +85,70 @@ export interface BpfStreamOptions {
   readonly commandOnly?: boolean;
 }
 
+/**
+ * What the stream knows of a process: its start time (-1n: introduced from /proc, start
+ * unknown) and the exec count of the image applied last (-1: unknown, any is taken).
+ */
+interface KnownProcess {
+  start: bigint;
+  exec: number;
+}
+type Known = Map<number, KnownProcess>;
+
 export class BpfEventStream {
-  readonly stats: BpfStreamStats = { lines: 0, unparsed: 0, lost: 0, unparsedSamples: [] };
+  readonly stats: BpfStreamStats = { lines: 0, unparsed: 0, lost: 0, late: 0, orphans: 0, maxLatenessMs: 0, unparsedSamples: [] };
   private queue: Pending[] = [];
-  private readonly known = new Set<number>();
+  private readonly known: Known = new Map();
+  /** Exited processes (pid → start), so their late lines are still theirs; oldest first. */
+  private readonly exited = new Map<number, bigint>();
+  /** Lines of processes not yet made by a FORK line, by the pid they wait for. */
+  private readonly parked = new Map<number, Pending[]>();
+  private parkedCount = 0;
   private monitored: Set<number> | undefined;
   private ready = false;
+  private readyNs: bigint | undefined;
+  private lastSyncNs: bigint | undefined;
+  private maxSeenNs = 0n;
+  private releasedUpTo = -1n;
+  /** Lateness seen recently (ns), decaying: the hold adapts to how far behind a CPU's buffer runs. */
+  private latenessNs = 0n;
+  private lastLostAtNs: bigint | undefined;
 
   constructor(private readonly options: BpfStreamOptions) {
     this.monitored = options.rootPid === undefined ? (options.commandOnly === true ? new Set() : undefined) : new Set([options.rootPid]);
-    if (options.rootPid !== undefined) this.known.add(options.rootPid);
+    if (options.rootPid !== undefined) this.known.set(options.rootPid, { start: -1n, exec: -1 });
   }
 
   get isReady(): boolean {
     return this.ready;
   }
 
+  /** The newest event time seen (monotonic ns), or undefined before any. */
+  get newestNs(): bigint | undefined {
+    return this.maxSeenNs === 0n ? undefined : this.maxSeenNs;
+  }
+
+  /** The time of the last SYNC line (tripline's own barrier), if any came. */
+  get syncNs(): bigint | undefined {
+    return this.lastSyncNs;
+  }
+
+  /** The hold in force: the floor, or more when lines have been arriving late. */
+  get holdNs(): bigint {
+    const floor = this.options.holdNs ?? DEFAULT_HOLD_NS;
+    const wanted = this.latenessNs + this.latenessNs / 2n + 50_000_000n;
+    return wanted < floor ? floor : wanted > MAX_HOLD_NS ? MAX_HOLD_NS : wanted;
+  }
+
+  /** Lines waiting, in the time-order queue or for their FORK line. */
+  get pendingCount(): number {
+    return this.queue.length + this.parkedCount;
+  }
+
   /** From now on, only `pid` and its descendants. */
   limitTo(pid: number): void {
     this.monitored = new Set([pid]);
-    this.known.add(pid);
+    if (!this.known.has(pid)) this.known.set(pid, { start: -1n, exec: -1 });
   }
 
   /** Processes of the monitored command not yet seen exiting (none when watching the host). */
@@ -92,7 +158,8 @@ export class BpfEventStream {
 
   /** Keeps what the previous stream knew across a restart of bpftrace: counters and known processes. */
   carryOver(previous: BpfEventStream): void {
-    for (const pid of previous.known) this.known.add(pid);
+    for (const [pid, k] of previous.known) this.known.set(pid, { ...k });
+    for (const [pid, start] of previous.exited) this.exited.set(pid, start);
     this.carryStats(previous.stats);
   }
 
@@ -100,44 +167,92 @@ export class BpfEventStream {
     this.stats.lines += previous.lines;
     this.stats.unparsed += previous.unparsed;
     this.stats.lost += previous.lost;
+    this.stats.late += previous.late;
+    this.stats.orphans += previous.orphans;
+    this.stats.maxLatenessMs = Math.max(this.stats.maxLatenessMs, previous.maxLatenessMs);
     this.stats.unparsedSamples.push(...previous.unparsedSamples.slice(0, 5));
   }
 
-  /** Takes one line as it arrives; nothing comes out until `release`. */
+  /** Takes one line as it arrives; nothing comes out until `release`. Never throws on a bad line. */
   push(line: string): void {
     this.stats.lines++;
-    const rec = parseBpfLine(line);
+    let rec: BpfRecord | { type: 'unparsed'; reason: string } | undefined;
+    try {
+      rec = parseBpfLine(line);
+    } catch (error) {
+      rec = { type: 'unparsed', reason: `parser error: ${(error as Error).message}` };
+    }
     if (rec === undefined) return;
     if (rec.type === 'unparsed') {
       this.stats.unparsed++;
       if (this.stats.unparsedSamples.length < 5) this.stats.unparsedSamples.push({ line: this.stats.lines, reason: rec.reason, text: line.slice(0, 200) });
+      // A line that cannot be read is an event not seen: detections live then say so.
+      if (this.ready) this.insert({ ns: this.maxSeenNs, record: { type: 'loss', count: 1 } });
       return;
     }
     if (rec.type === 'lost') {
       this.stats.lost += rec.count;
+      this.lastLostAtNs = this.maxSeenNs;
+      this.insert({ ns: this.maxSeenNs, record: { type: 'loss', count: rec.count } });
       return;
     }
     if (rec.type === 'ready') {
       this.ready = true;
+      this.readyNs = rec.ns;
+      this.see(rec.ns);
+      return;
+    }
+    if (rec.type === 'sync' || rec.type === 'tick') {
+      if (rec.type === 'sync') this.lastSyncNs = rec.ns;
+      this.see(rec.ns);
       return;
     }
     if (rec.type === 'argv') {
       this.appendArgv(rec.tgid, rec.offset, rec.bytes);
       return;
     }
+    this.see(rec.ns);
+    if (rec.ns <= this.releasedUpTo) this.stats.late++;
     this.insert(this.enrich(rec));
   }
 
-  /** Events of every line older than `nowNs - hold` (all of them when `nowNs` is undefined), in time order. */
+  /** Where "Lost N events" last came (monotonic ns of the newest line then), if ever. */
+  get lostAtNs(): bigint | undefined {
+    return this.lastLostAtNs;
+  }
+
+  private see(ns: bigint): void {
+    if (ns > this.maxSeenNs) {
+      this.maxSeenNs = ns;
+      // Decay: lateness seen long ago stops holding lines back (halves every 256 newer lines).
+      if ((this.stats.lines & 0xff) === 0) this.latenessNs /= 2n;
+      return;
+    }
+    const lateness = this.maxSeenNs - ns;
+    if (lateness > this.latenessNs) this.latenessNs = lateness;
+    const ms = Number(lateness) / 1e6;
+    if (ms > this.stats.maxLatenessMs) this.stats.maxLatenessMs = ms;
+  }
+
+  /**
+   * Events of every line older than the hold, in time and causal order: older than `nowNs -
+   * hold` and than the newest line read minus the hold (a reader that stalled has lines of
+   * other CPUs still in the pipe, older than its clock says). All of them when `nowNs` is undefined.
+   */
   release(nowNs?: bigint): SensorEvent[] {
-    const cutoff = nowNs === undefined ? undefined : nowNs - (this.options.holdNs ?? DEFAULT_HOLD_NS);
+    const basis = nowNs === undefined ? undefined : nowNs < this.maxSeenNs ? nowNs : this.maxSeenNs;
+    const cutoff = basis === undefined ? undefined : basis - this.holdNs;
     let n = 0;
     while (n < this.queue.length && (cutoff === undefined || (this.queue[n]?.ns ?? 0n) <= cutoff)) n++;
-    if (n === 0) return [];
-    const due = this.queue.slice(0, n);
-    this.queue = this.queue.slice(n);
     const out: SensorEvent[] = [];
-    for (const p of due) this.map(p, out);
+    if (n > 0) {
+      const due = this.queue.slice(0, n);
+      this.queue = this.queue.slice(n);
+      const last = due[due.length - 1];
+      if (last !== undefined && last.ns > this.releasedUpTo) this.releasedUpTo = last.ns;
+      for (const p of due) this.map(p, out);
+    }
+    this.expireParked(cutoff, out);
     return out;
   }
 
@@ -160,7 +275,7 @@ export class BpfEventStream {
     this.queue.splice(i, 0, p);
   }
 
-  private enrich(rec: TimedRecord): Pending {
+  private enrich(rec: Exclude<TimedRecord, LossRecord>): Pending {
     const { procfs } = this.options;
     if (rec.type === 'exec') {
       // Checked on arrival, while the process most likely still runs this image.
@@ -178,7 +293,9 @@ export class BpfEventStream {
       const cwd = rec.path.startsWith('/') ? '' : (procfs.cwd(rec.tgid) ?? '');
       realpath = procfs.realpath(rec.path.startsWith('/') ? rec.path : `${cwd}/${rec.path}`);
     }
-    return { ns: rec.ns, record: rec, ...optional('base', base), ...optional('realpath', realpath) };
+    // A process not (yet) known may be gone by the time its FORK line comes: read /proc now.
+    const facts = this.isSame(rec.tgid, rec.startNs) ? undefined : procfs.facts(rec.tgid);
+    return { ns: rec.ns, record: rec, ...optional('base', base), ...optional('realpath', realpath), ...optional('facts', facts) };
   }
 
   private timeMs(ns: bigint): number {
@@ -189,47 +306,152 @@ export class BpfEventStream {
     return this.monitored === undefined || this.monitored.has(tgid);
   }
 
+  /** Whether `pid` is known as the process that started at `startNs`. */
+  private isSame(pid: number, startNs: bigint): boolean {
+    const known = this.known.get(pid);
+    // -1n: introduced from /proc (it predates the sensor); a FORK's time is just after the child's start.
+    return known !== undefined && (known.start === -1n || startNs <= known.start);
+  }
+
+  /**
+   * Whether a line of (pid, start) made by image `execId` can be applied now, else where it
+   * waits: for the FORK line that made the process, or for the EXEC line that brought that image.
+   */
+  private established(pid: number, startNs: bigint, execId: number): 'now' | 'exited' | 'wait' | 'introduce' {
+    if (this.isSame(pid, startNs)) {
+      const exec = this.known.get(pid)?.exec ?? -1;
+      return exec === -1 || execId <= exec ? 'now' : 'wait';
+    }
+    const exited = this.exited.get(pid);
+    if (exited !== undefined && (exited === -1n || startNs <= exited)) return 'exited';
+    // Started before the sensor: no FORK line will come; /proc tells its ancestry.
+    if (this.readyNs === undefined || startNs < this.readyNs) return 'introduce';
+    return 'wait';
+  }
+
+  private park(pid: number, p: Pending): void {
+    const list = this.parked.get(pid);
+    if (list === undefined) this.parked.set(pid, [p]);
+    else list.push(p);
+    this.parkedCount++;
+  }
+
+  /** A process became known: its parked lines (and those of children they make known) are applied. */
+  private unpark(pid: number, out: SensorEvent[]): void {
+    const list = this.parked.get(pid);
+    if (list === undefined) return;
+    this.parked.delete(pid);
+    this.parkedCount -= list.length;
+    for (const p of list) this.map(p, out);
+  }
+
+  /** Lines whose FORK never came in time: their process is introduced from what is known. */
+  private expireParked(cutoff: bigint | undefined, out: SensorEvent[]): void {
+    if (this.parkedCount === 0) return;
+    const due: number[] = [];
+    for (const [pid, list] of this.parked) {
+      const first = list[0];
+      if (first === undefined) continue;
+      if (cutoff === undefined || first.ns + MAX_PARK_NS <= cutoff || this.parkedCount > MAX_PARKED) due.push(pid);
+    }
+    for (const pid of due) {
+      const list = this.parked.get(pid);
+      if (list === undefined) continue;
+      this.parked.delete(pid);
+      this.parkedCount -= list.length;
+      this.stats.orphans++;
+      const first = list[0];
+      if (first === undefined) continue;
+      const known = this.known.get(pid);
+      const start = startOf(first.record);
+      // Known, but an EXEC line never came: the lines are taken as they are (the image they name is unknown).
+      if (known !== undefined && (start === undefined || this.isSame(pid, start))) known.exec = -1;
+      else this.introduceFrom(pid, first, list, out);
+      for (const p of list) this.map(p, out);
+    }
+  }
+
+  /** Makes an orphan known: from its EXEC line if one is parked, else from /proc as read on arrival. */
+  private introduceFrom(pid: number, first: Pending, list: readonly Pending[], out: SensorEvent[]): void {
+    const startNs = startOf(first.record);
+    const exec = list.find((p) => p.record.type === 'exec');
+    const facts = list.find((p) => p.facts !== undefined)?.facts;
+    const timeMs = this.timeMs(first.ns);
+    const ppid = exec?.record.type === 'exec' ? exec.record.ppid : facts?.ppid;
+    if (this.monitored !== undefined && !this.monitored.has(pid)) {
+      if (ppid === undefined || !this.monitored.has(ppid)) return;
+      this.monitored.add(pid);
+    }
+    if (ppid !== undefined && ppid > 0 && !this.known.has(ppid) && !this.exited.has(ppid)) this.introduce(ppid, timeMs, out);
+    this.known.set(pid, { start: startNs ?? -1n, exec: -1 });
+    if (ppid !== undefined && ppid > 0) out.push({ kind: 'fork', timeMs, parentTid: ppid, childTid: pid, thread: false, sharesFs: false });
+    // An EXEC among the lines brings exe and argv itself; else what /proc said on arrival.
+    if (exec === undefined && facts !== undefined) this.pushFacts(pid, facts, timeMs, out);
+  }
+
   private map(p: Pending, out: SensorEvent[]): void {
     const rec = p.record;
     const timeMs = this.timeMs(p.ns);
     switch (rec.type) {
+      case 'loss':
+        out.push({ kind: 'sensor-loss', timeMs, lost: rec.count });
+        return;
       case 'fork': {
         if (rec.thread) return;
+        const state = this.established(rec.parentTgid, rec.parentStartNs, rec.parentExecId);
+        if (state === 'wait') {
+          this.park(rec.parentTgid, p);
+          return;
+        }
         if (this.monitored !== undefined) {
-          if (!this.monitored.has(rec.parentTgid)) return;
+          // The parent is known (or predates the sensor): outside the command, its children are
+          // too. A parent whose EXIT was applied first (this line came late) still counts.
+          const parentIn = state === 'exited' ? this.wasMonitored(rec.parentTgid) : this.monitored.has(rec.parentTgid);
+          if (!parentIn) return;
           this.monitored.add(rec.childTid);
         }
-        // Already introduced by its EXEC line (this FORK line came late from another CPU).
-        if (this.known.has(rec.childTid)) return;
-        this.introduce(rec.parentTgid, timeMs, out);
-        this.known.add(rec.childTid);
-        out.push({ kind: 'fork', timeMs, parentTid: rec.parentTgid, childTid: rec.childTid, thread: false, sharesFs: false });
+        if (state === 'introduce') this.introduce(rec.parentTgid, timeMs, out, undefined, undefined, rec.parentExecId);
+        // Already introduced from /proc (its FORK line came later than anyone could wait).
+        if (this.known.get(rec.childTid)?.start !== -1n) {
+          this.exited.delete(rec.childTid);
+          // The child runs its parent's image (same exec count) until it execs.
+          this.known.set(rec.childTid, { start: rec.ns, exec: rec.parentExecId });
+          out.push({ kind: 'fork', timeMs, parentTid: rec.parentTgid, childTid: rec.childTid, thread: false, sharesFs: false });
+        }
+        this.unpark(rec.childTid, out);
         return;
       }
       case 'exec': {
-        // The EXEC line names the parent: enough to know a child of the command even when its
-        // FORK line, printed on another CPU, has not arrived yet.
-        if (this.monitored !== undefined && !this.monitored.has(rec.tgid) && this.monitored.has(rec.ppid)) this.monitored.add(rec.tgid);
-        if (!this.inScope(rec.tgid)) return;
-        if (!this.known.has(rec.tgid)) this.introduce(rec.tgid, timeMs, out, rec.ppid);
-        // /proc has the whole argv if the process was still there; else what the kernel printed.
-        const facts = p.facts;
-        const fromProc = facts?.argv;
-        const fromKernel = argvFromBytes(Buffer.concat(p.argv ?? [rec.argBytes]), rec.argLength);
-        // The path as exec'd (like strace shows it), unless the program had to cut it.
-        const path = Buffer.byteLength(rec.filename) < PATH_LIMIT ? rec.filename : (facts?.exe ?? rec.filename);
-        // The kernel's copy, read at exec before the program ran, when it is whole: /proc's can be rewritten by the process.
-        out.push({
-          kind: 'exec', timeMs, tid: rec.tgid, path,
-          argv: fromKernel.complete ? fromKernel.argv : (fromProc ?? fromKernel.argv), argvTruncated: !fromKernel.complete && fromProc === undefined,
-          verifiedExe: p.verifiedExe ?? null,
-        });
-        out.push({ kind: 'uid', timeMs, tid: rec.tgid, uid: rec.uid });
+        // An exec applies after the image before it (exec count - 1).
+        const state = this.established(rec.tgid, rec.startNs, rec.execId - 1);
+        if (state === 'wait') {
+          this.park(rec.tgid, p);
+          return;
+        }
+        if (state === 'exited') return;
+        if (state === 'introduce') {
+          // The EXEC line names the parent: a process that predates the sensor joins the
+          // command's tree through it.
+          if (this.monitored !== undefined && !this.monitored.has(rec.tgid) && this.monitored.has(rec.ppid)) this.monitored.add(rec.tgid);
+          if (!this.inScope(rec.tgid)) return;
+          this.introduce(rec.tgid, timeMs, out, rec.ppid);
+        }
+        const known = this.known.get(rec.tgid);
+        if (known !== undefined) known.exec = rec.execId;
+        if (this.inScope(rec.tgid)) this.pushExec(rec, p, timeMs, out);
+        // Lines of this image (and forks it made) may be waiting for it.
+        this.unpark(rec.tgid, out);
         return;
       }
       case 'exit': {
-        if (!this.inScope(rec.tgid) || !this.known.has(rec.tgid)) return;
+        const state = this.established(rec.tgid, rec.startNs, -1);
+        if (state === 'wait') {
+          this.park(rec.tgid, p);
+          return;
+        }
+        if (state !== 'now' || !this.inScope(rec.tgid)) return;
         this.known.delete(rec.tgid);
+        this.rememberExit(rec.tgid, rec.startNs);
         this.monitored?.delete(rec.tgid);
         const signal = rec.status & 0x7f;
         out.push(signal === 0
@@ -238,8 +460,18 @@ export class BpfEventStream {
         return;
       }
       case 'file': {
-        if (!this.inScope(rec.tgid)) return;
-        this.introduce(rec.tgid, timeMs, out);
+        const state = this.established(rec.tgid, rec.startNs, rec.execId);
+        if (state === 'wait') {
+          this.park(rec.tgid, p);
+          return;
+        }
+        // A line that came after its process's EXIT is still that process's (the table keeps exited processes).
+        if (state === 'exited') {
+          if (this.monitored !== undefined && !this.wasMonitored(rec.tgid)) return;
+        } else {
+          if (!this.inScope(rec.tgid)) return;
+          if (state === 'introduce') this.introduce(rec.tgid, timeMs, out, undefined, p.facts, rec.execId);
+        }
         const event = fileEvent(rec, p, timeMs);
         if (event !== undefined) out.push(event);
         return;
@@ -247,15 +479,53 @@ export class BpfEventStream {
     }
   }
 
-  /** Makes a process known, with its /proc ancestry, if it predates what the sensor has seen. */
-  private introduce(pid: number, timeMs: number, out: SensorEvent[], knownPpid?: number): void {
+  /** Exited processes of the command are remembered with it (run): their late lines still count. */
+  private readonly exitedMonitored = new Set<number>();
+
+  private wasMonitored(pid: number): boolean {
+    return this.exitedMonitored.has(pid);
+  }
+
+  private rememberExit(pid: number, startNs: bigint): void {
+    this.exited.set(pid, startNs);
+    if (this.monitored?.has(pid) === true) this.exitedMonitored.add(pid);
+    if (this.exited.size > RECENT_EXITS) {
+      const oldest = this.exited.keys().next().value;
+      if (oldest !== undefined) {
+        this.exited.delete(oldest);
+        this.exitedMonitored.delete(oldest);
+      }
+    }
+  }
+
+  private pushExec(rec: ExecRecord, p: Pending, timeMs: number, out: SensorEvent[]): void {
+    // /proc has the whole argv if the process was still there; else what the kernel printed.
+    const facts = p.facts;
+    const fromProc = facts?.argv;
+    const fromKernel = argvFromBytes(Buffer.concat(p.argv ?? [rec.argBytes]), rec.argLength);
+    // The path as exec'd (like strace shows it), unless the program had to cut it.
+    const path = Buffer.byteLength(rec.filename) < PATH_LIMIT ? rec.filename : (facts?.exe ?? rec.filename);
+    // The kernel's copy, read at exec before the program ran, when it is whole: /proc's can be rewritten by the process.
+    out.push({
+      kind: 'exec', timeMs, tid: rec.tgid, path,
+      argv: fromKernel.complete ? fromKernel.argv : (fromProc ?? fromKernel.argv), argvTruncated: !fromKernel.complete && fromProc === undefined,
+      verifiedExe: p.verifiedExe ?? null,
+    });
+    out.push({ kind: 'uid', timeMs, tid: rec.tgid, uid: rec.uid });
+  }
+
+  /**
+   * Makes a process known, with its /proc ancestry, if it predates what the sensor has seen.
+   * `arrival` is what /proc said when the line arrived (the process may be gone since).
+   */
+  private introduce(pid: number, timeMs: number, out: SensorEvent[], knownPpid?: number, arrival?: ProcessFacts, execId = -1): void {
     const chain: { pid: number; facts: ProcessFacts | undefined }[] = [];
     let current: number | undefined = pid;
     let ppidHint = knownPpid;
     for (let depth = 0; current !== undefined && current > 0 && !this.known.has(current) && depth < MAX_BOOTSTRAP_DEPTH; depth++) {
-      const facts = this.options.procfs.facts(current);
+      const facts: ProcessFacts | undefined = (depth === 0 ? arrival : undefined) ?? this.options.procfs.facts(current);
       chain.push({ pid: current, facts });
-      this.known.add(current);
+      this.known.set(current, { start: -1n, exec: depth === 0 ? execId : -1 });
       current = ppidHint ?? facts?.ppid;
       ppidHint = undefined;
     }
@@ -264,17 +534,24 @@ export class BpfEventStream {
       if (entry === undefined) continue;
       const parent = i === chain.length - 1 ? current : chain[i + 1]?.pid;
       if (parent !== undefined && parent > 0) out.push({ kind: 'fork', timeMs, parentTid: parent, childTid: entry.pid, thread: false, sharesFs: false });
-      const f = entry.facts;
-      if (f?.exe !== undefined || f?.argv !== undefined) {
-        out.push({
-          kind: 'exec', timeMs, tid: entry.pid, path: f.exe ?? f.argv?.[0] ?? '?', argv: f.argv ?? [], argvTruncated: f.argv === undefined,
-          verifiedExe: this.options.procfs.verifiedExe(entry.pid) ?? null,
-        });
-      }
-      if (f?.cwd !== undefined) out.push({ kind: 'cwd', timeMs, tid: entry.pid, fd: { fd: 'AT_FDCWD', path: f.cwd } });
-      if (f?.uid !== undefined) out.push({ kind: 'uid', timeMs, tid: entry.pid, uid: f.uid });
+      if (entry.facts !== undefined) this.pushFacts(entry.pid, entry.facts, timeMs, out);
     }
   }
+
+  private pushFacts(pid: number, f: ProcessFacts, timeMs: number, out: SensorEvent[]): void {
+    if (f.exe !== undefined || f.argv !== undefined) {
+      out.push({
+        kind: 'exec', timeMs, tid: pid, path: f.exe ?? f.argv?.[0] ?? '?', argv: f.argv ?? [], argvTruncated: f.argv === undefined,
+        verifiedExe: this.options.procfs.verifiedExe(pid) ?? null,
+      });
+    }
+    if (f.cwd !== undefined) out.push({ kind: 'cwd', timeMs, tid: pid, fd: { fd: 'AT_FDCWD', path: f.cwd } });
+    if (f.uid !== undefined) out.push({ kind: 'uid', timeMs, tid: pid, uid: f.uid });
+  }
+}
+
+function startOf(rec: TimedRecord): bigint | undefined {
+  return rec.type === 'fork' || rec.type === 'loss' ? undefined : rec.startNs;
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {

@@ -7,6 +7,18 @@ export interface ReadyRecord {
   readonly ns: bigint;
 }
 
+/** tripline's own barrier (access of /proc/sys/net/.tripline-sync) came through. */
+export interface SyncRecord {
+  readonly type: 'sync';
+  readonly ns: bigint;
+}
+
+/** The program's heartbeat: time goes on even when nothing is traced. */
+export interface TickRecord {
+  readonly type: 'tick';
+  readonly ns: bigint;
+}
+
 export interface ExecRecord {
   readonly type: 'exec';
   readonly ns: bigint;
@@ -14,6 +26,10 @@ export interface ExecRecord {
   readonly ppid: number;
   readonly uid: number;
   readonly oldTid: number;
+  /** The process's start (CLOCK_MONOTONIC ns). */
+  readonly startNs: bigint;
+  /** The kernel's exec count of the process after this exec (self_exec_id). */
+  readonly execId: number;
   readonly comm: string;
   readonly filename: string;
   /** Size of the argv area, and its first bytes (ARGV lines bring more). */
@@ -37,12 +53,17 @@ export interface ForkRecord {
   readonly childTid: number;
   readonly thread: boolean;
   readonly cloneFlags: bigint;
+  /** The parent's start (CLOCK_MONOTONIC ns). */
+  readonly parentStartNs: bigint;
+  /** The parent's exec count (self_exec_id) when it forked: the image that made the child. */
+  readonly parentExecId: number;
 }
 
 export interface ExitRecord {
   readonly type: 'exit';
   readonly ns: bigint;
   readonly tgid: number;
+  readonly startNs: bigint;
   /** wait(2) status word. */
   readonly status: number;
 }
@@ -52,7 +73,10 @@ export interface FileRecord {
   readonly ns: bigint;
   readonly syscall: string;
   readonly tgid: number;
-  readonly tid: number;
+  /** The process's start (CLOCK_MONOTONIC ns). */
+  readonly startNs: bigint;
+  /** The process's exec count (self_exec_id): which of its images made the call. */
+  readonly execId: number;
   /** -100 is AT_FDCWD; for fchdir and getdents64, the fd itself. */
   readonly dfd: number;
   /** Open flags, access mode or stat flags. */
@@ -74,7 +98,7 @@ export interface LostRecord {
   readonly count: number;
 }
 
-export type BpfRecord = ReadyRecord | ExecRecord | ArgvRecord | ForkRecord | ExitRecord | FileRecord | LostRecord;
+export type BpfRecord = ReadyRecord | SyncRecord | TickRecord | ExecRecord | ArgvRecord | ForkRecord | ExitRecord | FileRecord | LostRecord;
 
 export interface BpfParseFailure {
   readonly type: 'unparsed';
@@ -85,7 +109,8 @@ export interface BpfParseFailure {
 export const WHY = { netPrefix: 1, procPrefix: 2, dots: 4, relativeOnProc: 8, underNet: 16, statOnProc: 32 } as const;
 
 const LOST = /^Lost (\d+) events$/;
-const INT = /^-?\d+$/;
+const INT = /^-?\d{1,10}$/;
+const HEX = /^[0-9a-fA-F]{1,16}$/;
 const SYSCALL_PREFIX = 'tracepoint:syscalls:sys_exit_';
 
 function int(text: string | undefined): number | undefined {
@@ -93,7 +118,7 @@ function int(text: string | undefined): number | undefined {
 }
 
 function ns(text: string | undefined): bigint | undefined {
-  return text !== undefined && /^\d+$/.test(text) ? BigInt(text) : undefined;
+  return text !== undefined && /^\d{1,20}$/.test(text) ? BigInt(text) : undefined;
 }
 
 function fail(reason: string): BpfParseFailure {
@@ -111,12 +136,19 @@ export function parseBpfLine(line: string): BpfRecord | BpfParseFailure | undefi
   switch (f[0]) {
     case 'READY':
       return { type: 'ready', ns: time };
+    case 'SYNC':
+      return { type: 'sync', ns: time };
+    case 'TICK':
+      return { type: 'tick', ns: time };
     case 'EXEC': {
-      const [tgid, ppid, uid, oldTid, argLength] = [int(f[2]), int(f[4]), int(f[5]), int(f[6]), int(f[7])];
-      if (f.length < 11 || tgid === undefined || ppid === undefined || uid === undefined || oldTid === undefined || argLength === undefined) return fail('bad EXEC line');
+      const [tgid, ppid, uid, oldTid, startNs, execId, argLength] = [int(f[2]), int(f[4]), int(f[5]), int(f[6]), ns(f[7]), int(f[8]), int(f[9])];
+      if (f.length < 13 || tgid === undefined || ppid === undefined || uid === undefined || oldTid === undefined || startNs === undefined || execId === undefined
+        || argLength === undefined || argLength < 0) {
+        return fail('bad EXEC line');
+      }
       return {
-        type: 'exec', ns: time, tgid, ppid, uid, oldTid, comm: f[9] ?? '', filename: f.slice(10).join('\t'),
-        argLength, argBytes: decodeBpfBuffer(f[8] ?? ''),
+        type: 'exec', ns: time, tgid, ppid, uid, oldTid, startNs, execId, comm: f[11] ?? '', filename: f.slice(12).join('\t'),
+        argLength, argBytes: decodeBpfBuffer(f[10] ?? ''),
       };
     }
     case 'ARGV': {
@@ -125,28 +157,34 @@ export function parseBpfLine(line: string): BpfRecord | BpfParseFailure | undefi
       return { type: 'argv', ns: time, tgid, offset, bytes: decodeBpfBuffer(f[4] ?? '') };
     }
     case 'FORK': {
-      const [parentTgid, parentTid, childTid, thread] = [int(f[2]), int(f[3]), int(f[4]), int(f[6])];
-      if (f.length !== 8 || parentTgid === undefined || parentTid === undefined || childTid === undefined || thread === undefined) return fail('bad FORK line');
-      return { type: 'fork', ns: time, parentTgid, parentTid, childTid, thread: thread === 1, cloneFlags: BigInt(`0x${f[7] ?? '0'}`) };
+      const [parentTgid, parentTid, childTid, thread, parentStartNs, parentExecId] = [int(f[2]), int(f[3]), int(f[4]), int(f[6]), ns(f[8]), int(f[9])];
+      const flags = f[7] ?? '';
+      if (f.length !== 10 || parentTgid === undefined || parentTid === undefined || childTid === undefined || thread === undefined || parentStartNs === undefined
+        || parentExecId === undefined || !HEX.test(flags)) {
+        return fail('bad FORK line');
+      }
+      return { type: 'fork', ns: time, parentTgid, parentTid, childTid, thread: thread === 1, cloneFlags: BigInt(`0x${flags}`), parentStartNs, parentExecId };
     }
     case 'EXIT': {
-      const [tgid, status] = [int(f[2]), int(f[4])];
-      if (f.length < 5 || tgid === undefined || status === undefined) return fail('bad EXIT line');
-      return { type: 'exit', ns: time, tgid, status };
+      const [tgid, startNs, status] = [int(f[2]), ns(f[4]), int(f[5])];
+      if (f.length < 6 || tgid === undefined || startNs === undefined || status === undefined) return fail('bad EXIT line');
+      return { type: 'exit', ns: time, tgid, startNs, status };
     }
     case 'FILE': {
-      // The path (field 9) is the only field that may hold a tab; the six after it are fixed.
-      if (f.length < 16) return fail('bad FILE line');
+      // The path (field 10) is the only field that may hold a tab; the six after it are fixed.
+      if (f.length < 17) return fail('bad FILE line');
       const tail = f.slice(f.length - 6);
-      const [tgid, tid, dfd, ret, why, depth] = [int(f[3]), int(f[4]), int(f[5]), int(f[7]), int(f[8]), int(tail[1])];
+      const [tgid, startNs, execId, dfd, ret, why, depth] = [int(f[3]), ns(f[4]), int(f[5]), int(f[6]), int(f[8]), int(f[9]), int(tail[1])];
       const syscall = f[2] ?? '';
       const kind = tail[0];
-      if (tgid === undefined || tid === undefined || dfd === undefined || ret === undefined || why === undefined || depth === undefined) return fail('bad FILE numbers');
+      if (tgid === undefined || startNs === undefined || execId === undefined || dfd === undefined || ret === undefined || why === undefined || depth === undefined) {
+        return fail('bad FILE numbers');
+      }
       if (!syscall.startsWith(SYSCALL_PREFIX) || (kind !== 'o' && kind !== 'b' && kind !== '-')) return fail('bad FILE fields');
-      const arg = Number.parseInt(f[6] ?? '', 16);
+      const argText = f[7] ?? '';
       return {
-        type: 'file', ns: time, syscall: syscall.slice(SYSCALL_PREFIX.length), tgid, tid, dfd, arg: Number.isNaN(arg) ? 0 : arg, ret, why,
-        path: f.slice(9, f.length - 6).join('\t'), resolvedKind: kind, depth, names: tail.slice(2),
+        type: 'file', ns: time, syscall: syscall.slice(SYSCALL_PREFIX.length), tgid, startNs, execId, dfd, arg: HEX.test(argText) ? Number.parseInt(argText, 16) : 0, ret, why,
+        path: f.slice(10, f.length - 6).join('\t'), resolvedKind: kind, depth, names: tail.slice(2),
       };
     }
     default:

@@ -2,7 +2,7 @@
 // streams its lines into sensor events. Stopping it is harmless to every traced process.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SensorEvent } from '../../model/sensor-event.ts';
 import { findSensorProgram } from '../executable-lookup.ts';
@@ -65,11 +65,32 @@ export interface BpftraceSensorOptions {
   readonly install: BpftraceInstallation;
   readonly procfs: ProcfsReader;
   readonly onEvents: (events: readonly SensorEvent[]) => void;
-  /** bpftrace ended without being asked to (its stderr tail says why). */
-  readonly onDied?: (code: number | null, signal: NodeJS.Signals | null, stderr: string) => void;
-  /** Pass nothing on until `limitTo` names the command to watch (for `run`). */
+  /**
+   * bpftrace ended without being asked to (its stderr tail says why). `lastSeenMs` is the time
+   * of the newest line it delivered: what happened after it, and what its buffers still held,
+   * was not observed.
+   */
+  readonly onDied?: (code: number | null, signal: NodeJS.Signals | null, stderr: string, lastSeenMs: number) => void;
+  /** Pass nothing on until `limitTo` names the command to watch (for `run`); the kernel then sends only tripline's descendants. */
   readonly commandOnly?: boolean;
 }
+
+/** How the sensor is doing (watch's health line, the detections' sensor block). */
+export interface SensorHealth {
+  readonly lines: number;
+  readonly lost: number;
+  readonly late: number;
+  readonly orphans: number;
+  readonly unparsed: number;
+  readonly maxLatenessMs: number;
+  readonly holdMs: number;
+  readonly pending: number;
+}
+
+/** The access tripline.bt recognises as tripline's barrier (see its SYNC line). */
+const SYNC_PATH = '/proc/sys/net/.tripline-sync';
+/** How long stop() waits for bpftrace to catch up before it gives up (and says so). */
+const DRAIN_TIMEOUT_MS = 15_000;
 
 export class BpftraceSensor {
   private child: ChildProcess | undefined;
@@ -77,7 +98,9 @@ export class BpftraceSensor {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private stderrTail = '';
-  private exited: Promise<void> = Promise.resolve();
+  private closed: Promise<void> = Promise.resolve();
+  /** Whether the last stop() saw everything up to its start (false: it gave up waiting). */
+  drained = true;
 
   constructor(readonly options: BpftraceSensorOptions) {
     this.stream = this.newStream();
@@ -85,6 +108,19 @@ export class BpftraceSensor {
 
   get stats(): BpfStreamStats {
     return this.stream.stats;
+  }
+
+  health(): SensorHealth {
+    const s = this.stream.stats;
+    return {
+      lines: s.lines, lost: s.lost, late: s.late, orphans: s.orphans, unparsed: s.unparsed, maxLatenessMs: s.maxLatenessMs,
+      holdMs: Number(this.stream.holdNs) / 1e6, pending: this.stream.pendingCount,
+    };
+  }
+
+  /** The hold in force (ms): how long lines wait for other CPUs' earlier lines. */
+  holdMs(): number {
+    return Number(this.stream.holdNs) / 1e6;
   }
 
   /** Processes of the monitored command not yet seen exiting. */
@@ -95,6 +131,11 @@ export class BpftraceSensor {
   /** Now, on the clock of the events (monotonic plus the offset taken at start). */
   nowMs(): number {
     return Number(process.hrtime.bigint() + this.offsetNs) / 1e6;
+  }
+
+  /** A monotonic time (ns) on the events' clock, as ms. */
+  toMs(ns: bigint): number {
+    return Number(ns + this.offsetNs) / 1e6;
   }
 
   private readonly offsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
@@ -113,11 +154,17 @@ export class BpftraceSensor {
     this.stopping = false;
     this.stderrTail = '';
     const previous = this.stream;
-    this.stream = this.newStream();
-    this.stream.carryOver(previous);
+    // Everything the previous bpftrace delivered is applied before the new one starts.
+    this.deliverFrom(previous);
+    const stream = this.newStream();
+    stream.carryOver(previous);
+    this.stream = stream;
     let attached = false;
-    const child = spawn(this.options.install.path, ['-B', 'none', PROGRAM_PATH, String(process.pid), String(statSync('/proc').dev)], {
-      env: { ...process.env, BPFTRACE_STRLEN: '52', BPFTRACE_PERF_RB_PAGES: '1024' },
+    // For run, the kernel keeps to tripline's own descendants (the command): other processes'
+    // events never fill the buffers, and membership is decided at fork, in the kernel's order.
+    const treeRoot = this.options.commandOnly === true ? process.pid : 0;
+    const child = spawn(this.options.install.path, ['-B', 'none', PROGRAM_PATH, String(process.pid), String(statSync('/proc').dev), String(treeRoot)], {
+      env: { ...process.env, BPFTRACE_STRLEN: '52', BPFTRACE_PERF_RB_PAGES: '1024', BPFTRACE_MAP_KEYS_MAX: '65536' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -126,26 +173,31 @@ export class BpftraceSensor {
     const ready = new Promise<void>((resolve) => {
       resolveReady = resolve;
     });
+    // Lines go to the stream of this bpftrace, even if they are read after a restart began.
     child.stdout.on('data', (chunk: Buffer) => {
       splitter.push(chunk, (line) => {
-        this.stream.push(line);
-        if (this.stream.isReady) resolveReady?.();
+        stream.push(line);
+        if (stream.isReady) resolveReady?.();
       });
     });
     child.stderr.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
     });
-    this.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.deliver();
+    // 'close' comes after stdout has been read to its end: nothing bpftrace printed is left behind.
+    this.closed = new Promise<void>((resolve) => {
+      child.once('close', (code, signal) => {
+        this.deliverFrom(stream);
         if (this.timer !== undefined) clearInterval(this.timer);
         this.timer = undefined;
         // Before READY, start() itself reports the failure.
-        if (!this.stopping && attached) this.options.onDied?.(code, signal, this.meaningfulStderr());
+        if (!this.stopping && attached) {
+          const newest = stream.newestNs;
+          this.options.onDied?.(code, signal, this.meaningfulStderr(), newest === undefined ? this.nowMs() : this.toMs(newest));
+        }
         resolve();
       });
     });
-    const failed = this.exited.then(() => {
+    const failed = this.closed.then(() => {
       throw new SensorUnavailableError(`bpftrace exited before attaching: ${this.meaningfulStderr() || 'no message'}`, INSTALL_HINT);
     });
     let timeout: NodeJS.Timeout | undefined;
@@ -165,27 +217,53 @@ export class BpftraceSensor {
     }
     attached = true;
     this.timer = setInterval(() => {
-      this.deliver(process.hrtime.bigint());
+      this.deliverFrom(stream, process.hrtime.bigint());
     }, RELEASE_EVERY_MS);
   }
 
-  /** Stops bpftrace (SIGINT) after letting late lines arrive, and delivers everything left. */
-  async stop(graceMs = 150): Promise<void> {
+  /**
+   * Waits until bpftrace has delivered everything that happened before this call (its SYNC
+   * line for tripline's own barrier, then the hold for other CPUs' buffers), then stops it
+   * (SIGINT, harmless to every traced process) and delivers everything left. `drained` says
+   * whether the wait succeeded within DRAIN_TIMEOUT_MS.
+   */
+  async stop(): Promise<void> {
     if (this.child === undefined) return;
-    await new Promise((resolve) => setTimeout(resolve, graceMs));
+    const child = this.child;
+    this.drained = await this.drain();
     this.stopping = true;
-    this.child.kill('SIGINT');
-    await this.exited;
-    this.deliver();
+    child.kill('SIGINT');
+    await this.closed;
     this.child = undefined;
+  }
+
+  private async drain(): Promise<boolean> {
+    const child = this.child;
+    const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
+    if (!running()) return false;
+    const asked = process.hrtime.bigint();
+    try {
+      accessSync(SYNC_PATH);
+    } catch {
+      // ENOENT is the expected answer: the call itself is the barrier.
+    }
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    while ((this.stream.syncNs ?? 0n) < asked) {
+      if (Date.now() > deadline || !running()) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Other CPUs' buffers trail by at most the lateness seen: wait that long past the barrier.
+    const until = process.hrtime.bigint() + this.stream.holdNs;
+    while (process.hrtime.bigint() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    return true;
   }
 
   /** The first error the event consumer threw (the sensor keeps running). */
   consumerError: Error | undefined;
 
-  private deliver(nowNs?: bigint): void {
+  private deliverFrom(stream: BpfEventStream, nowNs?: bigint): void {
     try {
-      const events = this.stream.release(nowNs);
+      const events = stream.release(nowNs);
       if (events.length > 0) this.options.onEvents(events);
     } catch (error) {
       this.consumerError ??= error instanceof Error ? error : new Error(String(error));
@@ -195,7 +273,7 @@ export class BpftraceSensor {
   private meaningfulStderr(): string {
     return this.stderrTail
       .split('\n')
-      .filter((l) => l.trim() !== '' && !l.includes('RLIMIT_MEMLOCK'))
+      .filter((l) => l.trim() !== '' && !l.includes('RLIMIT_MEMLOCK') && !l.startsWith('Attaching '))
       .join('\n')
       .trim();
   }

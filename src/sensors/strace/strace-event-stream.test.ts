@@ -7,7 +7,7 @@ function feed(stream: StraceEventStream, lines: readonly string[]): SensorEvent[
   return lines.flatMap((l) => stream.push(l));
 }
 
-const describeEvent = (e: SensorEvent): string => (e.kind === 'fork' ? `fork ${e.parentTid}>${e.childTid}` : `${e.kind} ${e.tid}`);
+const describeEvent = (e: SensorEvent): string => (e.kind === 'fork' ? `fork ${e.parentTid}>${e.childTid}` : e.kind === 'sensor-loss' ? `loss ${e.lost}` : `${e.kind} ${e.tid}`);
 
 test('a child speaking before its parent\'s fork returns is held until the fork names it', () => {
   const s = new StraceEventStream();
