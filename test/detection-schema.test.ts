@@ -8,7 +8,10 @@ import { describe, test } from 'node:test';
 import { Ajv2020, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { EngineOutput } from '../src/engine/engine.ts';
 import type { Detection } from '../src/model/detection.ts';
-import { replayFixture } from './replay-strace-fixture.ts';
+import { FIXTURE_CWD, FIXTURE_DIR, replayFixture } from './replay-strace-fixture.ts';
+import { DetectionPipeline } from '../src/engine/detection-pipeline.ts';
+import { BUILTIN_RECIPES } from '../src/recipes/builtin-recipes.ts';
+import { StraceEventStream } from '../src/sensors/strace/strace-event-stream.ts';
 import type { DetectionContext } from '../src/model/detection-context.ts';
 import { ENVIRONMENT_KINDS, type CiContext, type Environment, type EnvironmentKind } from '../src/model/environment.ts';
 
@@ -112,6 +115,84 @@ describe('detections replayed from strace fixtures match the schema', () => {
       });
     }
   }
+});
+
+/**
+ * A fixture replayed through the pipeline as the live CLI feeds it, with what a sensor reports
+ * when it loses events: 12 lost, and a 3 s gap, at the time of the subject's first exec.
+ */
+function replayWithLoss(fixture: string): EngineOutput[] {
+  const stream = new StraceEventStream();
+  const pipeline = new DetectionPipeline({
+    recipes: BUILTIN_RECIPES, sessionId: 'loss', initialCwd: FIXTURE_CWD, initialUid: 0, context: contextFor('ci'),
+  });
+  const outputs: EngineOutput[] = [];
+  let lossSent = false;
+  const feed = (events: ReturnType<StraceEventStream['push']>): void => {
+    for (const e of events) {
+      outputs.push(...pipeline.push(e));
+      if (!lossSent && e.kind === 'exec') {
+        lossSent = true;
+        outputs.push(...pipeline.push({ kind: 'sensor-loss', timeMs: e.timeMs, lost: 12, gap: { startMs: e.timeMs, endMs: e.timeMs + 3000 } }));
+      }
+    }
+  };
+  for (const line of readFileSync(new URL(fixture, FIXTURE_DIR), 'utf8').split('\n')) feed(stream.push(line));
+  feed(stream.end());
+  outputs.push(...pipeline.flush());
+  return outputs;
+}
+
+describe('the sensor block: what the sensor missed', () => {
+  test('every event the engine emits carries eventsLost, gaps and complete, and a complete one lost nothing', () => {
+    for (const fixture of FIXTURE_NAMES) {
+      for (const o of replay(fixture, 'ci')) {
+        assert.deepEqual(
+          { eventsLost: o.detection.sensor.eventsLost, gaps: o.detection.sensor.gaps, complete: o.detection.sensor.complete },
+          { eventsLost: 0, gaps: [], complete: true },
+          `${fixture}: ${o.detection.id}`,
+        );
+      }
+    }
+  });
+
+  test('a detection whose subject lived through lost events and a sensor gap is valid and says it may be incomplete', () => {
+    const outputs = replayWithLoss('three-areas.strace');
+    const closed = outputs.filter((o) => o.type === 'closed');
+    assert.ok(closed.length > 0, 'the fixture closed no detection');
+    for (const o of outputs) {
+      assertValid(o.detection, `${o.type} detection ${o.detection.id}`);
+      assertValid(JSON.parse(JSON.stringify(o.detection)), `${o.type} detection ${o.detection.id} after JSON`);
+      assert.equal(o.detection.sensor.complete, false);
+      assert.equal(o.detection.sensor.eventsLost, 12);
+      assert.equal(o.detection.sensor.gaps.length, 1);
+      const gap = o.detection.sensor.gaps[0];
+      assert.ok(gap !== undefined && gap.end !== null);
+      assert.equal(Date.parse(gap.end) - Date.parse(gap.start), 3000);
+    }
+  });
+
+  const [sample] = replayWithLoss('three-areas.strace').filter((o) => o.type === 'closed');
+  assert.ok(sample !== undefined);
+  const withSensor = (sensor: Record<string, unknown>): Record<string, unknown> => ({ ...JSON.parse(JSON.stringify(sample.detection)) as Record<string, unknown>, sensor });
+
+  test('an event written before the loss fields existed (name and version only) is still valid', () => {
+    assertValid(withSensor({ name: 'strace', version: '6.1' }), 'an old event');
+  });
+
+  test('the three loss fields come together: one alone is rejected', () => {
+    assert.ok(rejection(withSensor({ name: 'bpftrace', version: '0.20.2', complete: false })).includes('dependentRequired@/sensor'));
+    assert.ok(rejection(withSensor({ name: 'bpftrace', version: '0.20.2', eventsLost: 3 })).includes('dependentRequired@/sensor'));
+  });
+
+  test('complete cannot be claimed when events were lost or the sensor was down', () => {
+    assert.ok(rejection(withSensor({ name: 'bpftrace', version: null, eventsLost: 3, gaps: [], complete: true })).includes('const@/sensor/eventsLost'));
+    const gap = { start: '2026-11-29T20:01:02.000Z', end: null };
+    assert.ok(rejection(withSensor({ name: 'bpftrace', version: null, eventsLost: 0, gaps: [gap], complete: true })).includes('maxItems@/sensor/gaps'));
+    assertValid(withSensor({ name: 'bpftrace', version: null, eventsLost: 0, gaps: [gap], complete: false }), 'an open gap');
+    assert.ok(rejection(withSensor({ name: 'bpftrace', version: null, eventsLost: 0, gaps: [{ start: 'yesterday', end: null }], complete: false })).includes('format@/sensor/gaps/0/start'));
+    assert.ok(rejection(withSensor({ name: 'bpftrace', version: null, eventsLost: -1, gaps: [], complete: false })).includes('minimum@/sensor/eventsLost'));
+  });
 });
 
 describe('the schema rejects events outside tripline.detection/v1', () => {
