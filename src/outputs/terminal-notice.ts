@@ -3,6 +3,7 @@
 import { describePackage, type Detection } from '../model/detection.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { Palette } from './palette.ts';
+import { sensorLossShort } from './sensor-loss-text.ts';
 import { visible } from './terminal-text.ts';
 
 export function formatNotice(d: Detection, palette: Palette): string {
@@ -12,7 +13,9 @@ export function formatNotice(d: Detection, palette: Palette): string {
   const by = d.subject.scope === 'process-tree' ? ' (with the commands it started)' : '';
   const root = d.evidence.roots.join(', ');
   const pkg = d.subject.package === null ? '' : `${visible(describePackage(d.subject.package))}: `;
-  return `${palette.bold('tripline:')} ${palette.yellow(d.recipe.id)} (${d.recipe.importance}) — ${pkg}pid ${p.pid} ${shown}${by} read ${d.evidence.directoryCount} directories under ${root}`;
+  const loss = sensorLossShort(d);
+  const incomplete = loss === undefined ? '' : palette.red(`; evidence may be incomplete (${loss})`);
+  return `${palette.bold('tripline:')} ${palette.yellow(d.recipe.id)} (${d.recipe.importance}) — ${pkg}pid ${p.pid} ${shown}${by} read ${d.evidence.directoryCount} directories under ${root}${incomplete}`;
 }
 
 export class TerminalNotice {

@@ -6,7 +6,7 @@ import type { Detection } from '../model/detection.ts';
 import { PLAIN } from './palette.ts';
 import { formatNotice } from './terminal-notice.ts';
 import { visible } from './terminal-text.ts';
-import { formatReport } from './text-report.ts';
+import { formatQuietSummary, formatReport } from './text-report.ts';
 
 const GOLDEN = new URL('../../test/golden/', import.meta.url);
 
@@ -71,4 +71,58 @@ test('a hostile argv in a detection reaches the report only as visible escapes',
   // eslint-disable-next-line no-control-regex
   assert.doesNotMatch(out, /\u001b/);
   assert.match(out, /\\x1b\[2J/);
+});
+
+/** `d` as the eBPF sensor would report it had it lost events and been down while the subject ran. */
+function incomplete(d: Detection, eventsLost: number, gaps: Detection['sensor']['gaps']): Detection {
+  return { ...d, sensor: { name: 'bpftrace', version: '0.20.2', eventsLost, gaps, complete: false } };
+}
+
+function secondsAfter(iso: string, s: number): string {
+  return new Date(Date.parse(iso) + s * 1000).toISOString();
+}
+
+test('an incomplete detection says so in the report, and the report ends with the loss (golden)', () => {
+  const [d] = detectionsOf('three-areas.strace', 'ci');
+  assert.ok(d);
+  const t = d.evidence.first;
+  const lossy = incomplete(d, 12, [{ start: secondsAfter(t, 0.2), end: secondsAfter(t, 3.2) }, { start: secondsAfter(t, 5), end: null }]);
+  const out = formatReport([lossy], { ...SUMMARY, command: ['./three-areas.sh'], sensor: 'eBPF, bpftrace 0.20.2', sensorLost: 40 }, PLAIN, 100);
+  assertGolden('report-incomplete.txt', `${out}\n`);
+  // The line wraps at the report's width like every other.
+  assert.match(out.replace(/\n {12}(?=\S)/g, ' '), /\n {2}sensor {4}evidence may be incomplete: 12 events lost while this process tree ran; sensor down \d\d:\d\d:\d\d–\d\d:\d\d:\d\d, from \d\d:\d\d:\d\d \(not back when this was written\) UTC\n {2}what/);
+  assert.match(out, /\ntripline: 1 of 1 detection\(s\) may be incomplete \(sensor lost events, was down\); the sensor lost 40 event\(s\) in this run: what they held was not analysed$/);
+});
+
+test('a complete detection gets no sensor line and the report no loss footer; loss outside any subject still ends the report', () => {
+  const ds = detectionsOf('three-areas.strace', 'ci');
+  const out = formatReport(ds, { ...SUMMARY, command: ['./three-areas.sh'] }, PLAIN, 100);
+  assert.doesNotMatch(out, /sensor {4}|incomplete|lost/);
+  const lostElsewhere = formatReport([], { ...SUMMARY, command: ['make'], sensorLost: 3 }, PLAIN, 100);
+  assert.match(lostElsewhere, /\ntripline: the sensor lost 3 event\(s\) in this run: what they held was not analysed, so a detection may have been missed$/);
+});
+
+test('the live notice of an incomplete detection ends with a short note; a complete one does not', () => {
+  const [d] = replayFixture('three-areas.strace').opened;
+  assert.ok(d);
+  assert.doesNotMatch(formatNotice(d, PLAIN), /incomplete/);
+  assert.match(formatNotice(incomplete(d, 1, []), PLAIN), /read 3 directories under \/proc\/sys\/net; evidence may be incomplete \(1 event lost\)$/);
+  assert.match(formatNotice(incomplete(d, 7, [{ start: d.time, end: null }]), PLAIN), /; evidence may be incomplete \(7 events lost, sensor down\)$/);
+});
+
+test('--quiet\'s one line counts the incomplete detections', () => {
+  const [d] = detectionsOf('three-areas.strace', 'ci');
+  assert.ok(d);
+  assert.equal(formatQuietSummary([], []), undefined);
+  assert.equal(formatQuietSummary([d], []), 'tripline: 1 detection(s)');
+  assert.equal(formatQuietSummary([d, incomplete(d, 12, [])], ['bpftrace lost 12 event(s)']), 'tripline: 2 detection(s); 1 incomplete (sensor lost events); bpftrace lost 12 event(s)');
+  assert.equal(formatQuietSummary([incomplete(d, 0, [{ start: d.time, end: d.time }])], []), 'tripline: 1 detection(s); 1 incomplete (sensor was down)');
+});
+
+test('a gap on another day than the detection shows its date; many gaps are counted', () => {
+  const [d] = detectionsOf('three-areas.strace', 'ci');
+  assert.ok(d);
+  const gaps = [{ start: secondsAfter(d.time, -86_400), end: secondsAfter(d.time, -86_390) }, ...Array.from({ length: 4 }, (_, i) => ({ start: secondsAfter(d.time, i), end: secondsAfter(d.time, i + 0.5) }))];
+  const out = formatReport([incomplete(d, 0, gaps)], { ...SUMMARY, command: ['x'] }, PLAIN, 200);
+  assert.match(out, /sensor down \d{4}-\d\d-\d\d \d\d:\d\d:\d\d–\d{4}-\d\d-\d\d \d\d:\d\d:\d\d, \d\d:\d\d:\d\d–\d\d:\d\d:\d\d, \d\d:\d\d:\d\d–\d\d:\d\d:\d\d UTC and 2 more times\n/);
 });

@@ -5,6 +5,7 @@ import { describePackage, type Detection, type DetectionProcess, type EvidenceFi
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { Palette } from './palette.ts';
 import { redactArgv } from './secret-redactor.ts';
+import { sensorLossText, tallyOf } from './sensor-loss-text.ts';
 import { visible } from './terminal-text.ts';
 
 export interface RunSummary {
@@ -16,6 +17,8 @@ export interface RunSummary {
   readonly unparsed: number;
   readonly unparsedSamples: readonly { line: number; reason: string; text: string }[];
   readonly warnings: readonly string[];
+  /** Events the sensor lost in the whole run (its loss ledger), whether or not a detection's subject was live then. */
+  readonly sensorLost?: number;
 }
 
 const FILES_SHOWN = 12;
@@ -71,6 +74,9 @@ export function formatDetection(d: Detection, palette: Palette, width: number): 
   if (d.subject.members.length > 0) {
     out.push(`  ${'members'.padEnd(9)} ${d.subject.members.slice(0, 8).map(processLine).join(`\n${indent}`)}${d.subject.members.length > 8 ? `\n${indent}... and ${d.subject.members.length - 8} more` : ''}`);
   }
+  // Before the evidence it qualifies: what the sensor missed while the subject was live.
+  const loss = sensorLossText(d);
+  if (loss !== undefined) out.push(`  ${palette.bold(palette.red('sensor'.padEnd(9)))} ${palette.red(wrap(visible(loss), textWidth, indent))}`);
   const spanMs = Date.parse(d.evidence.last) - Date.parse(d.evidence.first);
   const change = d.evidence.configurationChanged ? palette.red(', and WROTE settings (configuration changed)') : '';
   out.push(`  ${'what'.padEnd(9)} ${d.evidence.directoryCount} directories under ${d.evidence.roots.join(', ')} in ${spanMs.toFixed(0)} ms (${d.evidence.accessCount} accesses)${change}`);
@@ -109,5 +115,26 @@ export function formatReport(detections: readonly Detection[], summary: RunSumma
     out.push('');
     out.push(formatDetection(d, palette, width));
   }
+  const footer = sensorLossFooter(detections, summary.sensorLost ?? 0);
+  if (footer !== undefined) out.push('', `${palette.bold('tripline:')} ${palette.red(footer)}`);
   return out.join('\n');
+}
+
+/**
+ * The report's last line when the sensor lost anything: how many detections may be incomplete
+ * and how many events the sensor lost in the run. Undefined when nothing was lost.
+ */
+export function sensorLossFooter(detections: readonly Detection[], sensorLost: number): string | undefined {
+  const tally = tallyOf(detections);
+  const parts: string[] = [];
+  if (tally.incomplete > 0) parts.push(`${String(tally.incomplete)} of ${String(detections.length)} detection(s) may be incomplete (${tally.reason()})`);
+  if (sensorLost > 0) parts.push(`the sensor lost ${String(sensorLost)} event(s) in this run: what they held was not analysed${detections.length === 0 ? ', so a detection may have been missed' : ''}`);
+  return parts.length === 0 ? undefined : parts.join('; ');
+}
+
+/** `run --quiet`'s one line: "tripline: 3 detection(s); 1 incomplete (sensor lost events); WARNINGS", or undefined when there is nothing to say. */
+export function formatQuietSummary(detections: readonly Detection[], warnings: readonly string[]): string | undefined {
+  const incomplete = tallyOf(detections).brief();
+  if (detections.length === 0 && warnings.length === 0 && incomplete === undefined) return undefined;
+  return `tripline: ${String(detections.length)} detection(s)${[...(incomplete === undefined ? [] : [incomplete]), ...warnings].map((w) => `; ${w}`).join('')}`;
 }
