@@ -203,3 +203,17 @@ void test('the workspace path in originalUriBaseIds is redacted like every other
   assert.ok(!text.includes(token), base);
   assert.ok(!text.includes('hunter22'), base);
 });
+
+void test('an incomplete detection says so in its message, and every result carries the sensor block (validated)', () => {
+  const d = first('sysctl-a.strace');
+  const gap = { start: d.evidence.first, end: new Date(Date.parse(d.evidence.first) + 2000).toISOString() };
+  const lossy: Detection = { ...structuredClone(d), sensor: { name: 'bpftrace', version: '0.20.2', eventsLost: 12, gaps: [gap], complete: false } };
+  const log = sarifOf([d, lossy], { ...BASE_OPTIONS, workflowFile: WORKFLOW });
+  const [complete, incomplete] = log.runs[0]?.results ?? [];
+  assert.ok(complete && incomplete);
+  assert.deepEqual(complete.properties?.sensor, { name: 'strace', version: '6.1', eventsLost: 0, gaps: [], complete: true });
+  assert.doesNotMatch(complete.message.text ?? '', /incomplete/);
+  assert.deepEqual(incomplete.properties?.sensor, { name: 'bpftrace', version: '0.20.2', eventsLost: 12, gaps: [gap], complete: false });
+  assert.match(incomplete.message.text ?? '', /^sysctl -a \(pid \d+\) explored 37 directories under \/proc\/sys\/net in CI \(.*\)\. Evidence may be incomplete: 12 events lost while this process ran; sensor down \d\d:\d\d:\d\d–\d\d:\d\d:\d\d UTC\. \S/);
+  assert.deepEqual(incomplete.partialFingerprints, complete.partialFingerprints, 'loss does not make it another alert');
+});

@@ -16,6 +16,7 @@ import type { Recipe } from '../model/recipe.ts';
 import type { DetectionOutput } from './output.ts';
 import { markdownText } from './github-output.ts';
 import { redactText } from './secret-redactor.ts';
+import { sensorLossText } from './sensor-loss-text.ts';
 import { openOutputFile } from './output-file.ts';
 import { visible } from './terminal-text.ts';
 
@@ -241,7 +242,10 @@ function environmentText(d: Detection): string {
   return `${base} (${[ci.provider, ...named].filter((p) => p !== undefined).join(', ')})`;
 }
 
-/** Plain text, two sentences: who did what where, then the first thing to do. Controls are shown as escapes. */
+/**
+ * Plain text: who did what where, whether the evidence may be incomplete (the sensor lost
+ * events or was down meanwhile), then the first thing to do. Controls are shown as escapes.
+ */
 export function messageOf(d: Detection): string {
   const p = d.subject.process;
   const who = `${cut(commandOf(p), 200)} (pid ${p.pid})`;
@@ -251,7 +255,9 @@ export function messageOf(d: Detection): string {
   const action = first === undefined ? '' : ` ${cut(oneLine(first), 600)}`;
   // The package responsible comes first, as in every output.
   const pkg = d.subject.package === null ? '' : `${describePackage(d.subject.package)}: `;
-  return visible(`${pkg}${who} ${what} ${environmentText(d)}.${action}`).replace(/([^.!?])$/, '$1.');
+  const lossText = sensorLossText(d);
+  const loss = lossText === undefined ? '' : ` ${lossText.charAt(0).toUpperCase()}${lossText.slice(1)}.`;
+  return visible(`${pkg}${who} ${what} ${environmentText(d)}.${loss}${action}`).replace(/([^.!?])$/, '$1.');
 }
 
 /** Stable over re-runs of the same code: the recipe, the executable, and the directories it read. */
@@ -295,6 +301,14 @@ function evidenceProperties(d: Detection): Record<string, unknown> {
     first: d.evidence.first,
     last: d.evidence.last,
     configurationChanged: d.evidence.configurationChanged,
+    // What the sensor missed while the subject was live; complete: false means the evidence may be incomplete.
+    sensor: {
+      name: cut(d.sensor.name),
+      version: d.sensor.version === null ? null : cut(d.sensor.version),
+      eventsLost: d.sensor.eventsLost,
+      gaps: d.sensor.gaps.slice(0, MAX_LIST).map((g) => ({ start: cut(g.start), end: g.end === null ? null : cut(g.end) })),
+      complete: d.sensor.complete,
+    },
   };
 }
 
