@@ -300,3 +300,19 @@ describe('JunitOutput', () => {
     }
   });
 });
+
+describe('sensor loss', () => {
+  test('an incomplete detection says so in its failure message and body; a complete one does not', () => {
+    const [d] = detectionsOf('sysctl-a.strace');
+    assert.ok(d);
+    const gap = { start: d.evidence.first, end: null };
+    const lossy: Detection = { ...d, id: 'lossy', sensor: { name: 'bpftrace', version: '0.20.2', eventsLost: 12, gaps: [gap], complete: false } };
+    const failures = parseXml(buildJunit([d, lossy], BUILTIN_RECIPES, 'tripline')).filter((e) => e.name === 'failure');
+    const [complete, incomplete] = failures;
+    assert.ok(complete && incomplete);
+    assert.doesNotMatch(complete.attributes.get('message') ?? '', /incomplete/);
+    assert.doesNotMatch(complete.text, /incomplete|lost/);
+    assert.match(incomplete.attributes.get('message') ?? '', /touched 37 directories under \/proc\/sys\/net; evidence may be incomplete \(12 events lost, sensor down\)$/);
+    assert.match(incomplete.text, /\nsensor: evidence may be incomplete: 12 events lost while this process ran; sensor down from \d\d:\d\d:\d\d \(not back when this was written\) UTC\nwhat: /);
+  });
+});

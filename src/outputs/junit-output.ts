@@ -9,6 +9,7 @@ import type { Recipe } from '../model/recipe.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { DetectionOutput } from './output.ts';
 import { openOutputFile } from './output-file.ts';
+import { sensorLossShort, sensorLossText } from './sensor-loss-text.ts';
 import { visible } from './terminal-text.ts';
 
 export interface JunitOutputOptions {
@@ -90,10 +91,12 @@ function processLine(p: DetectionProcess): string {
   return `pid ${p.pid} ${cut(commandOf(p), 300)}`;
 }
 
-/** The one-line summary: recipe, importance, command, pid, breadth. */
+/** The one-line summary: recipe, importance, command, pid, breadth, and whether the evidence may be incomplete. */
 function failureMessage(d: Detection): string {
   const p = d.subject.process;
-  return `${d.recipe.id} (${d.recipe.importance}): ${cut(commandOf(p), 200)} (pid ${p.pid}) touched ${d.evidence.directoryCount} directories under ${d.evidence.roots.join(', ')}`;
+  const loss = sensorLossShort(d);
+  const incomplete = loss === undefined ? '' : `; evidence may be incomplete (${loss})`;
+  return `${d.recipe.id} (${d.recipe.importance}): ${cut(commandOf(p), 200)} (pid ${p.pid}) touched ${d.evidence.directoryCount} directories under ${d.evidence.roots.join(', ')}${incomplete}`;
 }
 
 function paths(n: number): string {
@@ -111,6 +114,8 @@ export function failureText(d: Detection): string {
   if (d.subject.package !== null) out.push(`package: ${visible(describePackage(d.subject.package))} in ${visible(d.subject.package.directory)}`);
   if (d.subject.ancestry.length > 0) out.push('ancestry (parent first):', ...d.subject.ancestry.map((a) => `  ${processLine(a)}`));
   if (d.subject.members.length > 0) out.push('other processes in the evidence:', ...d.subject.members.map((m) => `  ${processLine(m)}`));
+  const loss = sensorLossText(d);
+  if (loss !== undefined) out.push(`sensor: ${loss}`);
   const change = d.evidence.configurationChanged ? ', and wrote settings (configuration changed)' : '';
   out.push(`what: ${d.evidence.directoryCount} directories under ${d.evidence.roots.join(', ')} from ${d.evidence.first} to ${d.evidence.last} (${d.evidence.accessCount} accesses)${change}`);
   out.push('directories:', ...d.evidence.directories.map((dir) => `  ${visible(dir)}`));
