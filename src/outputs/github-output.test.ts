@@ -126,3 +126,43 @@ void describe('github output escaping', () => {
     }
   });
 });
+
+void describe('github output: sensor loss', () => {
+  function lossy(d: Detection, eventsLost: number): Detection {
+    return { ...d, sensor: { name: 'bpftrace', version: '0.20.2', eventsLost, gaps: [{ start: d.evidence.first, end: d.evidence.last }], complete: false } };
+  }
+
+  void test('an incomplete detection is marked in its annotation, its table row and its details; the summary counts them', () => {
+    const d = replayFixture('sysctl-a.strace').closed[0];
+    assert.ok(d);
+    assert.doesNotMatch(annotationOf(d), /incomplete/);
+    assert.doesNotMatch(summaryOf([d]), /incomplete/);
+    const line = annotationOf(lossy(d, 12));
+    assert.equal(line.split('\n').length, 1);
+    assert.match(line, /\. Evidence may be incomplete: 12 events lost while this process ran; sensor down \d\d:\d\d:\d\d–\d\d:\d\d:\d\d UTC\. \S/);
+    const md = summaryOf([d, lossy(d, 12), lossy(d, 5)]);
+    assert.match(md, /^3 detection\(s\)\.\n\n\*\*Evidence may be incomplete\*\* for 2 of 3 detection\(s\) \(sensor lost events, was down while their subjects ran\)\. Events lost: 12 while one of their subjects ran \(the most for one detection\)\.\n/m);
+    const rows = md.split('\n').filter((l) => /^\| \d \|/.test(l));
+    assert.equal(rows.length, 3);
+    assert.doesNotMatch(rows[0] ?? '', /incomplete/);
+    // As rendered: Markdown's backslash escapes of punctuation removed.
+    const rendered = (text: string): string => text.replace(/\\([!-/:-@[-`{-~])/g, '$1');
+    assert.match(rendered(rows[1] ?? ''), / — \*\*may be incomplete\*\* \(12 events lost, sensor down\) \|$/);
+    for (const row of rows) assert.equal(row.replace(/\\\|/g, '').split('|').length - 1, 6, row);
+    assert.match(rendered(md), /\*\*Sensor:\*\* evidence may be incomplete: 12 events lost while this process ran; sensor down/);
+  });
+
+  void test('the job summary counts loss over every detection, also those past the listed ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tripline-gh-'));
+    try {
+      const d = replayFixture('sysctl-a.strace').closed[0];
+      assert.ok(d);
+      const out = new GithubOutput({ annotations: () => undefined, summaryPath: join(dir, 'summary.md'), outputPath: undefined });
+      for (let i = 0; i < 250; i++) out.closed(i < 240 ? d : lossy(d, i));
+      out.close();
+      assert.match(readFileSync(join(dir, 'summary.md'), 'utf8'), /^\*\*Evidence may be incomplete\*\* for 10 of 250 detection\(s\) .*Events lost: 249 while one/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { describePackage, type Detection, type DetectionProcess } from '../model
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { DetectionOutput } from './output.ts';
 import { appendOutputFile } from './output-file.ts';
+import { sensorLossShort, sensorLossText, SensorLossTally, tallyOf } from './sensor-loss-text.ts';
 import { visible } from './terminal-text.ts';
 
 /** Workflow-command data: %, CR and LF would end or forge the command. */
@@ -63,7 +64,9 @@ const LEVEL: Readonly<Record<Importance, 'notice' | 'warning' | 'error'>> = { lo
 export function annotationOf(d: Detection): string {
   const p = d.subject.process;
   const who = d.subject.package === null ? '' : `${describePackage(d.subject.package)}: `;
-  const message = `${who}${command(p)} (pid ${String(p.pid)}) read ${String(d.evidence.directoryCount)} directories under ${d.evidence.roots.join(', ')}: ${d.evidence.directories.slice(0, 6).join(', ')}. ${d.guidance.actions[0] ?? ''}`;
+  const lossText = sensorLossText(d);
+  const loss = lossText === undefined ? '' : `${lossText.charAt(0).toUpperCase()}${lossText.slice(1)}. `;
+  const message = `${who}${command(p)} (pid ${String(p.pid)}) read ${String(d.evidence.directoryCount)} directories under ${d.evidence.roots.join(', ')}: ${d.evidence.directories.slice(0, 6).join(', ')}. ${loss}${d.guidance.actions[0] ?? ''}`;
   const title = `Tripline: ${d.recipe.id} (${d.recipe.importance})`;
   return `::${LEVEL[d.recipe.importance]} title=${escapeCommandProperty(visible(title))}::${escapeCommandData(visible(message))}`;
 }
@@ -74,17 +77,25 @@ const SUMMARY_ROWS = 200;
 const SUMMARY_DETAILS = 30;
 const SUMMARY_BYTES = 512 * 1024;
 
-/** `all`: the detections listed (the first ones); `total`: how many there were in all. */
-export function summaryOf(all: readonly Detection[], problems: readonly string[] = [], total = all.length): string {
+/** `all`: the detections listed (the first ones); `total`: how many there were in all; `loss`: what the sensor missed, over all of them. */
+export function summaryOf(all: readonly Detection[], problems: readonly string[] = [], total = all.length, loss: SensorLossTally = tallyOf(all)): string {
   const out: string[] = ['## Tripline', ''];
   const detections = all.slice(0, SUMMARY_ROWS);
   if (total === 0) {
     out.push('No detections.', '');
   } else {
-    out.push(`${String(total)} detection(s).${total > detections.length ? ` The first ${String(detections.length)} are listed; all are in the SARIF and JSON output.` : ''}`, '', '| # | recipe | importance | who | what |', '|---|---|---|---|---|');
+    out.push(`${String(total)} detection(s).${total > detections.length ? ` The first ${String(detections.length)} are listed; all are in the SARIF and JSON output.` : ''}`, '');
+    if (loss.incomplete > 0) {
+      // Detections can overlap in time, so the events each lived through do not add up: the largest is given.
+      const lost = loss.mostLost > 0 ? ` Events lost: ${String(loss.mostLost)} while one of their subjects ran (the most for one detection).` : '';
+      out.push(`**Evidence may be incomplete** for ${String(loss.incomplete)} of ${String(total)} detection(s) (${loss.reason()} while their subjects ran).${lost}`, '');
+    }
+    out.push('| # | recipe | importance | who | what |', '|---|---|---|---|---|');
     detections.forEach((d, i) => {
       const who = `${d.subject.package === null ? '' : `${markdownCode(describePackage(d.subject.package), true)} `}${markdownCode(command(d.subject.process, 80), true)} pid ${String(d.subject.process.pid)}`;
-      out.push(`| ${String(i + 1)} | ${markdownText(d.recipe.id)} | ${d.recipe.importance} | ${who} | ${String(d.evidence.directoryCount)} directories under ${markdownCode(d.evidence.roots.join(', '), true)} |`);
+      const short = sensorLossShort(d);
+      const incomplete = short === undefined ? '' : ` — **may be incomplete** (${markdownText(short)})`;
+      out.push(`| ${String(i + 1)} | ${markdownText(d.recipe.id)} | ${d.recipe.importance} | ${who} | ${String(d.evidence.directoryCount)} directories under ${markdownCode(d.evidence.roots.join(', '), true)}${incomplete} |`);
     });
     out.push('');
     let bytes = out.join('\n').length;
@@ -99,6 +110,8 @@ export function summaryOf(all: readonly Detection[], problems: readonly string[]
         `exe ${p.exe ?? '?'}  cwd ${p.cwd ?? '?'}  uid ${p.uid === null ? '?' : String(p.uid)}`,
         ...d.subject.ancestry.slice(0, 12).map((a) => `  ^ ${String(a.pid)} ${command(a, 200)}`),
       ]), '');
+      const lossText = sensorLossText(d);
+      if (lossText !== undefined) out.push(`**Sensor:** ${markdownText(lossText)}`, '');
       const counted = d.evidence.files.filter((f) => f.counted).slice(0, 20);
       out.push('**Evidence**', '', markdownBlock([
         `${String(d.evidence.directoryCount)} directories: ${d.evidence.directories.join(', ')}`,
@@ -156,6 +169,8 @@ export class GithubOutput implements DetectionOutput {
   private readonly detections: Detection[] = [];
   private count = 0;
   private highest: Importance | undefined;
+  /** What the sensor missed, over every detection (not only those listed). */
+  private readonly loss = new SensorLossTally();
 
   constructor(private readonly options: GithubOutputOptions) {}
 
@@ -163,13 +178,14 @@ export class GithubOutput implements DetectionOutput {
     // The annotation first: when it throws, the queue calls again with the same detection.
     this.options.annotations(annotationOf(d));
     this.count++;
+    this.loss.add(d);
     if (this.detections.length < SUMMARY_ROWS) this.detections.push(d);
     if (this.highest === undefined || importanceRank(d.recipe.importance) > importanceRank(this.highest)) this.highest = d.recipe.importance;
   }
 
   close(): void {
     const o = this.options;
-    if (o.summaryPath !== undefined) appendOutputFile(o.summaryPath, summaryOf(this.detections, o.problems?.() ?? [], this.count));
+    if (o.summaryPath !== undefined) appendOutputFile(o.summaryPath, summaryOf(this.detections, o.problems?.() ?? [], this.count, this.loss));
     if (o.outputPath !== undefined) {
       appendOutputFile(o.outputPath, runnerFileEntries({
         detections: String(this.count), 'highest-importance': this.highest ?? 'none', sarif: o.sarifPath ?? '',
