@@ -87,7 +87,9 @@ export function summaryOf(all: readonly Detection[], problems: readonly string[]
     out.push(`${String(total)} detection(s).${total > detections.length ? ` The first ${String(detections.length)} are listed; all are in the SARIF and JSON output.` : ''}`, '');
     if (loss.incomplete > 0) {
       // Detections can overlap in time, so the events each lived through do not add up: the largest is given.
-      const lost = loss.mostLost > 0 ? ` Events lost: ${String(loss.mostLost)} while one of their subjects ran (the most for one detection).` : '';
+      const lost = loss.mostLost === 0 ? '' : loss.incomplete === 1
+        ? ` ${String(loss.mostLost)} event(s) were lost while its subject ran.`
+        : ` Up to ${String(loss.mostLost)} event(s) were lost while one of their subjects ran (subjects overlap in time, so the counts do not add up).`;
       out.push(`**Evidence may be incomplete** for ${String(loss.incomplete)} of ${String(total)} detection(s) (${loss.reason()} while their subjects ran).${lost}`, '');
     }
     out.push('| # | recipe | importance | who | what |', '|---|---|---|---|---|');
