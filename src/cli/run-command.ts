@@ -10,7 +10,7 @@ import { importanceRank } from '../model/importance.ts';
 import type { EngineTrace } from '../engine/engine.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { visible } from '../outputs/terminal-text.ts';
-import { formatReport } from '../outputs/text-report.ts';
+import { formatQuietSummary, formatReport } from '../outputs/text-report.ts';
 import { BpftraceSensor, probeBpftrace, unwatchedByEbpf, type BpftraceInstallation } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { lookUpExecutable } from '../sensors/executable-lookup.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
@@ -127,7 +127,9 @@ function report(options: RunPlan, session: DetectionSession, outcome: SensorOutc
 
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   if (options.quiet) {
-    if (finals.length > 0 || warnings.length > 0) session.say(`tripline: ${finals.length} detection(s)${warnings.length > 0 ? `; ${warnings.join('; ')}` : ''}`);
+    // "tripline: 3 detection(s); 1 incomplete (sensor lost events); WARNINGS" (the sensor's own loss is among the warnings).
+    const line = formatQuietSummary(finals, warnings);
+    if (line !== undefined) session.say(line);
   } else {
     const sensorText = sensor.kind === 'ptrace'
       ? `strace ${sensor.strace.version}${sensor.strace.seccompBpf ? ' --seccomp-bpf' : ''}`
@@ -135,6 +137,8 @@ function report(options: RunPlan, session: DetectionSession, outcome: SensorOutc
     session.say(formatReport(finals, {
       command: options.command, exit: outcome.exitText, durationMs: Date.now() - startedMs, sensor: sensorText,
       lines: outcome.lines, unparsed: outcome.unparsed, unparsedSamples: outcome.unparsedSamples, warnings,
+      // Ends the report with the loss: incomplete detections, and what the sensor lost in the whole run.
+      sensorLost: session.pipeline.engine.loss.totalLost,
     }, session.palette, width));
   }
   for (const line of session.policyNotes()) session.say(`tripline: ${line}`);
