@@ -92,4 +92,35 @@ void describe('tripline report', () => {
     assert.equal(r.code, 77, r.stderr);
     assert.match(r.stderr, /gone\.jsonl: no such file/);
   }));
+
+  void test('a line written before the sensor block had loss fields is read as complete; a line with loss says it may be incomplete', () => withDir(async (dir) => {
+    const [d] = replayFixture('three-areas.strace').closed;
+    assert.ok(d);
+    const old = { ...d, id: 'old-1', sensor: { name: 'strace', version: '6.1' } };
+    const lossy = { ...d, id: 'lossy-1', sensor: { name: 'bpftrace', version: '0.20.2', eventsLost: 12, gaps: [{ start: d.evidence.first, end: null }], complete: false } };
+    const file = join(dir, 'mixed-versions.jsonl');
+    writeFileSync(file, `${JSON.stringify(old)}\n${JSON.stringify(lossy)}\n`);
+    const sarifFile = join(dir, 'out.sarif');
+    const r = await runMain(['report', '--output', 'github', '--output', `sarif=${sarifFile}`, file], dir, githubEnv(dir));
+    assert.equal(r.code, 0, r.stderr);
+    const sarif = JSON.parse(readFileSync(sarifFile, 'utf8')) as { runs: { results: { properties: { detectionId: string; sensor: unknown } }[] }[] };
+    assert.deepEqual(sarif.runs[0]?.results.map((x) => [x.properties.detectionId, x.properties.sensor]), [
+      ['old-1', { name: 'strace', version: '6.1', eventsLost: 0, gaps: [], complete: true }],
+      ['lossy-1', lossy.sensor],
+    ]);
+    assert.match(r.stderr, /\n {2}sensor {4}evidence may be incomplete: 12 events lost while this process tree ran; sensor down from/);
+    assert.equal(r.stderr.match(/evidence may be incomplete/g)?.length, 1, 'only the lossy detection');
+    assert.match(readFileSync(join(dir, 'summary.md'), 'utf8'), /\*\*Evidence may be incomplete\*\* for 1 of 2 detection\(s\)/);
+    assert.match(r.stderr, /tripline: 2 detection\(s\) from 1 file\(s\); 1 incomplete \(sensor lost events, was down\)$/m);
+  }));
+
+  void test('a sensor block with only some of the loss fields is not a detection', () => withDir(async (dir) => {
+    const [d] = replayFixture('three-areas.strace').closed;
+    assert.ok(d);
+    const file = join(dir, 'half.jsonl');
+    writeFileSync(file, `${JSON.stringify({ ...d, sensor: { name: 'bpftrace', version: null, complete: false } })}\n`);
+    const r = await runMain(['report', file], dir);
+    assert.equal(r.code, 64, r.stderr);
+    assert.match(r.stderr, /half\.jsonl:1: not a valid tripline\.detection\/v1 object: \/sensor must have properties? eventsLost/);
+  }));
 });

@@ -5,12 +5,13 @@
 
 import { loadTriplineConfig } from '../config/tripline-config.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
-import type { Detection } from '../model/detection.ts';
+import type { Detection, DetectionSensor } from '../model/detection.ts';
 import { importanceRank, isImportance, type Importance } from '../model/importance.ts';
 import { visible } from '../model/visible.ts';
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { withoutCommands } from '../outputs/github-output.ts';
+import { SensorLossTally } from '../outputs/sensor-loss-text.ts';
 import { formatDetection } from '../outputs/text-report.ts';
 import { DetectionSession } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
@@ -73,6 +74,17 @@ class InputProblems {
   }
 }
 
+/**
+ * A detection written before the sensor block had eventsLost, gaps and complete (the schema
+ * takes all three or none): those versions did not track loss, so it is read as complete, and
+ * every output gets the same shape (docs/detection-event.md).
+ */
+function withLossFields(d: Detection): Detection {
+  const sensor = d.sensor as Pick<DetectionSensor, 'name' | 'version'> & Partial<DetectionSensor>;
+  if (sensor.complete !== undefined) return d;
+  return { ...d, sensor: { name: sensor.name, version: sensor.version, eventsLost: 0, gaps: [], complete: true } };
+}
+
 /** A line as a detection, or why it is not one. */
 function parseLine(text: string): { detection: Detection } | { problem: string } {
   let value: unknown;
@@ -82,7 +94,7 @@ function parseLine(text: string): { detection: Detection } | { problem: string }
     return { problem: `not JSON: ${(error as Error).message}` };
   }
   const problem = isDetection(value);
-  return problem === undefined ? { detection: value as Detection } : { problem: `not a valid tripline.detection/v1 object: ${problem}` };
+  return problem === undefined ? { detection: withLossFields(value as Detection) } : { problem: `not a valid tripline.detection/v1 object: ${problem}` };
 }
 
 /**
@@ -132,6 +144,7 @@ export async function reportCommand(args: readonly string[], io: RecipesIo): Pro
   // Nothing is kept but a count, the highest importance and the first texts to print.
   let count = 0;
   let highest: Importance | undefined;
+  const loss = new SensorLossTally();
   const texts: Detection[] = [];
   const session = new DetectionSession({
     command: 'report', environment: config.environment, recipes: config.loadedRecipes, outputs, notices: false,
@@ -140,6 +153,7 @@ export async function reportCommand(args: readonly string[], io: RecipesIo): Pro
     keepFinals: false,
     onClosed: (d) => {
       count++;
+      loss.add(d);
       if (highest === undefined || importanceRank(d.recipe.importance) > importanceRank(highest)) highest = d.recipe.importance;
       if (!options.quiet && texts.length < TEXTS_SHOWN) texts.push(d);
     },
@@ -161,7 +175,8 @@ export async function reportCommand(args: readonly string[], io: RecipesIo): Pro
   }
   for (const w of session.outputFailures) session.say(`tripline: warning: ${visible(w)}`);
   const skipped = problems.count > 0 ? `; ${String(problems.count)} problem(s) with the input` : '';
-  session.say(`tripline: ${String(count)} detection(s) from ${String(options.files.length)} file(s)${skipped}`);
+  const incomplete = loss.brief();
+  session.say(`tripline: ${String(count)} detection(s) from ${String(options.files.length)} file(s)${incomplete === undefined ? '' : `; ${incomplete}`}${skipped}`);
   const failOn = config.failOn.value;
   if (failOn !== 'never' && highest !== undefined && importanceRank(highest) >= importanceRank(failOn)) {
     session.say(`tripline: failing: detections at or above "${failOn}" (--fail-on)`);
