@@ -223,6 +223,63 @@ describe('process trees', () => {
   });
 });
 
+describe('sibling scripts under one parent (xargs -P)', () => {
+  /** xargs (pid 10) runs scripts 100+i in parallel; script i forks cats that each read one area, interleaved. */
+  function parallelScripts(w: World, scripts: number, exitScripts = true): World {
+    w.exec(10, 0, '/usr/bin/xargs', 'xargs', '-P', '10', '/tmp/c.sh');
+    const paths = [CORE, IPV4, UNIX];
+    for (let i = 0; i < scripts; i++) w.fork(10, 100 + i, 1 + i).exec(100 + i, 1 + i, '/tmp/c.sh', 'bash', '/tmp/c.sh', `c${String(i)}`);
+    // Round-robin: the first area of every script, then the second... so the parent sees three areas long before any script does.
+    for (let k = 0; k < paths.length; k++) {
+      for (let i = 0; i < scripts; i++) {
+        const cat = 1000 + i * 10 + k;
+        const t = 10 + k * scripts + i;
+        w.fork(100 + i, cat, t).exec(cat, t, '/bin/cat', 'cat', paths[k] ?? CORE).touch(cat, t, paths[k] ?? CORE).exit(cat, t);
+      }
+    }
+    if (exitScripts) for (let i = 0; i < scripts; i++) w.exit(100 + i, 100 + i);
+    return w;
+  }
+
+  test('each script is its own detection, the parent none, however their reads interleave', () => {
+    const w = parallelScripts(new World(), 5).flush();
+    assert.equal(w.closed.length, 5);
+    assert.deepEqual(w.closed.map((d) => d.subject.process.pid).sort(), [100, 101, 102, 103, 104]);
+    assert.ok(w.closed.every((d) => d.evidence.accessCount === 3 && d.subject.members.length === 3));
+  });
+
+  test('scripts that each read one area still add up to their parent, once they have ended', () => {
+    const w = new World().exec(10, 0, '/bin/sh', 'sh', 'outer.sh');
+    const paths = [CORE, IPV4, UNIX];
+    paths.forEach((p, i) => {
+      const script = 100 + i;
+      w.fork(10, script, 1 + i).exec(script, 1 + i, '/bin/sh', 'sh', '-c', `cat ${p}; true`);
+      w.fork(script, 200 + i, 2 + i).exec(200 + i, 2 + i, '/bin/cat', 'cat', p).touch(200 + i, 2 + i, p).exit(200 + i, 2 + i);
+    });
+    assert.equal(w.opened.length, 0, 'waits while the scripts run: each might still fire on its own');
+    paths.forEach((_, i) => w.exit(100 + i, 20 + i));
+    assert.equal(w.opened.length, 1, 'fires once the last of them ended');
+    assert.equal(w.opened[0]?.subject.process.pid, 10);
+    assert.equal(w.opened[0].evidence.directoryCount, 3);
+  });
+});
+
+describe('sensor loss', () => {
+  test('a detection whose subject lived through lost events or a sensor gap says its evidence may be incomplete', () => {
+    const w = new World().exec(1, 0, '/usr/sbin/sysctl', 'sysctl', '-a');
+    w.push({ kind: 'sensor-loss', timeMs: T0 + 1, lost: 7 });
+    w.touch(1, 2, CORE).touch(1, 3, IPV4).touch(1, 4, UNIX).exit(1, 5);
+    w.exec(2, 10_000, '/usr/sbin/sysctl', 'sysctl', '-a').touch(2, 10_001, CORE).touch(2, 10_002, IPV4).touch(2, 10_003, UNIX).exit(2, 10_004);
+    w.push({ kind: 'sensor-loss', timeMs: T0 + 20_000, lost: 0, gap: { startMs: T0 + 20_000, endMs: T0 + 21_000 } });
+    w.exec(3, 20_500, '/usr/sbin/sysctl', 'sysctl', '-a').touch(3, 21_001, CORE).touch(3, 21_002, IPV4).touch(3, 21_003, UNIX).flush();
+    const byPid = new Map(w.closed.map((d) => [d.subject.process.pid, d.sensor]));
+    assert.deepEqual(byPid.get(1), { name: 'test', version: null, eventsLost: 7, gaps: [], complete: false });
+    assert.deepEqual(byPid.get(2), { name: 'test', version: null, eventsLost: 0, gaps: [], complete: true }, 'losses before it started are not its own');
+    assert.equal(byPid.get(3)?.complete, false);
+    assert.deepEqual(byPid.get(3)?.gaps, [{ start: new Date(T0 + 20_000).toISOString(), end: new Date(T0 + 21_000).toISOString() }]);
+  });
+});
+
 describe('host-wide', () => {
   test('init (pid 1) is never a tree subject: unrelated daemons do not add up, and a later reader still fires', () => {
     const w = new World().exec(1, 0, '/sbin/init', 'init');

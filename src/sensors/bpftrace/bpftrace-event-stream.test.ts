@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { DetectionPipeline } from '../../engine/detection-pipeline.ts';
 import type { SensorEvent } from '../../model/sensor-event.ts';
 import { BUILTIN_RECIPES } from '../../recipes/builtin-recipes.ts';
@@ -10,6 +11,10 @@ import { BpfEventStream } from './bpftrace-event-stream.ts';
 import { argvFromBytes, decodeBpfBuffer, parseBpfLine, procPathFromNames } from './bpftrace-line-parser.ts';
 
 const FIXTURE = readFileSync(new URL('../../../test/fixtures/bpftrace/shell-loop.bpf', import.meta.url), 'utf8');
+/** The recorded shell's pid, and the pid of its `cat ipv6/...` (the fifth process it ran). */
+const EXEC_PIDS = FIXTURE.split('\n').filter((l) => l.startsWith('EXEC\t')).map((l) => Number(l.split('\t')[2]));
+const SHELL_PID = EXEC_PIDS[0] ?? 0;
+const CAT_IPV6_PID = EXEC_PIDS[4] ?? 0;
 /** /proc knows nothing: every fact must come from the lines themselves (processes long gone). */
 const EMPTY_PROCFS: ProcfsReader = { facts: () => undefined, cwd: () => undefined, fdPath: () => undefined, realpath: () => undefined, verifiedExe: () => undefined };
 
@@ -44,7 +49,7 @@ test('argv chunks are decoded and cut at the argv area', () => {
 test('the stream gives lifecycle and canonical accesses in time order, argv from the kernel', () => {
   const events = replay();
   const execs = events.filter((e) => e.kind === 'exec');
-  assert.deepEqual(execs.map((e) => e.argv[0]), ['sh', 'cat', 'cat', 'cat', 'cat', 'ls', 'stat', 'cat']);
+  assert.deepEqual(execs.map((e) => e.argv[0]), ['/bin/sh', 'cat', 'cat', 'cat', 'cat', 'ls', 'stat', 'cat']);
   const shArgv = execs[0]?.argv ?? [];
   assert.equal(shArgv[1], '-c');
   assert.match(shArgv[2] ?? '', /true$/, 'the whole script came through the ARGV lines');
@@ -68,7 +73,7 @@ test('replayed through the engine (with the live filesystem probe, as watch runs
   assert.equal(closed.length, 1);
   const d = closed[0];
   assert.equal(d?.subject.scope, 'process-tree');
-  assert.equal(d.subject.process.pid, 9738);
+  assert.equal(d.subject.process.pid, SHELL_PID);
   assert.deepEqual(d.evidence.directories, [
     '/proc/sys/net/core', '/proc/sys/net/ipv4', '/proc/sys/net/ipv4/conf/all', '/proc/sys/net/ipv4/conf/default',
     '/proc/sys/net/ipv6/conf/all', '/proc/sys/net/unix',
@@ -77,18 +82,18 @@ test('replayed through the engine (with the live filesystem probe, as watch runs
 
 test('limited to a command, processes outside its tree are left out', () => {
   assert.equal(replay({ rootPid: 424242 }).length, 0);
-  const events = replay({ rootPid: 9742 });
+  const events = replay({ rootPid: CAT_IPV6_PID });
   assert.ok(events.length > 0);
-  assert.ok(events.every((e) => ('tid' in e ? e.tid : e.childTid) === 9742));
+  assert.ok(events.every((e) => ('tid' in e ? e.tid : 'childTid' in e ? e.childTid : undefined) === CAT_IPV6_PID));
 });
 
 test('a child whose FORK line comes after its EXEC line (another CPU) is still the command\'s, with its exec', () => {
   const lines = [
     'READY\t1\t1.0\t0\t21',
-    'EXEC\t10\t500\t500\t400\t0\t500\t3\tsh\\x00\tsh\t/bin/sh',
-    'EXEC\t30\t501\t501\t500\t0\t501\t4\tcat\\x00\tcat\t/bin/cat',
-    'FILE\t40\ttracepoint:syscalls:sys_exit_openat\t501\t501\t-100\t0\t3\t17\t/proc/sys/net/core/somaxconn\to\t4\tsomaxconn\tcore\tnet\tsys',
-    'FORK\t20\t500\t500\t501\t501\t0\t4100',
+    'EXEC\t10\t500\t500\t400\t0\t500\t5\t1\t3\tsh\\x00\tsh\t/bin/sh',
+    'EXEC\t30\t501\t501\t500\t0\t501\t19\t2\t4\tcat\\x00\tcat\t/bin/cat',
+    'FILE\t40\ttracepoint:syscalls:sys_exit_openat\t501\t19\t2\t-100\t0\t3\t17\t/proc/sys/net/core/somaxconn\to\t4\tsomaxconn\tcore\tnet\tsys',
+    'FORK\t20\t500\t500\t501\t501\t0\t4100\t5\t1',
   ];
   const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n, rootPid: 500 });
   stream.push(lines[0] ?? '');
@@ -98,6 +103,130 @@ test('a child whose FORK line comes after its EXEC line (another CPU) is still t
   const early = stream.release(35n + 200_000_000n);
   stream.push(lines[4] ?? '');
   const events = [...early, ...stream.release()];
-  const kinds = events.map((e) => `${e.kind}:${'tid' in e ? e.tid : e.childTid}`);
+  const kinds = events.map((e) => `${e.kind}:${'tid' in e ? e.tid : 'childTid' in e ? e.childTid : '-'}`);
   assert.deepEqual(kinds, ['exec:500', 'uid:500', 'fork:501', 'exec:501', 'uid:501', 'access:501']);
+});
+
+test('no line, however malformed, makes the parser or the stream throw (an empty FORK flags field once did: BigInt("0x"))', () => {
+  assert.equal(parseBpfLine('FORK\t20\t500\t500\t501\t501\t0\t\t5\t1')?.type, 'unparsed');
+  const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n });
+  stream.push('READY\t1\t1.0\t0\t21\t0');
+  stream.push('FORK\t20\t500\t500\t501\t501\t0\t\t5\t1');
+  assert.equal(stream.stats.unparsed, 1);
+  const events = stream.release();
+  assert.deepEqual(events, [{ kind: 'sensor-loss', timeMs: 1e-6, lost: 1 }], 'an unreadable line is a lost event, placed at the newest time seen');
+  const real = FIXTURE.split('\n');
+  fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => void parseBpfLine(s)), { numRuns: 2000 });
+  // Real lines with one field replaced by anything, fields dropped or doubled.
+  fc.assert(
+    fc.property(fc.constantFrom(...real), fc.nat(), fc.string({ maxLength: 40 }), fc.integer({ min: -2, max: 2 }), (line, at, text, shift) => {
+      const f = line.split('\t');
+      const i = at % Math.max(f.length, 1);
+      if (shift < 0) f.splice(i, -shift);
+      else if (shift > 0) f.splice(i, 0, ...Array<string>(shift).fill(text));
+      else f[i] = text;
+      const s = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n, rootPid: SHELL_PID });
+      s.push('READY\t1\t1.0\t0\t21\t0');
+      s.push(f.join('\t'));
+      s.release();
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('"Lost N events" reaches the pipeline as a sensor-loss event, in time order', () => {
+  const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n });
+  stream.push('READY\t1\t1.0\t0\t21\t0');
+  stream.push('TICK\t5000');
+  stream.push('Lost 17 events');
+  stream.push('TICK\t9000');
+  assert.deepEqual(stream.release(), [{ kind: 'sensor-loss', timeMs: 0.005, lost: 17 }]);
+  assert.equal(stream.stats.lost, 17);
+});
+
+/** The fixture's timed lines, each EXEC with the ARGV lines that follow it (they travel together). */
+function fixtureGroups(): string[][] {
+  const groups: string[][] = [];
+  for (const line of FIXTURE.split('\n')) {
+    if (line === '' || line.startsWith('Attaching') || line.startsWith('READY')) continue;
+    if (line.startsWith('ARGV')) groups[groups.length - 1]?.push(line);
+    else groups.push([line]);
+  }
+  return groups;
+}
+
+/**
+ * What the pipeline needs of each process: its fork, then its execs, in order, before any access
+ * of theirs; its exit after its execs; and its accesses (a line that came later than every
+ * hold may follow the exit, and accesses of one image are a set: their order among themselves
+ * does not matter to a detection).
+ */
+function describeEvents(events: readonly SensorEvent[]): string[] {
+  const perPid = new Map<number, { lifecycle: string[]; accesses: string[]; accessBeforeExec: boolean }>();
+  const of = (pid: number): { lifecycle: string[]; accesses: string[]; accessBeforeExec: boolean } => {
+    let p = perPid.get(pid);
+    if (p === undefined) perPid.set(pid, (p = { lifecycle: [], accesses: [], accessBeforeExec: false }));
+    return p;
+  };
+  const execsExpected = new Map<number, number>();
+  for (const e of events) if (e.kind === 'exec') execsExpected.set(e.tid, (execsExpected.get(e.tid) ?? 0) + 1);
+  for (const e of events) {
+    if (e.kind === 'fork') of(e.childTid).lifecycle.push(`fork from ${String(e.parentTid)}`);
+    else if (e.kind === 'exec') of(e.tid).lifecycle.push(`exec ${e.argv.join(' ')}`);
+    else if (e.kind === 'exit') of(e.tid).lifecycle.push('exit');
+    else if (e.kind === 'access') {
+      const p = of(e.tid);
+      p.accesses.push(`${e.syscall} ${e.resolvedPath ?? e.path ?? ''}`);
+      if (p.lifecycle.filter((l) => l.startsWith('exec')).length < (execsExpected.get(e.tid) ?? 0)) p.accessBeforeExec = true;
+    }
+  }
+  return [...perPid.entries()].sort(([a], [b]) => a - b)
+    .map(([pid, p]) => `${String(pid)}: ${p.lifecycle.join(' | ')} || ${p.accesses.sort().join(' | ')}${p.accessBeforeExec ? ' (ACCESS BEFORE EXEC)' : ''}`);
+}
+
+test('lines delivered in any order across CPUs, released at any time, give each process its fork, exec and accesses in order', () => {
+  const groups = fixtureGroups();
+  const inOrder = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n });
+  inOrder.push(FIXTURE.split('\n').find((l) => l.startsWith('READY')) ?? '');
+  for (const g of groups) for (const l of g) inOrder.push(l);
+  const expected = describeEvents(inOrder.release());
+  assert.ok(expected.length >= 8);
+  fc.assert(
+    fc.property(fc.array(fc.nat(), { minLength: groups.length, maxLength: groups.length }), fc.array(fc.boolean(), { minLength: groups.length, maxLength: groups.length }), (keys, releases) => {
+      // Any permutation: a line of one CPU may come any time after another CPU's later lines.
+      const order = groups.map((g, i) => ({ g, key: keys[i] ?? 0 })).sort((a, b) => a.key - b.key).map((x) => x.g);
+      const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n, holdNs: 1n });
+      stream.push(FIXTURE.split('\n').find((l) => l.startsWith('READY')) ?? '');
+      const out: SensorEvent[] = [];
+      order.forEach((g, i) => {
+        for (const l of g) stream.push(l);
+        if (releases[i] === true) out.push(...stream.release(10n ** 18n));
+      });
+      out.push(...stream.release());
+      assert.deepEqual(describeEvents(out), expected);
+      assert.equal(stream.stats.orphans, 0, 'every FORK and EXEC came, so no process was introduced without one');
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a recycled pid waits for the FORK of the new process; a line after its process\'s EXIT is still that process\'s', () => {
+  const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n, holdNs: 1n, maxHoldNs: 1n });
+  const file = (ns: number, pid: number, start: number, exec: number): string =>
+    `FILE\t${String(ns)}\ttracepoint:syscalls:sys_exit_openat\t${String(pid)}\t${String(start)}\t${String(exec)}\t-100\t0\t3\t17\t/proc/sys/net/core/somaxconn\to\t4\tsomaxconn\tcore\tnet\tsys`;
+  for (const l of [
+    'READY\t1\t1.0\t0\t21\t0',
+    'FORK\t10\t400\t400\t600\t600\t0\t4100\t0\t3',
+    'EXIT\t30\t600\t600\t9\t3\t0\tcat',
+    file(20, 600, 9, 3), // came after the EXIT (another CPU): still pid 600 of start 9
+    file(50, 600, 45, 1), // a new process 600 (started at 45): its FORK line is still on its way
+  ]) stream.push(l);
+  const first = stream.release(10n ** 18n);
+  assert.deepEqual(first.filter((e) => e.kind === 'access').map((e) => e.timeMs), [20e-6]);
+  assert.equal(stream.stats.late, 0);
+  stream.push('FORK\t46\t700\t700\t600\t600\t0\t4100\t0\t1');
+  const second = stream.release();
+  assert.deepEqual(second.flatMap((e) => (e.kind === 'fork' ? [`${String(e.parentTid)}>${String(e.childTid)}`] : [])), ['700>600']);
+  assert.deepEqual(second.filter((e) => e.kind === 'access').map((e) => e.timeMs), [50e-6]);
+  assert.equal(stream.stats.orphans, 0);
 });

@@ -79,6 +79,8 @@ export interface BpfStreamOptions {
   readonly offsetNs: bigint;
   /** How long a line is held for lines from other CPUs that happened earlier, at least (200 ms by default). */
   readonly holdNs?: bigint;
+  /** The most the hold grows to when lines come late (5 s by default). */
+  readonly maxHoldNs?: bigint;
   /** Only this process and its descendants (for `run`); undefined watches every process. */
   readonly rootPid?: number;
   /** Watch nothing until `limitTo` names the command. */
@@ -136,8 +138,10 @@ export class BpfEventStream {
   /** The hold in force: the floor, or more when lines have been arriving late. */
   get holdNs(): bigint {
     const floor = this.options.holdNs ?? DEFAULT_HOLD_NS;
-    const wanted = this.latenessNs + this.latenessNs / 2n + 50_000_000n;
-    return wanted < floor ? floor : wanted > MAX_HOLD_NS ? MAX_HOLD_NS : wanted;
+    // Half again the lateness seen, and a margin for scheduling, once lines have come late at all.
+    const wanted = this.latenessNs === 0n ? 0n : this.latenessNs + this.latenessNs / 2n + 50_000_000n;
+    const most = this.options.maxHoldNs ?? MAX_HOLD_NS;
+    return wanted < floor ? floor : wanted > most ? most : wanted;
   }
 
   /** Lines waiting, in the time-order queue or for their FORK line. */
@@ -444,7 +448,8 @@ export class BpfEventStream {
         return;
       }
       case 'exit': {
-        const state = this.established(rec.tgid, rec.startNs, -1);
+        // After every EXEC of the process (the image that exited is the last).
+        const state = this.established(rec.tgid, rec.startNs, rec.execId);
         if (state === 'wait') {
           this.park(rec.tgid, p);
           return;

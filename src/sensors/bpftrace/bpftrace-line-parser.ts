@@ -64,6 +64,8 @@ export interface ExitRecord {
   readonly ns: bigint;
   readonly tgid: number;
   readonly startNs: bigint;
+  /** The exec count of the image that exited. */
+  readonly execId: number;
   /** wait(2) status word. */
   readonly status: number;
 }
@@ -166,9 +168,9 @@ export function parseBpfLine(line: string): BpfRecord | BpfParseFailure | undefi
       return { type: 'fork', ns: time, parentTgid, parentTid, childTid, thread: thread === 1, cloneFlags: BigInt(`0x${flags}`), parentStartNs, parentExecId };
     }
     case 'EXIT': {
-      const [tgid, startNs, status] = [int(f[2]), ns(f[4]), int(f[5])];
-      if (f.length < 6 || tgid === undefined || startNs === undefined || status === undefined) return fail('bad EXIT line');
-      return { type: 'exit', ns: time, tgid, startNs, status };
+      const [tgid, startNs, execId, status] = [int(f[2]), ns(f[4]), int(f[5]), int(f[6])];
+      if (f.length < 7 || tgid === undefined || startNs === undefined || execId === undefined || status === undefined) return fail('bad EXIT line');
+      return { type: 'exit', ns: time, tgid, startNs, execId, status };
     }
     case 'FILE': {
       // The path (field 10) is the only field that may hold a tab; the six after it are fixed.
