@@ -1,0 +1,104 @@
+// End to end, `tripline watch` under load: 20,000 forks beside 10 scripts that each read three
+// areas, with a busy loop on every core; and a bpftrace killed right after a canary was seen.
+// Nothing already seen may be lost, every script is its own detection with its own name.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startCpuHog } from '../e2e/cpu-hog.ts';
+import { cleanEnv, NET, parseJsonl, THREE_DIRS, THREE_FILES, TRIPLINE_BIN, withTempDir } from '../e2e/run-tripline.ts';
+import { ebpfUnavailable } from './ebpf-availability.ts';
+
+const reason = ebpfUnavailable();
+
+interface Watch {
+  readonly child: ChildProcess;
+  readonly stderr: () => string;
+  readonly waitFor: (wanted: RegExp, ms: number) => Promise<void>;
+  readonly exited: Promise<number | null>;
+}
+
+function startWatch(args: readonly string[]): Watch {
+  const child = spawn(process.execPath, [TRIPLINE_BIN, 'watch', '--quiet', ...args], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let text = '';
+  child.stderr.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
+  const waitFor = (wanted: RegExp, ms: number): Promise<void> => new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + ms;
+    const check = (): void => {
+      if (wanted.test(text)) resolve();
+      else if (Date.now() > deadline || child.exitCode !== null) reject(new Error(`no ${String(wanted)} within ${String(ms)} ms: ${text}`));
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+  return { child, stderr: () => text, waitFor, exited };
+}
+
+function writeScript(dir: string): string {
+  const script = join(dir, 'c.sh');
+  writeFileSync(script, `#!/bin/sh\n${THREE_FILES.map((f) => `cat ${NET}/${f} >/dev/null`).join('\n')}\n`);
+  chmodSync(script, 0o755);
+  return script;
+}
+
+function run(command: string, args: readonly string[]): Promise<number | null> {
+  const child = spawn(command, args, { stdio: 'ignore' });
+  return new Promise((resolve) => child.once('exit', (code) => { resolve(code); }));
+}
+
+void test('watch beside 20,000 forks and a CPU hog reports each of 10 scripts, named', { skip: reason ?? false, timeout: 240_000 }, () => withTempDir(async (dir) => {
+  const jsonl = join(dir, 'watch.jsonl');
+  const script = writeScript(dir);
+  const watch = startWatch(['--jsonl', jsonl, '--health-interval', '1']);
+  const stopHog = startCpuHog();
+  try {
+    await watch.waitFor(/tripline: watching every process/, 60_000);
+    const storm = run('python3', ['-c', 'import os\nfor i in range(20000):\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    os.waitpid(pid, 0)\n']);
+    const scripts = run('/bin/sh', ['-c', `for i in $(seq 10); do ${script} tag$i & done; wait`]);
+    assert.equal(await scripts, 0);
+    assert.equal(await storm, 0);
+    await watch.waitFor(/tripline: health: /, 10_000);
+  } finally {
+    stopHog();
+    watch.child.kill('SIGINT');
+  }
+  assert.equal(await watch.exited, 0, watch.stderr());
+  const mine = parseJsonl(readFileSync(jsonl, 'utf8')).filter((d) => d.subject.process.argv.includes(script));
+  assert.deepEqual(mine.map((d) => d.subject.process.argv.at(-1)).sort(), Array.from({ length: 10 }, (_, i) => `tag${String(i + 1)}`).sort(), watch.stderr());
+  for (const d of mine) {
+    assert.deepEqual(d.evidence.directories, [...THREE_DIRS]);
+    assert.notEqual(d.subject.process.comm, '?');
+    assert.notEqual(d.subject.process.exe, null);
+  }
+  assert.match(watch.stderr(), /tripline: health: \d+ line\(s\)\/s, \d+ event\(s\) lost/);
+}));
+
+void test('a bpftrace killed after a canary was seen loses nothing of it, and the gap starts before the kill', { skip: reason ?? false, timeout: 120_000 }, () => withTempDir(async (dir) => {
+  const jsonl = join(dir, 'watch.jsonl');
+  const script = writeScript(dir);
+  // Not --quiet for the notices: the live notice says the canary's lines were seen.
+  const watch = startWatch(['--jsonl', jsonl]);
+  let killedAt = 0;
+  try {
+    await watch.waitFor(/tripline: watching every process/, 60_000);
+    assert.equal(await run(script, ['canary']), 0);
+    await watch.waitFor(/os_network_fingerprint .*c\.sh canary/, 30_000);
+    const bpftrace = spawnSync('pgrep', ['-P', String(watch.child.pid), 'bpftrace'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
+    assert.match(bpftrace, /^\d+$/);
+    killedAt = Date.now();
+    process.kill(Number(bpftrace), 'SIGKILL');
+    await watch.waitFor(/tripline: watching again; the gap ran from/, 60_000);
+  } finally {
+    watch.child.kill('SIGINT');
+  }
+  assert.equal(await watch.exited, 0, watch.stderr());
+  const canary = parseJsonl(readFileSync(jsonl, 'utf8')).filter((d) => d.subject.process.argv.includes('canary'));
+  assert.equal(canary.length, 1, watch.stderr());
+  assert.deepEqual(canary[0]?.evidence.directories, [...THREE_DIRS]);
+  const gapStart = /nothing is watched from (\S+);/.exec(watch.stderr())?.[1];
+  assert.ok(gapStart !== undefined, watch.stderr());
+  assert.ok(Date.parse(gapStart) <= killedAt, `the gap starts at the last line bpftrace delivered (${gapStart}), not when its death was noticed (${new Date(killedAt).toISOString()})`);
+}));
