@@ -1,7 +1,8 @@
 // Overhead benchmark: each workload bare and under `tripline run`, alternating in one process,
 // medians of several runs, and the ratios. Plus the user-space cost of parsing and detecting,
-// measured by replaying a recorded trace; the memory of a long watch (bench/memory.ts). Run
-// with `npm run bench` (after `npm run build`).
+// measured by replaying a recorded trace; the loading time of large recipe files
+// (bench/recipe-loading.ts); the memory of a long watch (bench/memory.ts). Run with
+// `npm run bench` (after `npm run build`).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import type { Recipe, RecipeException } from '../src/model/recipe.ts';
 import { BUILTIN_RECIPES } from '../src/recipes/builtin-recipes.ts';
 import { StraceEventStream } from '../src/sensors/strace/strace-event-stream.ts';
 import { benchMemory } from './memory.ts';
+import { benchRecipeLoading, benchReload } from './recipe-loading.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TRIPLINE = join(ROOT, 'bin/tripline.js');
@@ -179,6 +181,10 @@ try {
   if (selected('workloads')) benchWorkloads();
   if (selected('ebpf')) await benchEbpf();
   if (selected('replay')) benchReplay();
+  if (selected('loading')) {
+    benchRecipeLoading();
+    await benchReload();
+  }
   if (selected('memory')) await benchMemory();
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -2,13 +2,14 @@
 // each detection printed as it is made and reported when final, until SIGINT/SIGTERM. If
 // bpftrace dies it is restarted with backoff and the gap is reported.
 
-import { ConfigError, loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
+import { loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
 import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { formatDetection } from '../outputs/text-report.ts';
 import { BpftraceSensor, probeBpftrace, unwatchedByEbpf, type SensorHealth } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { visible } from '../model/visible.ts';
 import { UsageError } from './usage-error.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
+import { ConfigReloader, loadConfigOffThread, type ReloadOutcome } from './config-reload.ts';
 import { DAEMON_SESSION, DetectionSession, type CliIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
 import { WATCH_HELP } from './help-text.ts';
@@ -149,6 +150,10 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
       suppressedReported.set(limit, count);
     }
   }, 1_000);
+  // Files are read and checked in a worker thread: event processing goes on meanwhile; only the swap runs here.
+  const reloader = new ConfigReloader(() => loadConfigOffThread(flags, io.env, io.cwd), (outcome) => {
+    if (!stopping) reloadRecipes(outcome, session);
+  });
   try {
     await sensor.start();
     for (const note of unwatchedByEbpf(config.recipes)) session.say(`tripline: warning: ${note}`);
@@ -156,13 +161,14 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
       if (stopping) return;
       // Log rotation: output files are opened afresh at their paths (and failing ones retried now).
       session.reopenOutputs();
-      reloadRecipes(flags, io, session);
+      reloader.request();
     });
     session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, bpftrace ${install.version}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes and reopens output files, Ctrl-C or SIGTERM stops`);
     await stopped;
   } finally {
     stopping = true;
     setReload(() => undefined);
+    reloader.cancel();
     clearInterval(ticker);
     if (restartTimer !== undefined) clearTimeout(restartTimer);
     process.off('SIGINT', onSignal);
@@ -189,26 +195,25 @@ export function formatHealth(h: SensorHealth, linesPerSecond: number, gaps: numb
 }
 
 /**
- * SIGHUP: reads the configuration and every recipe again and swaps them in only if all of it
- * is valid; otherwise the running set stays and the problems are logged. Detections open at
- * that moment are closed and reported. The environment and outputs are kept from the start.
+ * SIGHUP: the configuration and every recipe were read again (in a worker thread); they are
+ * swapped in only if all of it is valid; otherwise the running set stays and the problems are
+ * logged. Detections open at that moment are closed and reported. The environment and outputs
+ * are kept from the start.
  */
-function reloadRecipes(flags: ConfigFlags, io: CliIo, session: DetectionSession): void {
+function reloadRecipes(outcome: ReloadOutcome, session: DetectionSession): void {
   const current = session.pipeline.engine.activeRecipes;
   const keep = `keeping the ${String(current.length)} recipe(s) running (${current.map((r) => r.id).join(', ')})`;
-  let next;
-  try {
-    next = loadTriplineConfig(flags, io.env, io.cwd);
-  } catch (error) {
-    // Whatever went wrong, the daemon keeps watching with what it has.
-    if (!(error instanceof ConfigError)) {
-      session.say(`tripline: reload failed: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}; ${keep}`);
-      return;
-    }
-    session.say(`tripline: reload failed: ${error.message}; ${keep}`);
-    for (const d of error.diagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
+  // Whatever went wrong, the daemon keeps watching with what it has.
+  if (outcome.kind === 'failed') {
+    session.say(`tripline: reload failed: ${outcome.message}; ${keep}`);
     return;
   }
+  if (outcome.kind === 'config-error') {
+    session.say(`tripline: reload failed: ${outcome.message}; ${keep}`);
+    for (const d of outcome.diagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
+    return;
+  }
+  const next = outcome.config;
   if (hasErrors(next.recipeDiagnostics)) {
     session.say(`tripline: reload failed: a recipe file has errors; ${keep}`);
     for (const d of next.recipeDiagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);

@@ -28,24 +28,54 @@ export function compileSchemaCheck(schema: object, referenced: readonly object[]
     }
     // A missing key that an unknown key beside it misspells is one mistake, reported once (as the misspelling).
     const misspelt = new Set(out.filter((d) => d.code === 'unknown-key' && d.hint?.startsWith('did you mean') === true).map((d) => d.hint));
-    return out.filter((d) => d.code !== 'missing-key' || !misspelt.has(`did you mean "${/has no "([^"]+)"/.exec(d.message)?.[1] ?? ''}"?`));
+    const all = out.filter((d) => d.code !== 'missing-key' || !misspelt.has(`did you mean "${/has no "([^"]+)"/.exec(d.message)?.[1] ?? ''}"?`));
+    const next = all[MAX_SCHEMA_DIAGNOSTICS];
+    if (next === undefined) return all;
+    // Thousands of lines of the same mistake help nobody (and a reload would log them all).
+    return [...all.slice(0, MAX_SCHEMA_DIAGNOSTICS), {
+      severity: 'error', code: 'too-many-problems', file: doc.file, line: next.line, column: next.column,
+      message: `${String(all.length - MAX_SCHEMA_DIAGNOSTICS)} more problem(s) from here on are not listed`,
+      hint: 'fix the ones above and check again',
+    }];
   };
 }
+
+/** Schema problems listed per document; the rest are counted in one more diagnostic. */
+export const MAX_SCHEMA_DIAGNOSTICS = 100;
 
 /**
  * An `anyOf` whose branches all failed reports each branch's errors. Keep what helps: when a
  * branch of the right type failed on its content, its errors; when only types were wrong, one
- * type error naming every accepted type.
+ * type error naming every accepted type. Linear in the errors (times the depth of their
+ * places): each error is matched to the alternatives at its place and above, looked up by path.
  */
 function collapseAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
+  const alternativesAt = new Map<string, ErrorObject[]>();
+  for (const e of errors) {
+    if (e.keyword !== 'anyOf') continue;
+    const list = alternativesAt.get(e.instancePath) ?? [];
+    list.push(e);
+    alternativesAt.set(e.instancePath, list);
+  }
+  if (alternativesAt.size === 0) return [...errors];
+  // Branch errors may come from $refs (whose schemaPath is the definition's), so they are found by place.
+  const branches = new Map<ErrorObject, ErrorObject[]>();
+  for (const e of errors) {
+    for (const place of placesAbove(e.instancePath)) {
+      for (const alt of alternativesAt.get(place) ?? []) {
+        if (alt === e) continue;
+        const list = branches.get(alt) ?? [];
+        list.push(e);
+        branches.set(alt, list);
+      }
+    }
+  }
   const dropped = new Set<ErrorObject>();
   const merged: ErrorObject[] = [];
   for (const alt of errors) {
     if (alt.keyword !== 'anyOf') continue;
     dropped.add(alt);
-    // Branch errors may come from $refs (whose schemaPath is the definition's), so they are found by place.
-    const at = alt.instancePath;
-    const branch = errors.filter((e) => e !== alt && (e.instancePath === at || e.instancePath.startsWith(`${at}/`)));
+    const branch = branches.get(alt) ?? [];
     const typeErrors = branch.filter((e) => e.keyword === 'type' && e.instancePath === alt.instancePath);
     for (const e of typeErrors) dropped.add(e);
     if (typeErrors.length === branch.length && typeErrors[0] !== undefined) {
@@ -54,6 +84,14 @@ function collapseAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
     }
   }
   return [...errors.filter((e) => !dropped.has(e)), ...merged];
+}
+
+/** "/a/b" → "", "/a", "/a/b": the place itself and every place above it. */
+function placesAbove(instancePath: string): string[] {
+  const places = [''];
+  for (let i = instancePath.indexOf('/', 1); i > 0; i = instancePath.indexOf('/', i + 1)) places.push(instancePath.slice(0, i));
+  if (instancePath !== '') places.push(instancePath);
+  return places;
 }
 
 function pathSegments(instancePath: string): (string | number)[] {
