@@ -58,7 +58,7 @@ Exit status: COMMAND's own (128+N if signal N ended it); 127 if COMMAND is not f
 Note: like strace -f, run waits until every process COMMAND started has exited,
 including ones left in the background.`;
 
-export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--output KIND[=TARGET]]... [--jsonl FILE] [--environment KIND] [--quiet]
+export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--output KIND[=TARGET]]... [--jsonl FILE] [--environment KIND] [--quiet] [--health-interval S]
 
 Watches every process on the host with the eBPF sensor (bpftrace; needs root) until
 SIGINT or SIGTERM. Prints a notice on stderr the moment a detection is made and the
@@ -75,10 +75,14 @@ Options:
   --jsonl FILE           append each final detection as one JSON line (tripline.detection/v1)
   --environment KIND     ci, staging, production, development or unknown (guidance)
   --quiet                notices only, no full detections on stderr
+  --health-interval S    a health line every S seconds (default 60, 0 = none): lines/s,
+                         events lost, lines that came late, gaps, pending lines
   -h, --help             this help
 
-If bpftrace dies it is restarted with backoff and the gap is reported. Events lost
-by bpftrace (buffer overflow) are counted and reported.`;
+If bpftrace dies it is restarted with backoff; the gap (from the last line it delivered)
+is reported, and detections of processes that lived through it say their evidence may
+be incomplete. So do detections of processes live while bpftrace lost events (buffer
+overflow). The stop summary counts events lost, gaps and lines applied late.`;
 
 
 export const RECIPES_HELP = `Usage:
