@@ -37,6 +37,8 @@ const MAX_PARK_NS = 5_000_000_000n;
 const MAX_PARKED = 200_000;
 /** Exited processes remembered, so a line that comes after its process's EXIT is still its own. */
 const RECENT_EXITS = 8192;
+/** Processes known at once; past it the longest known are forgotten (their EXIT line was lost, or they live long: /proc introduces them again). */
+const MAX_KNOWN = 65_536;
 
 type TimedRecord = Exclude<BpfRecord, LostRecord | ReadyRecord | ArgvRecord | SyncRecord | TickRecord> | LossRecord;
 
@@ -420,6 +422,10 @@ export class BpfEventStream {
           this.exited.delete(rec.childTid);
           // The child runs its parent's image (same exec count) until it execs.
           this.known.set(rec.childTid, { start: rec.ns, exec: rec.parentExecId });
+          if (this.known.size > MAX_KNOWN) {
+            const oldest = this.known.keys().next().value;
+            if (oldest !== undefined && oldest !== rec.childTid) this.known.delete(oldest);
+          }
           out.push({ kind: 'fork', timeMs, parentTid: rec.parentTgid, childTid: rec.childTid, thread: false, sharesFs: false });
         }
         this.unpark(rec.childTid, out);
