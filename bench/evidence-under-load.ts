@@ -35,7 +35,7 @@ function once(sensor: string, dir: string, script: string): string {
   const detections = existsSync(jsonl) ? readFileSync(jsonl, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Detection) : [];
   const reads = detections.flatMap((d) => d.evidence.files.filter((f) => f.actions.includes('read')).flatMap((f) => f.pids)).length;
   const scripts = detections.filter((d) => d.subject.process.argv.includes(script)).length;
-  const incomplete = detections.filter((d) => d.sensor.complete === false).length;
+  const incomplete = detections.filter((d) => !d.sensor.complete).length;
   const said = /lost|late|without their fork|incomplete/.test(r.stderr) ? r.stderr.trim().split('\n').at(-1) ?? '' : 'nothing';
   return `${sensor.padEnd(6)} reads ${String(reads).padStart(3)}/${String(SCRIPTS * 3)}  script detections ${String(scripts).padStart(3)}/${String(SCRIPTS)} (of ${String(detections.length)})  incomplete ${String(incomplete)}  ${seconds.toFixed(1)} s  sensor said: ${said}`;
 }
