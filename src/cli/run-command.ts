@@ -8,6 +8,8 @@ import { formatDiagnostic } from '../model/diagnostic.ts';
 import type { EnvironmentKind } from '../model/environment.ts';
 import { importanceRank } from '../model/importance.ts';
 import type { EngineTrace } from '../engine/engine.ts';
+import { shellQuote } from '../engine/guidance-renderer.ts';
+import type { ProcessInfo } from '../model/process-info.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { visible } from '../outputs/terminal-text.ts';
 import { formatQuietSummary, formatReport } from '../outputs/text-report.ts';
@@ -237,15 +239,18 @@ async function runPtrace(options: RunPlan, io: RunIo, session: DetectionSession,
   } else if (result.tracerSignal !== null) {
     exitCode = EXIT.sensor;
     exitText = `strace killed by ${result.tracerSignal}`;
-    warnings.push(`the tracer (strace) died with ${result.tracerSignal} before the command ended: what ran after that was not observed, and with --seccomp-bpf its remaining system calls may have failed with ENOSYS`);
   } else {
     exitCode = result.tracerExitCode ?? EXIT.sensor;
     exitText = `exit ${exitCode}`;
     if (result.rootPid === undefined) warnings.push('strace reported nothing: the command may not have started (see strace\'s message above)');
   }
-  if (root !== undefined && result.tracerSignal !== null && root.exitSignal !== result.tracerSignal) {
-    exitCode = EXIT.sensor;
-    warnings.push(`the tracer (strace) died with ${result.tracerSignal} while processes it traced were still running: the trace is incomplete`);
+  // strace re-raises the command's own signal; any other signal means strace itself was killed.
+  if (result.tracerSignal !== null && root?.exitSignal !== result.tracerSignal) {
+    const left = processes.livePids();
+    if (left.length > 0 || root === undefined) {
+      exitCode = EXIT.sensor;
+      warnings.push(tracerDeath(result.tracerSignal, left.map((pid) => processes.get(pid)), strace.seccompBpf));
+    }
   }
   if (result.stats.overlongLines > 0) warnings.push(`${result.stats.overlongLines} trace line(s) longer than 1 MiB were skipped`);
   if (result.consumerError !== undefined) warnings.push(`internal error while analysing the trace (detections made before it are kept): ${result.consumerError.stack ?? result.consumerError.message}`);
@@ -253,6 +258,30 @@ async function runPtrace(options: RunPlan, io: RunIo, session: DetectionSession,
     exitCode, exitText, warnings,
     lines: result.stats.lines, unparsed: result.stats.unparsed, unparsedSamples: result.stats.unparsedSamples,
   };
+}
+
+/** How many of the processes left behind by a dead strace are named. */
+const MAX_LEFT_NAMED = 10;
+
+/**
+ * What a dead strace did to the command: which traced processes were still running (per the
+ * trace; "still alive" when /proc still has them), and what that means for them. Under
+ * --seccomp-bpf a traced call with no tracer attached is not run and fails with ENOSYS.
+ */
+function tracerDeath(signal: NodeJS.Signals, left: readonly (ProcessInfo | undefined)[], seccompBpf: boolean): string {
+  const named = left.slice(0, MAX_LEFT_NAMED).flatMap((p) => {
+    if (p === undefined) return [];
+    const command = visible(shellQuote(p.argv.length > 0 ? p.argv : [p.exe ?? '?']));
+    const alive = existsSync(`/proc/${String(p.pid)}`) ? ', still alive' : '';
+    return [`pid ${String(p.pid)} (${command.length > 80 ? `${command.slice(0, 77)}...` : command}${alive})`];
+  });
+  const more = left.length > named.length ? ` and ${String(left.length - named.length)} more` : '';
+  const who = left.length === 0 ? 'before the command was seen to start or end' : `while ${String(left.length)} traced process(es) were still running: ${named.join(', ')}${more}`;
+  const effect = seccompBpf
+    ? 'under --seccomp-bpf, every system call Tripline traces (opening, stat-ing, listing and reading links of files, execve, fork/clone, chdir, setuid, mount, exit_group) now fails for them with ENOSYS instead of running, so they may fail (a shell says "Cannot fork", files seem missing) or behave as they would not have without Tripline'
+    : 'they run on untraced';
+  const they = left.length === 0 ? 'the command did' : 'they did';
+  return `the tracer (strace) died with ${signal} ${who}. Nothing ${they} after that was observed; ${effect}`;
 }
 
 async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, bpftrace: BpftraceInstallation, signals: SignalForwarder): Promise<SensorOutcome> {

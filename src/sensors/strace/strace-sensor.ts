@@ -12,6 +12,7 @@ import { LineSplitter } from '../line-splitter.ts';
 import { SensorUnavailableError } from '../sensor-errors.ts';
 import { TRACED_SYSCALLS } from './strace-event-mapper.ts';
 import { StraceEventStream, type StraceStreamStats } from './strace-event-stream.ts';
+import { startFifoDrain } from './fifo-drain.ts';
 
 export interface StraceInstallation {
   readonly path: string;
@@ -100,6 +101,9 @@ export async function runUnderStrace(options: StraceRunOptions): Promise<StraceR
     rmSync(dir, { recursive: true, force: true });
     throw new SensorUnavailableError('cannot create a FIFO for strace output', 'mkfifo (coreutils) must be installed and the temp directory writable', { cause: error });
   }
+  // If tripline is killed, a helper drains the FIFO, so strace neither floods the command's
+  // stderr with "Broken pipe" nor has to die (see fifo-drain.ts).
+  const drain = startFifoDrain(fifo);
   const stream = new StraceEventStream();
   const splitter = new LineSplitter(MAX_LINE);
   let rootAnnounced = false;
@@ -150,12 +154,14 @@ export async function runUnderStrace(options: StraceRunOptions): Promise<StraceR
   } catch (error) {
     unblockReader(fifo);
     await drained.catch(() => undefined);
+    drain.stop();
     rmSync(dir, { recursive: true, force: true });
     throw new SensorUnavailableError(`cannot start strace: ${(error as Error).message}`, INSTALL_HINT, { cause: error });
   }
   // strace may have died before opening the FIFO; make sure the reader is not left waiting.
   unblockReader(fifo);
   await drained;
+  drain.stop();
   deliver(stream.end(splitter.end()));
   rmSync(dir, { recursive: true, force: true });
   return {
