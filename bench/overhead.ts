@@ -14,6 +14,7 @@ import type { Recipe, RecipeException } from '../src/model/recipe.ts';
 import { BUILTIN_RECIPES } from '../src/recipes/builtin-recipes.ts';
 import { StraceEventStream } from '../src/sensors/strace/strace-event-stream.ts';
 import { benchMemory } from './memory.ts';
+import { benchEvidenceUnderLoad } from './evidence-under-load.ts';
 import { benchRecipeLoading, benchReload } from './recipe-loading.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -175,7 +176,7 @@ function benchReplay(): void {
 
 try {
   // BENCH_ONLY=replay (the user-space part, seconds instead of minutes), or a comma-separated
-  // list of workloads, ebpf, replay, loading, memory; everything when unset.
+  // list of workloads, ebpf, replay, loading, memory, load; everything when unset.
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
   const selected = (name: string): boolean => only === undefined || only.includes(name);
   if (selected('workloads')) benchWorkloads();
@@ -186,6 +187,7 @@ try {
     await benchReload();
   }
   if (selected('memory')) await benchMemory();
+  if (selected('load')) benchEvidenceUnderLoad();
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
