@@ -278,8 +278,12 @@ export function sysctlValue(key: string): string {
   return r.stdout.trim();
 }
 
-/** Polls until `path` exists (a marker a traced script writes once it runs). */
-export async function waitForFile(path: string, timeoutMs = 5000): Promise<void> {
+/**
+ * Polls until `path` exists (a marker a traced script writes once it runs). The default is
+ * generous: on a loaded machine bpftrace alone takes 10 s or more to attach before the command
+ * starts, and waiting for an event costs nothing when it comes early.
+ */
+export async function waitForFile(path: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(path)) {
     if (Date.now() > deadline) assert.fail(`${path} did not appear within ${timeoutMs} ms`);
