@@ -130,8 +130,10 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   process.on('SIGTERM', onSignal);
   const suppressedReported = new Map<string, number>();
   let lastHealth = { atMs: Date.now(), lines: 0 };
+  /** Health lines start once bpftrace is attached (attaching takes seconds, and says nothing of health). */
+  let watching = false;
   const ticker = setInterval(() => {
-    if (options.healthIntervalS > 0 && Date.now() - lastHealth.atMs >= options.healthIntervalS * 1000) {
+    if (watching && options.healthIntervalS > 0 && Date.now() - lastHealth.atMs >= options.healthIntervalS * 1000) {
       const h = sensor.health();
       const seconds = (Date.now() - lastHealth.atMs) / 1000;
       session.say(`tripline: health: ${formatHealth(h, (h.lines - lastHealth.lines) / seconds, gaps.length + (gapStartMs === undefined ? 0 : 1), session.detectionCount)}`);
@@ -156,6 +158,8 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   });
   try {
     await sensor.start();
+    watching = true;
+    lastHealth = { atMs: Date.now(), lines: sensor.health().lines };
     for (const note of unwatchedByEbpf(config.recipes)) session.say(`tripline: warning: ${note}`);
     setReload(() => {
       if (stopping) return;

@@ -53,9 +53,11 @@ void test('watch beside 20,000 forks and a CPU hog reports each of 10 scripts, n
   const jsonl = join(dir, 'watch.jsonl');
   const script = writeScript(dir);
   const watch = startWatch(['--jsonl', jsonl, '--health-interval', '1']);
-  const stopHog = startCpuHog();
+  let stopHog = (): void => undefined;
   try {
-    await watch.waitFor(/tripline: watching every process/, 60_000);
+    // The load is for the watching, not for bpftrace's compile (which a busy loop per core can make last minutes).
+    await watch.waitFor(/tripline: watching every process/, 120_000);
+    stopHog = startCpuHog();
     const storm = run('python3', ['-c', 'import os\nfor i in range(20000):\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    os.waitpid(pid, 0)\n']);
     const scripts = run('/bin/sh', ['-c', `for i in $(seq 10); do ${script} tag$i & done; wait`]);
     assert.equal(await scripts, 0);
@@ -83,7 +85,7 @@ void test('a bpftrace killed after a canary was seen loses nothing of it, and th
   const watch = startWatch(['--jsonl', jsonl]);
   let killedAt = 0;
   try {
-    await watch.waitFor(/tripline: watching every process/, 60_000);
+    await watch.waitFor(/tripline: watching every process/, 120_000);
     assert.equal(await run(script, ['canary']), 0);
     await watch.waitFor(/os_network_fingerprint .*c\.sh canary/, 30_000);
     const bpftrace = spawnSync('pgrep', ['-P', String(watch.child.pid), 'bpftrace'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
