@@ -92,7 +92,7 @@ void describe('planted files, end to end', () => {
     timeout: TEST_TIMEOUT * 3, skip: rootOnly || (bpftrace ? false : 'bpftrace is not installed'),
   }, () => withTempDir(async (dir) => {
     plantPrograms(dir);
-    const r = await runCli(['run', '--sensor', 'ebpf', '--', '/bin/true'], { cwd: dir, env: cleanEnv({ PATH: undefined }), timeoutMs: 30_000 });
+    const r = await runCli(['run', '--sensor', 'ebpf', '--', '/bin/true'], { cwd: dir, env: cleanEnv({ PATH: undefined }), timeoutMs: 120_000 });
     assert.deepEqual(markers(dir), [], `a planted program ran; stderr:\n${r.stderr}`);
     assert.equal(r.exitCode, 0, r.stderr);
   }));
