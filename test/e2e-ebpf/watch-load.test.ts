@@ -3,39 +3,16 @@
 // Nothing already seen may be lost, every script is its own detection with its own name.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCpuHog } from '../e2e/cpu-hog.ts';
-import { cleanEnv, NET, parseJsonl, THREE_DIRS, THREE_FILES, TRIPLINE_BIN, withTempDir } from '../e2e/run-tripline.ts';
+import { NET, parseJsonl, THREE_DIRS, THREE_FILES, withTempDir } from '../e2e/run-tripline.ts';
+import { ATTACH_MS, startWatch } from './watch-process.ts';
 import { ebpfUnavailable } from './ebpf-availability.ts';
 
 const reason = ebpfUnavailable();
-
-interface Watch {
-  readonly child: ChildProcess;
-  readonly stderr: () => string;
-  readonly waitFor: (wanted: RegExp, ms: number) => Promise<void>;
-  readonly exited: Promise<number | null>;
-}
-
-function startWatch(args: readonly string[]): Watch {
-  const child = spawn(process.execPath, [TRIPLINE_BIN, 'watch', '--quiet', ...args], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let text = '';
-  child.stderr.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
-  const waitFor = (wanted: RegExp, ms: number): Promise<void> => new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + ms;
-    const check = (): void => {
-      if (wanted.test(text)) resolve();
-      else if (Date.now() > deadline || child.exitCode !== null) reject(new Error(`no ${String(wanted)} within ${String(ms)} ms: ${text}`));
-      else setTimeout(check, 50);
-    };
-    check();
-  });
-  return { child, stderr: () => text, waitFor, exited };
-}
 
 function writeScript(dir: string): string {
   const script = join(dir, 'c.sh');
@@ -52,11 +29,11 @@ function run(command: string, args: readonly string[]): Promise<number | null> {
 void test('watch beside 20,000 forks and a CPU hog reports each of 10 scripts, named', { skip: reason ?? false, timeout: 240_000 }, () => withTempDir(async (dir) => {
   const jsonl = join(dir, 'watch.jsonl');
   const script = writeScript(dir);
-  const watch = startWatch(['--jsonl', jsonl, '--health-interval', '1']);
+  const watch = startWatch(['--quiet', '--jsonl', jsonl, '--health-interval', '1']);
   let stopHog = (): void => undefined;
   try {
     // The load is for the watching, not for bpftrace's compile (which a busy loop per core can make last minutes).
-    await watch.waitFor(/tripline: watching every process/, 120_000);
+    await watch.waitFor(/tripline: watching every process/, ATTACH_MS);
     stopHog = startCpuHog();
     const storm = run('python3', ['-c', 'import os\nfor i in range(20000):\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    os.waitpid(pid, 0)\n']);
     const scripts = run('/bin/sh', ['-c', `for i in $(seq 10); do ${script} tag$i & done; wait`]);
@@ -85,7 +62,7 @@ void test('a bpftrace killed after a canary was seen loses nothing of it, and th
   const watch = startWatch(['--jsonl', jsonl]);
   let killedAt = 0;
   try {
-    await watch.waitFor(/tripline: watching every process/, 120_000);
+    await watch.waitFor(/tripline: watching every process/, ATTACH_MS);
     assert.equal(await run(script, ['canary']), 0);
     await watch.waitFor(/os_network_fingerprint .*c\.sh canary/, 30_000);
     const bpftrace = spawnSync('pgrep', ['-P', String(watch.child.pid), 'bpftrace'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';

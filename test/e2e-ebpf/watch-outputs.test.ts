@@ -5,11 +5,12 @@
 // Needs root (bpftrace, and mounting the tmpfs).
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cleanEnv, parseJsonl, REPO_DIR, TRIPLINE_BIN, withTempDir } from '../e2e/run-tripline.ts';
+import { parseJsonl, REPO_DIR, withTempDir } from '../e2e/run-tripline.ts';
+import { ATTACH_MS, startWatch, type WatchProcess } from './watch-process.ts';
 import { ebpfUnavailable } from './ebpf-availability.ts';
 
 const reason = ebpfUnavailable();
@@ -26,37 +27,16 @@ function fullDisk(dir: string): string {
 }
 
 /** Unmounts once `watch` (which holds a file there) has ended; lazily if something still holds it. */
-async function unmount(mount: string, watch: Watch | undefined): Promise<void> {
+async function unmount(mount: string, watch: WatchProcess | undefined): Promise<void> {
   await watch?.exited;
   if (spawnSync('umount', [mount], { stdio: 'ignore' }).status !== 0) spawnSync('umount', ['-l', mount], { stdio: 'ignore' });
 }
 
-interface Watch {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  stderr: () => string;
-  waitFor: (wanted: RegExp, ms: number) => Promise<void>;
-}
-
 /** Starts `tripline watch ARGS` and resolves once it watches. */
-async function startWatch(args: readonly string[]): Promise<Watch> {
-  const child = spawn(process.execPath, [TRIPLINE_BIN, 'watch', ...args], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
-  const waitFor = (wanted: RegExp, ms: number): Promise<void> => {
-    const deadline = Date.now() + ms;
-    return new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if (wanted.test(stderr)) resolve();
-        else if (Date.now() > deadline) reject(new Error(`no ${String(wanted)} within ${String(ms)} ms: ${stderr}`));
-        else setTimeout(check, 50);
-      };
-      check();
-    });
-  };
-  await waitFor(/tripline: watching every process/, 30_000);
-  return { child, exited, stderr: () => stderr, waitFor };
+async function startWatching(args: readonly string[]): Promise<WatchProcess> {
+  const watch = startWatch(args);
+  await watch.waitFor(/tripline: watching every process/, ATTACH_MS);
+  return watch;
 }
 
 /** Waits until the JSONL file holds a detection of `pid`. */
@@ -73,9 +53,9 @@ const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\
 void test('watch --jsonl on a full disk: the output is not turned off, and the stop summary names it and counts what was not written', { skip: reason ?? false, timeout: 90_000 }, () => withTempDir(async (dir) => {
   const mount = fullDisk(dir);
   const jsonl = join(mount, 'watch.jsonl');
-  let watch: Watch | undefined;
+  let watch: WatchProcess | undefined;
   try {
-    watch = await startWatch(['--jsonl', jsonl]);
+    watch = await startWatching(['--jsonl', jsonl]);
     try {
       const pids = [spawnSync('sysctl', ['-a'], { stdio: 'ignore' }).pid, spawnSync('sysctl', ['net'], { stdio: 'ignore' }).pid];
       for (const pid of pids) await watch.waitFor(new RegExp(`pid ${String(pid)} sysctl`), 10_000);
@@ -107,9 +87,9 @@ void test('watch: a disk full for a while loses nothing; after a rotation, SIGHU
   writeFileSync(config, 'recipes:\n  disabled: [os_network_fingerprint]\n  directories: [recipes]\n');
   const mount = fullDisk(dir);
   const jsonl = join(mount, 'watch.jsonl');
-  let watch: Watch | undefined;
+  let watch: WatchProcess | undefined;
   try {
-    watch = await startWatch(['--quiet', '--config', config, '--jsonl', jsonl]);
+    watch = await startWatching(['--quiet', '--config', config, '--jsonl', jsonl]);
     let first: number | undefined;
     let second: number | undefined;
     try {

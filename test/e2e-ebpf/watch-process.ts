@@ -1,0 +1,35 @@
+// Shared helper of the `tripline watch` end-to-end tests: starts the real daemon, collects its
+// stderr, and waits for a line to appear there (an event, never a fixed sleep). The first wait
+// for "watching" is generous: bpftrace compiles its program first, 2 s on an idle machine and
+// tens of seconds on a loaded one.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cleanEnv, TRIPLINE_BIN } from '../e2e/run-tripline.ts';
+
+export interface WatchProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly stderr: () => string;
+  /** Resolves once stderr matches; rejects after `ms`, or at once if watch has exited without it. */
+  readonly waitFor: (wanted: RegExp, ms: number) => Promise<void>;
+}
+
+/** How long to wait for "watching every process" (bpftrace's attach). */
+export const ATTACH_MS = 120_000;
+
+export function startWatch(args: readonly string[]): WatchProcess {
+  const child = spawn(process.execPath, [TRIPLINE_BIN, 'watch', ...args], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let text = '';
+  child.stderr.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
+  const waitFor = (wanted: RegExp, ms: number): Promise<void> => new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + ms;
+    const check = (): void => {
+      if (wanted.test(text)) resolve();
+      else if (Date.now() > deadline || child.exitCode !== null) reject(new Error(`no ${String(wanted)} within ${String(ms)} ms: ${text}`));
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+  return { child, exited, stderr: () => text, waitFor };
+}
