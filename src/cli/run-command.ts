@@ -321,11 +321,17 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, b
     // up to the sensor's hold time to be released, so "nothing left" must last that long; /proc
     // says who is really still there, so an exit line bpftrace lost cannot hang the run.
     let quietSince: number | undefined;
+    const anyAlive = (): boolean => sensor.monitoredPids().some((pid) => existsSync(`/proc/${pid}`));
     while (died === undefined) {
-      const alive = sensor.monitoredPids().some((pid) => existsSync(`/proc/${pid}`));
-      if (alive) quietSince = undefined;
+      if (anyAlive()) quietSince = undefined;
       else quietSince ??= Date.now();
-      if (quietSince !== undefined && Date.now() - quietSince > sensor.holdMs() + QUIET_AFTER_EXIT_MS) break;
+      if (quietSince !== undefined && Date.now() - quietSince > sensor.holdMs() + QUIET_AFTER_EXIT_MS) {
+        // A background child whose FORK line was later than the hold is known only once bpftrace
+        // has caught up: ask, and go on waiting if one turns out to be alive.
+        await sensor.settle();
+        if (!anyAlive()) break;
+        quietSince = undefined;
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {

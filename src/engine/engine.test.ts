@@ -264,6 +264,24 @@ describe('sibling scripts under one parent (xargs -P)', () => {
   });
 });
 
+describe('a waiting tree cannot be slid out of its window', () => {
+  test('a child kept alive past the window and one late read do not hide what the tree had counted', () => {
+    const w = new World().exec(10, 0, '/bin/sh', 'sh', 'evade.sh');
+    w.fork(10, 11, 1).exec(11, 1, '/bin/cat', 'cat', CORE).touch(11, 1, CORE).exit(11, 1);
+    w.fork(10, 12, 2).exec(12, 2, '/bin/cat', 'cat', IPV4).touch(12, 2, IPV4).exit(12, 2);
+    // A child script reads the third area and stays alive (sleep 600): the tree waits for it.
+    w.fork(10, 13, 3).exec(13, 3, '/bin/sh', 'sh', '-c', `cat ${UNIX}; sleep 600`);
+    w.fork(13, 14, 3).exec(14, 3, '/bin/cat', 'cat', UNIX).touch(14, 3, UNIX).exit(14, 3);
+    assert.equal(w.opened.length, 0);
+    // Just before the wait ends, one more read: the window would now start after the first two.
+    w.fork(10, 15, 10_002.5).exec(15, 10_002.5, '/bin/cat', 'cat', CORE).touch(15, 10_002.5, CORE).exit(15, 10_002.5);
+    w.exec(16, 10_004, '/bin/true', 'true').exit(16, 10_004);
+    assert.equal(w.opened.length, 1, 'the tree fires once its wait ends');
+    assert.equal(w.opened[0]?.subject.process.pid, 10);
+    assert.ok(w.opened[0].evidence.directoryCount >= 3);
+  });
+});
+
 describe('sensor loss', () => {
   test('a detection whose subject lived through lost events or a sensor gap says its evidence may be incomplete', () => {
     const w = new World().exec(1, 0, '/usr/sbin/sysctl', 'sysctl', '-a');

@@ -11,7 +11,7 @@ import type { DetectionContext } from '../model/detection-context.ts';
 import { buildDetection } from './detection-builder.ts';
 import { EvidenceAccumulator } from './evidence-accumulator.ts';
 import { compileExceptions, type ExceptionMatcher } from './exception-matcher.ts';
-import { contributionKey, SubjectWindow } from './subject-window.ts';
+import { contributionKey, SubjectWindow, type WindowedAccess } from './subject-window.ts';
 import { SensorLossLedger } from './sensor-loss-ledger.ts';
 import type { SensorLossEvent } from '../model/sensor-event.ts';
 
@@ -80,6 +80,21 @@ interface OpenDetection {
 
 const MAX_CHAIN = 64;
 
+/**
+ * A tree waiting for its running children. What it had counted when it waited is kept (later
+ * accesses must not slide it out of the window: an attacker's one late read would then hide
+ * the rest); children that fire on their own are taken out of it.
+ */
+interface Deferred {
+  readonly subject: Subject;
+  readonly above: readonly Subject[];
+  readonly children: readonly number[];
+  readonly atMs: number;
+  readonly untilMs: number;
+  readonly counted: Map<string, Set<number>>;
+  evidence: WindowedAccess[];
+}
+
 interface CachedExceptions {
   readonly startMs: number | undefined;
   readonly exe: string | undefined;
@@ -113,7 +128,7 @@ export class Engine {
    * those may yet reach it on its own (sibling scripts under one xargs are separate actors).
    * They fire once those children have ended, or after their window, with what is left.
    */
-  private readonly deferred = new Map<string, { readonly subject: Subject; readonly above: readonly Subject[]; readonly children: readonly number[]; readonly untilMs: number }>();
+  private readonly deferred = new Map<string, Deferred>();
   private readonly closed = new Set<string>();
   private sequence = 0;
   private nowMs = -Infinity;
@@ -215,6 +230,14 @@ export class Engine {
     return undefined;
   }
 
+  /** A subtree fired (or was held back by a limit) on its own: it no longer counts in a waiting ancestor. */
+  private purgeDeferred(key: string, fromActor: (actor: number) => boolean): void {
+    const d = this.deferred.get(key);
+    if (d === undefined) return;
+    for (const actors of d.counted.values()) for (const a of [...actors]) if (fromActor(a)) actors.delete(a);
+    d.evidence = d.evidence.filter((e) => !fromActor(e.actor));
+  }
+
   /** Deferred trees whose children have all ended (or whose window passed) fire now if still at the threshold. */
   private settleDeferred(out: EngineOutput[], all = false): void {
     for (const [key, d] of this.deferred) {
@@ -228,8 +251,10 @@ export class Engine {
         this.deferred.set(key, { ...d, children });
         continue;
       }
-      // Counted as of the latest evidence: children that fired on their own were purged from it.
-      if (window.distinctDirectories(window.lastMs) >= d.subject.recipe.aggregate.threshold) this.fire(d.subject, window, window.lastMs, d.above, out);
+      // What it counted when it waited, less the children that fired on their own, or what it counts now if more.
+      const then = [...d.counted.values()].filter((actors) => actors.size > 0).length;
+      const threshold = d.subject.recipe.aggregate.threshold;
+      if (then >= threshold || window.distinctDirectories(window.lastMs) >= threshold) this.fire(d.subject, window, Math.max(d.atMs, window.lastMs), d.above, out, d.evidence);
     }
   }
 
@@ -369,7 +394,10 @@ export class Engine {
       if (this.deferred.has(s.key)) return;
       const children = s.scope === 'process-tree' ? this.liveChildSubtrees(s.actor, window) : [];
       if (children.length > 0) {
-        this.deferred.set(s.key, { subject: s, above: chain.slice(i + 1), children, untilMs: access.timeMs + window.windowMs });
+        this.deferred.set(s.key, {
+          subject: s, above: chain.slice(i + 1), children, atMs: access.timeMs, untilMs: access.timeMs + window.windowMs,
+          counted: window.contributors(), evidence: window.windowedEvidence(),
+        });
         this.options.trace?.({ kind: 'deferred', recipe, scope: s.scope, actor: s.actor, children, distinct, timeMs: access.timeMs });
         return;
       }
@@ -426,7 +454,7 @@ export class Engine {
     return undefined;
   }
 
-  private fire(s: Subject, window: SubjectWindow, nowMs: number, above: readonly Subject[], out: EngineOutput[]): void {
+  private fire(s: Subject, window: SubjectWindow, nowMs: number, above: readonly Subject[], out: EngineOutput[], earlier: readonly WindowedAccess[] = []): void {
     // What fired (or was suppressed) here must not add up again in the ancestors' windows.
     const inSubject = s.scope === 'process' ? (a: number) => a === s.actor : (a: number) => this.isWithin(a, s.actor);
     const limit = this.takeLimit(s);
@@ -436,11 +464,16 @@ export class Engine {
       this.options.trace?.({ kind: 'suppressed', recipe: s.recipe, scope: s.scope, actor: s.actor, limit, distinct: window.distinctDirectories(nowMs), timeMs: nowMs });
       this.windows.delete(s.key);
       this.markClosed(s.key);
-      for (const up of above) this.windows.get(up.key)?.purge(inSubject);
+      for (const up of above) {
+        this.windows.get(up.key)?.purge(inSubject);
+        this.purgeDeferred(up.key, inSubject);
+      }
       return;
     }
     const evidence = new EvidenceAccumulator(this.fileCapacity, MAX_DIRECTORIES);
-    for (const { access } of window.windowedEvidence()) {
+    const current = window.windowedEvidence();
+    const seen = new Set(current.map((e) => e.access));
+    for (const { access } of [...earlier.filter((e) => !seen.has(e.access)), ...current]) {
       const c = classifyAccess(access, s.recipe);
       if (c?.evidence === true) evidence.add(access, c);
     }
@@ -451,7 +484,10 @@ export class Engine {
     this.options.trace?.({ kind: 'fired', recipe: s.recipe, scope: s.scope, actor: s.actor, detectionId: od.id, distinct: window.distinctDirectories(nowMs), timeMs: nowMs });
     this.open.set(s.key, od);
     this.windows.delete(s.key);
-    for (const up of above) this.windows.get(up.key)?.purge(inSubject);
+    for (const up of above) {
+      this.windows.get(up.key)?.purge(inSubject);
+      this.purgeDeferred(up.key, inSubject);
+    }
     out.push({ type: 'opened', detection: this.build(od) });
   }
 

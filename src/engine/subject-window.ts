@@ -83,6 +83,13 @@ export class SubjectWindow {
     this.evidenceHead = 0;
   }
 
+  /** The counted directories as they stand, each with the actors that contributed to it. */
+  contributors(): Map<string, Set<number>> {
+    const out = new Map<string, Set<number>>();
+    for (const [dir, entry] of this.dirs) out.set(dir, new Set([...entry.contributions.values()].map((c) => c.actor)));
+    return out;
+  }
+
   /** The accesses kept as evidence, oldest first. */
   windowedEvidence(): WindowedAccess[] {
     return this.evidence.slice(this.evidenceHead);

@@ -87,6 +87,11 @@ export interface BpfStreamOptions {
   readonly rootPid?: number;
   /** Watch nothing until `limitTo` names the command. */
   readonly commandOnly?: boolean;
+  /**
+   * The kernel already keeps to the command's tree (tripline.bt's tree root): a line whose
+   * FORK never came is still the command's, under its root, rather than dropped.
+   */
+  readonly kernelFiltered?: boolean;
 }
 
 /**
@@ -199,7 +204,9 @@ export class BpfEventStream {
     if (rec.type === 'lost') {
       this.stats.lost += rec.count;
       this.lastLostAtNs = this.maxSeenNs;
-      this.insert({ ns: this.maxSeenNs, record: { type: 'loss', count: rec.count } });
+      // The overflow happened on a CPU whose lines may trail the newest by the lateness seen.
+      const at = this.maxSeenNs - this.latenessNs;
+      this.insert({ ns: at > 0n ? at : this.maxSeenNs, record: { type: 'loss', count: rec.count } });
       return;
     }
     if (rec.type === 'ready') {
@@ -209,7 +216,12 @@ export class BpfEventStream {
       return;
     }
     if (rec.type === 'sync' || rec.type === 'tick') {
-      if (rec.type === 'sync') this.lastSyncNs = rec.ns;
+      if (rec.type === 'sync') {
+        // BEGIN (READY's time) runs before the probes are attached: processes forked while they
+        // attached have no FORK line. The first SYNC, asked for after READY, is after all of them.
+        if (this.lastSyncNs === undefined && this.readyNs !== undefined && rec.ns > this.readyNs) this.readyNs = rec.ns;
+        this.lastSyncNs = rec.ns;
+      }
       this.see(rec.ns);
       return;
     }
@@ -336,6 +348,7 @@ export class BpfEventStream {
   }
 
   private park(pid: number, p: Pending): void {
+    if (this.outside.has(pid) && !this.known.has(pid)) return;
     const list = this.parked.get(pid);
     if (list === undefined) this.parked.set(pid, [p]);
     else list.push(p);
@@ -372,20 +385,25 @@ export class BpfEventStream {
       const start = startOf(first.record);
       // Known, but an EXEC line never came: the lines are taken as they are (the image they name is unknown).
       if (known !== undefined && (start === undefined || this.isSame(pid, start))) known.exec = -1;
-      else this.introduceFrom(pid, first, list, out);
+      else if (!this.introduceFrom(pid, first, list, out)) {
+        // Not the command's, as far as anything tells: dropped, and said.
+        out.push({ kind: 'sensor-loss', timeMs: this.timeMs(first.ns), lost: list.length });
+        continue;
+      }
       for (const p of list) this.map(p, out);
     }
   }
 
-  /** Makes an orphan known: from its EXEC line if one is parked, else from /proc as read on arrival. */
-  private introduceFrom(pid: number, first: Pending, list: readonly Pending[], out: SensorEvent[]): void {
+  /** Makes an orphan known: from its EXEC line if one is parked, else from /proc as read on arrival. False: it is outside the command. */
+  private introduceFrom(pid: number, first: Pending, list: readonly Pending[], out: SensorEvent[]): boolean {
     const startNs = startOf(first.record);
     const exec = list.find((p) => p.record.type === 'exec');
     const facts = list.find((p) => p.facts !== undefined)?.facts;
     const timeMs = this.timeMs(first.ns);
     const ppid = exec?.record.type === 'exec' ? exec.record.ppid : facts?.ppid;
     if (this.monitored !== undefined && !this.monitored.has(pid)) {
-      if (ppid === undefined || !this.monitored.has(ppid)) return;
+      const parentIn = ppid !== undefined && (this.monitored.has(ppid) || this.wasMonitored(ppid));
+      if (!parentIn && this.options.kernelFiltered !== true) return false;
       this.monitored.add(pid);
     }
     if (ppid !== undefined && ppid > 0 && !this.known.has(ppid) && !this.exited.has(ppid)) this.introduce(ppid, timeMs, out);
@@ -393,6 +411,7 @@ export class BpfEventStream {
     if (ppid !== undefined && ppid > 0) out.push({ kind: 'fork', timeMs, parentTid: ppid, childTid: pid, thread: false, sharesFs: false });
     // An EXEC among the lines brings exe and argv itself; else what /proc said on arrival.
     if (exec === undefined && facts !== undefined) this.pushFacts(pid, facts, timeMs, out);
+    return true;
   }
 
   private map(p: Pending, out: SensorEvent[]): void {
@@ -406,19 +425,28 @@ export class BpfEventStream {
         if (rec.thread) return;
         const state = this.established(rec.parentTgid, rec.parentStartNs, rec.parentExecId);
         if (state === 'wait') {
-          this.park(rec.parentTgid, p);
+          if (this.outside.has(rec.parentTgid)) this.markOutside(rec.childTid);
+          else this.park(rec.parentTgid, p);
           return;
         }
         if (this.monitored !== undefined) {
           // The parent is known (or predates the sensor): outside the command, its children are
           // too. A parent whose EXIT was applied first (this line came late) still counts.
           const parentIn = state === 'exited' ? this.wasMonitored(rec.parentTgid) : this.monitored.has(rec.parentTgid);
-          if (!parentIn) return;
+          if (!parentIn) {
+            // Its lines are not the command's either: dropped rather than left waiting.
+            this.markOutside(rec.childTid);
+            return;
+          }
           this.monitored.add(rec.childTid);
+          this.outside.delete(rec.childTid);
         }
-        if (state === 'introduce') this.introduce(rec.parentTgid, timeMs, out, undefined, undefined, rec.parentExecId);
-        // Already introduced from /proc (its FORK line came later than anyone could wait).
-        if (this.known.get(rec.childTid)?.start !== -1n) {
+        if (state === 'introduce') this.introduce(rec.parentTgid, timeMs, out, undefined, undefined, rec.parentExecId, rec.parentStartNs);
+        // A FORK line names a new process, unless this one was already introduced from a line of
+        // its own (its FORK came later than anyone could wait): then its start is just before the fork.
+        const existing = this.known.get(rec.childTid);
+        const sameProcess = existing !== undefined && existing.start > 0n && existing.start <= rec.ns && rec.ns - existing.start < 10_000_000n;
+        if (!sameProcess) {
           this.exited.delete(rec.childTid);
           // The child runs its parent's image (same exec count) until it execs.
           this.known.set(rec.childTid, { start: rec.ns, exec: rec.parentExecId });
@@ -444,7 +472,7 @@ export class BpfEventStream {
           // command's tree through it.
           if (this.monitored !== undefined && !this.monitored.has(rec.tgid) && this.monitored.has(rec.ppid)) this.monitored.add(rec.tgid);
           if (!this.inScope(rec.tgid)) return;
-          this.introduce(rec.tgid, timeMs, out, rec.ppid);
+          this.introduce(rec.tgid, timeMs, out, rec.ppid, undefined, -1, rec.startNs);
         }
         const known = this.known.get(rec.tgid);
         if (known !== undefined) known.exec = rec.execId;
@@ -481,12 +509,28 @@ export class BpfEventStream {
           if (this.monitored !== undefined && !this.wasMonitored(rec.tgid)) return;
         } else {
           if (!this.inScope(rec.tgid)) return;
-          if (state === 'introduce') this.introduce(rec.tgid, timeMs, out, undefined, p.facts, rec.execId);
+          if (state === 'introduce') this.introduce(rec.tgid, timeMs, out, undefined, p.facts, rec.execId, rec.startNs);
         }
         const event = fileEvent(rec, p, timeMs);
         if (event !== undefined) out.push(event);
         return;
       }
+    }
+  }
+
+  /** Processes known to be outside the command (run), so their lines are dropped, not parked. */
+  private readonly outside = new Set<number>();
+
+  private markOutside(pid: number): void {
+    this.outside.add(pid);
+    if (this.outside.size > RECENT_EXITS) {
+      const oldest = this.outside.values().next().value;
+      if (oldest !== undefined) this.outside.delete(oldest);
+    }
+    const list = this.parked.get(pid);
+    if (list !== undefined) {
+      this.parked.delete(pid);
+      this.parkedCount -= list.length;
     }
   }
 
@@ -529,14 +573,15 @@ export class BpfEventStream {
    * Makes a process known, with its /proc ancestry, if it predates what the sensor has seen.
    * `arrival` is what /proc said when the line arrived (the process may be gone since).
    */
-  private introduce(pid: number, timeMs: number, out: SensorEvent[], knownPpid?: number, arrival?: ProcessFacts, execId = -1): void {
+  private introduce(pid: number, timeMs: number, out: SensorEvent[], knownPpid?: number, arrival?: ProcessFacts, execId = -1, startNs = -1n): void {
     const chain: { pid: number; facts: ProcessFacts | undefined }[] = [];
     let current: number | undefined = pid;
     let ppidHint = knownPpid;
     for (let depth = 0; current !== undefined && current > 0 && !this.known.has(current) && depth < MAX_BOOTSTRAP_DEPTH; depth++) {
       const facts: ProcessFacts | undefined = (depth === 0 ? arrival : undefined) ?? this.options.procfs.facts(current);
       chain.push({ pid: current, facts });
-      this.known.set(current, { start: -1n, exec: depth === 0 ? execId : -1 });
+      // The line's own start when it gave one (a recycled pid then looks different); else unknown.
+      this.known.set(current, { start: depth === 0 ? startNs : -1n, exec: depth === 0 ? execId : -1 });
       current = ppidHint ?? facts?.ppid;
       ppidHint = undefined;
     }

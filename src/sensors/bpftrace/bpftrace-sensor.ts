@@ -142,7 +142,8 @@ export class BpftraceSensor {
   private readonly offsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 
   private newStream(): BpfEventStream {
-    return new BpfEventStream({ procfs: this.options.procfs, offsetNs: this.offsetNs, commandOnly: this.options.commandOnly === true });
+    const commandOnly = this.options.commandOnly === true;
+    return new BpfEventStream({ procfs: this.options.procfs, offsetNs: this.offsetNs, commandOnly, kernelFiltered: commandOnly });
   }
 
   /** Watches only `pid` and its descendants from now on (for `run`). */
@@ -178,7 +179,12 @@ export class BpftraceSensor {
     child.stdout.on('data', (chunk: Buffer) => {
       splitter.push(chunk, (line) => {
         stream.push(line);
-        if (stream.isReady) resolveReady?.();
+        if (stream.isReady && resolveReady !== undefined) {
+          resolveReady();
+          resolveReady = undefined;
+          // Every probe is attached now: the SYNC this asks for dates the start of the watching.
+          this.barrier();
+        }
       });
     });
     child.stderr.on('data', (chunk: Buffer) => {
@@ -231,11 +237,27 @@ export class BpftraceSensor {
   async stop(): Promise<void> {
     if (this.child === undefined) return;
     const child = this.child;
-    this.drained = await this.drain();
+    // A bpftrace that already died (watch between restarts) has nothing left to catch up on: its gap is reported.
+    const running = child.exitCode === null && child.signalCode === null;
+    this.drained = running ? await this.drain() : true;
     this.stopping = true;
     child.kill('SIGINT');
     await this.closed;
     this.child = undefined;
+  }
+
+  /** Whether bpftrace has delivered everything up to now (within DRAIN_TIMEOUT_MS), without stopping it. */
+  async settle(): Promise<boolean> {
+    return this.drain();
+  }
+
+  /** tripline's own barrier: tripline.bt answers this access with a SYNC line. */
+  private barrier(): void {
+    try {
+      accessSync(SYNC_PATH);
+    } catch {
+      // ENOENT is the expected answer: the call itself is the barrier.
+    }
   }
 
   private async drain(): Promise<boolean> {
@@ -243,11 +265,7 @@ export class BpftraceSensor {
     const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
     if (!running()) return false;
     const asked = process.hrtime.bigint();
-    try {
-      accessSync(SYNC_PATH);
-    } catch {
-      // ENOENT is the expected answer: the call itself is the barrier.
-    }
+    this.barrier();
     const deadline = Date.now() + DRAIN_TIMEOUT_MS;
     while ((this.stream.syncNs ?? 0n) < asked) {
       if (Date.now() > deadline || !running()) return false;
