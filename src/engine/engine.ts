@@ -550,7 +550,10 @@ export class Engine {
       .filter((p): p is ProcessInfo => p !== undefined);
     // The subject's life: from its start (unknown: it predates the sensor) to its exit, or now.
     const lifeMs = [subjectInfo, ...members];
-    const fromMs = Math.min(...lifeMs.map((p) => p.startMs ?? -Infinity));
+    // A process that predates the sensor has no start: its evidence window is what matters
+    // (a months-old daemon is not charged with every loss since tripline started).
+    const windowStartMs = evidence.firstMs - (scopeWindowMs(s.recipe, s.scope) ?? 0);
+    const fromMs = Math.max(Math.min(...lifeMs.map((p) => p.startMs ?? -Infinity)), windowStartMs);
     const ends = lifeMs.map((p) => p.exitMs ?? Infinity);
     const toMs = Math.min(Math.max(...ends), this.nowMs === -Infinity ? Infinity : Math.max(this.nowMs, od.lastMs));
     const missed = this.loss.within(fromMs, toMs);
