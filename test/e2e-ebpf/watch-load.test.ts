@@ -56,7 +56,7 @@ void test('watch beside 20,000 forks and a CPU hog reports each of 10 scripts, n
   assert.match(watch.stderr(), /tripline: health: \d+ line\(s\)\/s, \d+ event\(s\) lost/);
 }));
 
-void test('a bpftrace killed after a canary was seen loses nothing of it, and the gap starts before the kill', { skip: reason ?? false, timeout: 120_000 }, () => withTempDir(async (dir) => {
+void test('a bpftrace killed after a canary was seen loses nothing of it, and the gap starts before the kill', { skip: reason ?? false, timeout: 360_000 }, () => withTempDir(async (dir) => {
   const jsonl = join(dir, 'watch.jsonl');
   const script = writeScript(dir);
   // Not --quiet for the notices: the live notice says the canary's lines were seen.

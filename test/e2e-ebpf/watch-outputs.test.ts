@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseJsonl, REPO_DIR, withTempDir } from '../e2e/run-tripline.ts';
+import { NET, parseJsonl, REPO_DIR, THREE_FILES, withTempDir } from '../e2e/run-tripline.ts';
 import { ATTACH_MS, startWatch, type WatchProcess } from './watch-process.ts';
 import { ebpfUnavailable } from './ebpf-availability.ts';
 
@@ -50,7 +50,7 @@ async function waitForDetection(path: string, pid: number | undefined, ms: numbe
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-void test('watch --jsonl on a full disk: the output is not turned off, and the stop summary names it and counts what was not written', { skip: reason ?? false, timeout: 90_000 }, () => withTempDir(async (dir) => {
+void test('watch --jsonl on a full disk: the output is not turned off, and the stop summary names it and counts what was not written', { skip: reason ?? false, timeout: 300_000 }, () => withTempDir(async (dir) => {
   const mount = fullDisk(dir);
   const jsonl = join(mount, 'watch.jsonl');
   let watch: WatchProcess | undefined;
@@ -78,7 +78,7 @@ void test('watch --jsonl on a full disk: the output is not turned off, and the s
   }
 }));
 
-void test('watch: a disk full for a while loses nothing; after a rotation, SIGHUP starts a fresh file', { skip: reason ?? false, timeout: 120_000 }, () => withTempDir(async (dir) => {
+void test('watch: a disk full for a while loses nothing; after a rotation, SIGHUP starts a fresh file', { skip: reason ?? false, timeout: 300_000 }, () => withTempDir(async (dir) => {
   // The built-in recipe with 1 s windows, so detections are final (written) within seconds.
   const builtin = readFileSync(join(REPO_DIR, 'recipes/builtin/os_network_fingerprint.yaml'), 'utf8');
   mkdirSync(join(dir, 'recipes'));
@@ -93,7 +93,9 @@ void test('watch: a disk full for a while loses nothing; after a rotation, SIGHU
     let first: number | undefined;
     let second: number | undefined;
     try {
-      first = spawnSync('sysctl', ['-a'], { stdio: 'ignore' }).pid;
+      // One cat of three areas, not sysctl -a: with this recipe's 1 s windows, a sysctl -a that a
+      // loaded machine stalls for over a second is two detections, the second after the rotation.
+      first = spawnSync('cat', THREE_FILES.map((f) => `${NET}/${f}`), { stdio: 'ignore' }).pid;
       await watch.waitFor(/output jsonl \S+ failed: ENOSPC[^\n]*retried in 1 s/, 15_000);
       rmSync(join(mount, 'filler'));
       await watch.waitFor(/output jsonl \S+ works again after \d+ failed attempts?: \d+ detections? written late/, 15_000);
@@ -102,7 +104,7 @@ void test('watch: a disk full for a while loses nothing; after a rotation, SIGHU
       renameSync(jsonl, `${jsonl}.1`);
       watch.child.kill('SIGHUP');
       await watch.waitFor(/tripline: reloaded/, 10_000);
-      second = spawnSync('sysctl', ['net'], { stdio: 'ignore' }).pid;
+      second = spawnSync('cat', THREE_FILES.map((f) => `${NET}/${f}`), { stdio: 'ignore' }).pid;
       await waitForDetection(jsonl, second, 15_000);
     } finally {
       watch.child.kill('SIGINT');

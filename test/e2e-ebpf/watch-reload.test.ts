@@ -14,7 +14,7 @@ import { ebpfUnavailable } from './ebpf-availability.ts';
 
 const reason = ebpfUnavailable();
 
-void test('watch goes on reporting while a SIGHUP reload reads a 24,000-key recipe', { skip: reason ?? false, timeout: 90_000 }, () => withTempDir(async (dir) => {
+void test('watch goes on reporting while a SIGHUP reload reads a 24,000-key recipe', { skip: reason ?? false, timeout: 300_000 }, () => withTempDir(async (dir) => {
   mkdirSync(join(dir, 'recipes'));
   const config = join(dir, 'tripline.yaml');
   writeFileSync(config, 'recipes:\n  directories: [recipes]\n');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { cleanEnv, parseJsonl, TRIPLINE_BIN, withTempDir } from '../e2e/run-tripline.ts';
 import { ebpfUnavailable } from './ebpf-availability.ts';
+import { ATTACH_MS } from './watch-process.ts';
 
 const reason = ebpfUnavailable();
 
@@ -28,13 +29,13 @@ function waitForOutput(output: () => string, wanted: string | RegExp, ms: number
   });
 }
 
-void test('watch catches sysctl -a started from another shell, and stops cleanly on SIGINT', { skip: reason ?? false, timeout: 60_000 }, () => withTempDir(async (dir) => {
+void test('watch catches sysctl -a started from another shell, and stops cleanly on SIGINT', { skip: reason ?? false, timeout: 300_000 }, () => withTempDir(async (dir) => {
   const jsonl = join(dir, 'watch.jsonl');
   const watch = spawn(process.execPath, [TRIPLINE_BIN, 'watch', '--jsonl', jsonl, '--environment', 'production'], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => watch.once('exit', (code) => { resolve(code); }));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`watch did not start: ${stderr}`)); }, 30_000);
+    const timer = setTimeout(() => { reject(new Error(`watch did not start: ${stderr}`)); }, ATTACH_MS);
     watch.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
       if (stderr.includes('tripline: watching')) {
@@ -64,24 +65,24 @@ void test('watch catches sysctl -a started from another shell, and stops cleanly
   assert.match(stderr, /tripline: stopped; \d+ detection/);
 }));
 
-void test('watch restarts a bpftrace that died, and reports the gap', { skip: reason ?? false, timeout: 90_000 }, () => withTempDir(async () => {
+void test('watch restarts a bpftrace that died, and reports the gap', { skip: reason ?? false, timeout: 360_000 }, () => withTempDir(async () => {
   const watch = spawn(process.execPath, [TRIPLINE_BIN, 'watch', '--quiet'], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => watch.once('exit', (code) => { resolve(code); }));
   const waitFor = (text: string, ms: number): Promise<void> => waitForOutput(() => stderr, text, ms);
   watch.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
-  await waitFor('tripline: watching every process', 30_000);
+  await waitFor('tripline: watching every process', ATTACH_MS);
   const bpftrace = spawnSync('pgrep', ['-P', String(watch.pid), 'bpftrace'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
   assert.match(bpftrace, /^\d+$/, 'bpftrace runs as a child of watch');
   process.kill(Number(bpftrace), 'SIGKILL');
   await waitFor('restarting in 1 s', 10_000);
-  await waitFor('tripline: watching again; the gap ran from', 40_000);
+  await waitFor('tripline: watching again; the gap ran from', ATTACH_MS);
   watch.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
   assert.match(stderr, /bpftrace restarted 1 time/);
 }));
 
-void test('SIGHUP reloads: a broken set is refused and logged, a valid one (a new exception) takes effect', { skip: reason ?? false, timeout: 90_000 }, () => withTempDir(async (dir) => {
+void test('SIGHUP reloads: a broken set is refused and logged, a valid one (a new exception) takes effect', { skip: reason ?? false, timeout: 300_000 }, () => withTempDir(async (dir) => {
   const jsonl = join(dir, 'watch.jsonl');
   const config = join(dir, 'tripline.yaml');
   writeFileSync(config, 'recipes:\n  directories: [recipes]\n');
@@ -94,7 +95,7 @@ void test('SIGHUP reloads: a broken set is refused and logged, a valid one (a ne
   let exceptedPid: number | undefined;
   let reportedPid: number | undefined;
   try {
-    await waitFor(/tripline: watching every process/, 30_000);
+    await waitFor(/tripline: watching every process/, ATTACH_MS);
     // A broken recipe: the reload is refused, the running set stays, the diagnostic is logged.
     writeFileSync(join(dir, 'recipes', 'broken.yaml'), 'id: broken_one\nnmae: x\n');
     watch.kill('SIGHUP');
