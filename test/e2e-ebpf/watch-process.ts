@@ -22,6 +22,11 @@ export function startWatch(args: readonly string[]): WatchProcess {
   let text = '';
   child.stderr.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
+  // A test that failed or timed out must not leave a root daemon behind: killed when this test
+  // file's process exits, and after 10 minutes whatever happens.
+  const kill = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  process.once('exit', kill);
+  setTimeout(kill, 600_000).unref();
   const waitFor = (wanted: RegExp, ms: number): Promise<void> => new Promise<void>((resolve, reject) => {
     const deadline = Date.now() + ms;
     const check = (): void => {
