@@ -2,57 +2,32 @@
 // it on SIGINT, keeps its own reads of /proc out, and exits cleanly.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cleanEnv, parseJsonl, TRIPLINE_BIN, withTempDir } from '../e2e/run-tripline.ts';
+import { parseJsonl, withTempDir } from '../e2e/run-tripline.ts';
 import { ebpfUnavailable } from './ebpf-availability.ts';
-import { ATTACH_MS } from './watch-process.ts';
+import { ATTACH_MS, startWatch } from './watch-process.ts';
 
 const reason = ebpfUnavailable();
 
-/**
- * Polls `output()` until it shows `wanted` or the time is up; either way it stops polling (a
- * poll left running would keep the test process alive after a failure).
- */
-function waitForOutput(output: () => string, wanted: string | RegExp, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise<void>((resolve, reject) => {
-    const check = (): void => {
-      const text = output();
-      if (typeof wanted === 'string' ? text.includes(wanted) : wanted.test(text)) resolve();
-      else if (Date.now() > deadline) reject(new Error(`no ${String(wanted)} within ${String(ms)} ms: ${text}`));
-      else setTimeout(check, 50);
-    };
-    check();
-  });
-}
-
 void test('watch catches sysctl -a started from another shell, and stops cleanly on SIGINT', { skip: reason ?? false, timeout: 300_000 }, () => withTempDir(async (dir) => {
   const jsonl = join(dir, 'watch.jsonl');
-  const watch = spawn(process.execPath, [TRIPLINE_BIN, 'watch', '--jsonl', jsonl, '--environment', 'production'], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => watch.once('exit', (code) => { resolve(code); }));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`watch did not start: ${stderr}`)); }, ATTACH_MS);
-    watch.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      if (stderr.includes('tripline: watching')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
+  const w = startWatch(['--jsonl', jsonl, '--environment', 'production']);
+  const watch = w.child;
+  const exited = w.exited;
+  await w.waitFor(/tripline: watching/, ATTACH_MS);
   const sysctl = spawnSync('sysctl', ['-a'], { stdio: 'ignore' });
   assert.equal(sysctl.status, 0);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // Its live notice: the detection is made (the stop drains whatever came after).
+  await w.waitFor(new RegExp(`pid ${String(sysctl.pid)} sysctl`), 60_000);
   watch.kill('SIGINT');
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await exited, 0, w.stderr());
   assert.ok(existsSync(jsonl));
   const detections = parseJsonl(readFileSync(jsonl, 'utf8'));
   const mine = detections.filter((d) => d.subject.process.pid === sysctl.pid);
-  assert.equal(mine.length, 1, stderr);
+  assert.equal(mine.length, 1, w.stderr());
   const d = mine[0];
   assert.ok(d);
   assert.equal(d.subject.process.comm, 'sysctl');
@@ -62,15 +37,14 @@ void test('watch catches sysctl -a started from another shell, and stops cleanly
   assert.ok(d.evidence.directoryCount >= 3);
   assert.ok(d.subject.ancestry.length >= 1, 'the ancestry of a process started elsewhere comes from /proc');
   assert.ok(!detections.some((x) => x.subject.process.pid === watch.pid), 'watch never reports its own reads');
-  assert.match(stderr, /tripline: stopped; \d+ detection/);
+  assert.match(w.stderr(), /tripline: stopped; \d+ detection/);
 }));
 
 void test('watch restarts a bpftrace that died, and reports the gap', { skip: reason ?? false, timeout: 360_000 }, () => withTempDir(async () => {
-  const watch = spawn(process.execPath, [TRIPLINE_BIN, 'watch', '--quiet'], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => watch.once('exit', (code) => { resolve(code); }));
-  const waitFor = (text: string, ms: number): Promise<void> => waitForOutput(() => stderr, text, ms);
-  watch.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+  const w = startWatch(['--quiet']);
+  const watch = w.child;
+  const exited = w.exited;
+  const waitFor = (text: string, ms: number): Promise<void> => w.waitFor(new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), ms);
   await waitFor('tripline: watching every process', ATTACH_MS);
   const bpftrace = spawnSync('pgrep', ['-P', String(watch.pid), 'bpftrace'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
   assert.match(bpftrace, /^\d+$/, 'bpftrace runs as a child of watch');
@@ -78,8 +52,8 @@ void test('watch restarts a bpftrace that died, and reports the gap', { skip: re
   await waitFor('restarting in 1 s', 10_000);
   await waitFor('tripline: watching again; the gap ran from', ATTACH_MS);
   watch.kill('SIGTERM');
-  assert.equal(await exited, 0, stderr);
-  assert.match(stderr, /bpftrace restarted 1 time/);
+  assert.equal(await exited, 0, w.stderr());
+  assert.match(w.stderr(), /bpftrace restarted 1 time/);
 }));
 
 void test('SIGHUP reloads: a broken set is refused and logged, a valid one (a new exception) takes effect', { skip: reason ?? false, timeout: 300_000 }, () => withTempDir(async (dir) => {
@@ -87,11 +61,10 @@ void test('SIGHUP reloads: a broken set is refused and logged, a valid one (a ne
   const config = join(dir, 'tripline.yaml');
   writeFileSync(config, 'recipes:\n  directories: [recipes]\n');
   mkdirSync(join(dir, 'recipes'));
-  const watch = spawn(process.execPath, [TRIPLINE_BIN, 'watch', '--quiet', '--config', config, '--jsonl', jsonl], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => watch.once('exit', (code) => { resolve(code); }));
-  watch.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
-  const waitFor = (pattern: RegExp, ms: number): Promise<void> => waitForOutput(() => stderr, pattern, ms);
+  const w = startWatch(['--quiet', '--config', config, '--jsonl', jsonl]);
+  const watch = w.child;
+  const exited = w.exited;
+  const waitFor = (pattern: RegExp, ms: number): Promise<void> => w.waitFor(pattern, ms);
   let exceptedPid: number | undefined;
   let reportedPid: number | undefined;
   try {
@@ -100,7 +73,7 @@ void test('SIGHUP reloads: a broken set is refused and logged, a valid one (a ne
     writeFileSync(join(dir, 'recipes', 'broken.yaml'), 'id: broken_one\nnmae: x\n');
     watch.kill('SIGHUP');
     await waitFor(/reload failed: a recipe file has errors; keeping the 1 recipe\(s\) running \(os_network_fingerprint\)/, 10_000);
-    assert.match(stderr, /broken\.yaml:2:1: error\[unknown-key\]: unknown key "nmae" in the document\n\s+hint: did you mean "name"\?/);
+    assert.match(w.stderr(), /broken\.yaml:2:1: error\[unknown-key\]: unknown key "nmae" in the document\n\s+hint: did you mean "name"\?/);
     // Fixed, plus an exception for sysctl -a: reloaded, and sysctl -a is no longer reported.
     rmSync(join(dir, 'recipes', 'broken.yaml'));
     writeFileSync(config, 'recipes:\n  directories: [recipes]\nexceptions:\n  - name: audit\n    reason: expected in this test\n    exe: /usr/sbin/sysctl\n    argv: "sysctl -a"\n');
@@ -108,14 +81,14 @@ void test('SIGHUP reloads: a broken set is refused and logged, a valid one (a ne
     await waitFor(/tripline: reloaded: 1 recipe\(s\) \(os_network_fingerprint\), \d+ exception\(s\)/, 10_000);
     exceptedPid = spawnSync('sysctl', ['-a'], { stdio: 'ignore' }).pid;
     reportedPid = spawnSync('sysctl', ['net'], { stdio: 'ignore' }).pid;
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await waitFor(new RegExp(`pid ${String(reportedPid)} sysctl`), 60_000);
   } finally {
     // Whatever failed above, the daemon must not outlive the test.
     watch.kill('SIGINT');
   }
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await exited, 0, w.stderr());
   const detections = parseJsonl(readFileSync(jsonl, 'utf8'));
-  assert.equal(detections.filter((d) => d.subject.process.pid === exceptedPid).length, 0, stderr);
-  assert.equal(detections.filter((d) => d.subject.process.pid === reportedPid).length, 1, stderr);
-  assert.match(stderr, /exception "os_network_fingerprint: audit" applied to \d+ access/);
+  assert.equal(detections.filter((d) => d.subject.process.pid === exceptedPid).length, 0, w.stderr());
+  assert.equal(detections.filter((d) => d.subject.process.pid === reportedPid).length, 1, w.stderr());
+  assert.match(w.stderr(), /exception "os_network_fingerprint: audit" applied to \d+ access/);
 }));
