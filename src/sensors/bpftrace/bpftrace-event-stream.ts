@@ -522,6 +522,8 @@ export class BpfEventStream {
   private readonly outside = new Set<number>();
 
   private markOutside(pid: number): void {
+    // The command's own root is forked by tripline, which is outside: it stays the command's.
+    if (this.monitored?.has(pid) === true) return;
     this.outside.add(pid);
     if (this.outside.size > RECENT_EXITS) {
       const oldest = this.outside.values().next().value;
