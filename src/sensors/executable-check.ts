@@ -30,3 +30,25 @@ export function verifiedExecutable(pid: number, spelled?: string): string | null
     return null;
   }
 }
+
+/** A kernel dev_t (MAJOR<<20 | MINOR) as stat(2) reports it in st_dev (the "new" encoding). */
+export function userDevFromKernel(kdev: number): number {
+  const major = Math.floor(kdev / 2 ** 20);
+  const minor = kdev % 2 ** 20;
+  return (minor & 0xff) + major * 256 + Math.floor(minor / 256) * 2 ** 20;
+}
+
+/**
+ * The verified canonical path of `spelled` when it is, in Tripline's view, the very file the
+ * kernel said a process ran (device and inode read at exec): the process may be long gone.
+ * Null when it is another file or cannot be read.
+ */
+export function verifiedByInode(spelled: string, kernelDev: number, ino: bigint): string | null {
+  try {
+    const real = realpathSync.native(spelled);
+    const here = statSync(real, { bigint: true });
+    return here.dev === BigInt(userDevFromKernel(kernelDev)) && here.ino === ino ? real : null;
+  } catch {
+    return null;
+  }
+}

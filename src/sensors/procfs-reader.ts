@@ -2,7 +2,7 @@
 // does not carry (argv, exe, cwd, an fd's path, the parent of a process that predates us).
 
 import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { verifiedExecutable } from './executable-check.ts';
+import { verifiedByInode, verifiedExecutable } from './executable-check.ts';
 
 export interface ProcessFacts {
   readonly ppid: number | undefined;
@@ -19,6 +19,8 @@ export interface ProcfsReader {
   realpath(path: string): string | undefined;
   /** See verifiedExecutable: the checked path of what pid runs, null if unverifiable, undefined if gone. */
   verifiedExe(pid: number, spelled?: string): string | null | undefined;
+  /** See verifiedByInode: the checked path of `spelled` if it is the file the kernel named (dev, inode). */
+  verifiedByInode?(spelled: string, kernelDev: number, ino: bigint): string | null;
 }
 
 function attempt<T>(read: () => T): T | undefined {
@@ -58,4 +60,5 @@ export const LIVE_PROCFS: ProcfsReader = {
   fdPath: (pid, fd) => attempt(() => readlinkSync(`/proc/${pid}/fd/${fd}`)),
   realpath: (path) => attempt(() => realpathSync.native(path)),
   verifiedExe: verifiedExecutable,
+  verifiedByInode,
 };

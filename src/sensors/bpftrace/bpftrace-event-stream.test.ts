@@ -90,8 +90,8 @@ test('limited to a command, processes outside its tree are left out', () => {
 test('a child whose FORK line comes after its EXEC line (another CPU) is still the command\'s, with its exec', () => {
   const lines = [
     'READY\t1\t1.0\t0\t21',
-    'EXEC\t10\t500\t500\t400\t0\t500\t5\t1\t3\tsh\\x00\tsh\t/bin/sh',
-    'EXEC\t30\t501\t501\t500\t0\t501\t19\t2\t4\tcat\\x00\tcat\t/bin/cat',
+    'EXEC\t10\t500\t500\t400\t0\t500\t5\t1\t0\t0\t3\tsh\\x00\tsh\t/bin/sh',
+    'EXEC\t30\t501\t501\t500\t0\t501\t19\t2\t0\t0\t4\tcat\\x00\tcat\t/bin/cat',
     'FILE\t40\ttracepoint:syscalls:sys_exit_openat\t501\t19\t2\t-100\t0\t3\t17\t/proc/sys/net/core/somaxconn\to\t4\tsomaxconn\tcore\tnet\tsys',
     'FORK\t20\t500\t500\t501\t501\t0\t4100\t5\t1',
   ];

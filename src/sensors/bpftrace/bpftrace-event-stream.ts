@@ -296,9 +296,11 @@ export class BpfEventStream {
   private enrich(rec: Exclude<TimedRecord, LossRecord>): Pending {
     const { procfs } = this.options;
     if (rec.type === 'exec') {
-      // Checked on arrival, while the process most likely still runs this image.
+      // The file the kernel said it ran (device and inode at exec) when the path is whole and
+      // absolute: exact, and the process may be gone already. Else /proc, checked on arrival.
       const whole = Buffer.byteLength(rec.filename) < PATH_LIMIT;
-      const verifiedExe = procfs.verifiedExe(rec.tgid, whole ? rec.filename : undefined) ?? null;
+      const byInode = whole && rec.filename.startsWith('/') ? procfs.verifiedByInode?.(rec.filename, rec.exeDev, rec.exeIno) : undefined;
+      const verifiedExe = byInode !== undefined ? byInode : (procfs.verifiedExe(rec.tgid, whole ? rec.filename : undefined) ?? null);
       return { ns: rec.ns, record: rec, verifiedExe, ...optional('facts', procfs.facts(rec.tgid)) };
     }
     if (rec.type !== 'file') return { ns: rec.ns, record: rec };

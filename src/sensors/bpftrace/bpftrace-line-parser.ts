@@ -30,6 +30,9 @@ export interface ExecRecord {
   readonly startNs: bigint;
   /** The kernel's exec count of the process after this exec (self_exec_id). */
   readonly execId: number;
+  /** The running file: its filesystem's kernel dev_t (MAJOR<<20|MINOR) and inode. */
+  readonly exeDev: number;
+  readonly exeIno: bigint;
   readonly comm: string;
   readonly filename: string;
   /** Size of the argv area, and its first bytes (ARGV lines bring more). */
@@ -143,14 +146,14 @@ export function parseBpfLine(line: string): BpfRecord | BpfParseFailure | undefi
     case 'TICK':
       return { type: 'tick', ns: time };
     case 'EXEC': {
-      const [tgid, ppid, uid, oldTid, startNs, execId, argLength] = [int(f[2]), int(f[4]), int(f[5]), int(f[6]), ns(f[7]), int(f[8]), int(f[9])];
-      if (f.length < 13 || tgid === undefined || ppid === undefined || uid === undefined || oldTid === undefined || startNs === undefined || execId === undefined
-        || argLength === undefined || argLength < 0) {
+      const [tgid, ppid, uid, oldTid, startNs, execId, exeDev, exeIno, argLength] = [int(f[2]), int(f[4]), int(f[5]), int(f[6]), ns(f[7]), int(f[8]), int(f[9]), ns(f[10]), int(f[11])];
+      if (f.length < 15 || tgid === undefined || ppid === undefined || uid === undefined || oldTid === undefined || startNs === undefined || execId === undefined
+        || exeDev === undefined || exeIno === undefined || argLength === undefined || argLength < 0) {
         return fail('bad EXEC line');
       }
       return {
-        type: 'exec', ns: time, tgid, ppid, uid, oldTid, startNs, execId, comm: f[11] ?? '', filename: f.slice(12).join('\t'),
-        argLength, argBytes: decodeBpfBuffer(f[10] ?? ''),
+        type: 'exec', ns: time, tgid, ppid, uid, oldTid, startNs, execId, exeDev, exeIno, comm: f[13] ?? '', filename: f.slice(14).join('\t'),
+        argLength, argBytes: decodeBpfBuffer(f[12] ?? ''),
       };
     }
     case 'ARGV': {
