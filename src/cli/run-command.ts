@@ -1,4 +1,4 @@
-// `tripline run`: runs a command under a sensor (ptrace via strace, or eBPF via bpftrace),
+// `tripline run`: runs a command under a sensor (ptrace via strace, or eBPF: the compiled sensor or bpftrace),
 // forwards signals to it, reports what it did, and decides the exit code.
 
 import { spawn } from 'node:child_process';
@@ -13,7 +13,7 @@ import type { ProcessInfo } from '../model/process-info.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { visible } from '../outputs/terminal-text.ts';
 import { formatQuietSummary, formatReport } from '../outputs/text-report.ts';
-import { BpftraceSensor, probeBpftrace, unwatchedByEbpf, type BpftraceInstallation } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { BpftraceSensor, probeEbpf, sensorName, unwatchedByEbpf, type BpftraceInstallation } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { lookUpExecutable } from '../sensors/executable-lookup.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
@@ -61,13 +61,16 @@ export async function runCommand(args: readonly string[], io: RunIo): Promise<nu
 
 type ChosenSensor = { readonly kind: 'ptrace'; readonly strace: StraceInstallation } | { readonly kind: 'ebpf'; readonly bpftrace: BpftraceInstallation };
 
-/** --sensor auto: eBPF when privileged and bpftrace works, else ptrace. */
+/** --sensor auto: eBPF when privileged and the compiled sensor or bpftrace can run, else ptrace. */
 function chooseSensor(options: RunPlan, io: RunIo): { sensor: ChosenSensor; why: string | undefined } {
   if (options.sensor === 'ptrace') return { sensor: { kind: 'ptrace', strace: probeStrace(io.env) }, why: undefined };
-  if (options.sensor === 'ebpf') return { sensor: { kind: 'ebpf', bpftrace: probeBpftrace(io.env) }, why: undefined };
+  if (options.sensor === 'ebpf') {
+    const bpftrace = probeEbpf(io.env);
+    return { sensor: { kind: 'ebpf', bpftrace }, why: bpftrace.why === undefined ? undefined : `ebpf (${sensorName(bpftrace)} ${bpftrace.version}; ${bpftrace.why})` };
+  }
   try {
-    const bpftrace = probeBpftrace(io.env);
-    return { sensor: { kind: 'ebpf', bpftrace }, why: `ebpf (bpftrace ${bpftrace.version}; root and bpftrace are available)` };
+    const bpftrace = probeEbpf(io.env);
+    return { sensor: { kind: 'ebpf', bpftrace }, why: `ebpf (${sensorName(bpftrace)} ${bpftrace.version}; ${bpftrace.why ?? 'root and an eBPF program are available'})` };
   } catch (error) {
     if (!(error instanceof SensorUnavailableError)) throw error;
     const strace = probeStrace(io.env);
@@ -94,9 +97,15 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
     io.stderr.write(`tripline: ${visible(program)}: ${missing ? 'command not found' : 'permission denied (not an executable file)'}\n`);
     return missing ? EXIT.commandNotFound : EXIT.commandNotExecutable;
   }
+  // The eBPF program may change at start (a compiled sensor the kernel refuses gives way to
+  // bpftrace): detections name the one that ran.
+  const ebpf = { install: sensor.kind === 'ebpf' ? sensor.bpftrace : undefined };
   const sensorInfo = sensor.kind === 'ptrace'
     ? { name: 'strace', version: sensor.strace.version }
-    : { name: 'bpftrace', version: sensor.bpftrace.version };
+    : {
+      get name(): string { return ebpf.install === undefined ? 'ebpf' : sensorName(ebpf.install); },
+      get version(): string | null { return ebpf.install?.version ?? null; },
+    };
   const session = new DetectionSession({
     command: 'run', environment: options.environment, recipes: options.recipes, outputs: options.outputs, notices: !options.quiet, sensor: sensorInfo,
     ...(options.trace === undefined ? {} : { trace: options.trace }),
@@ -112,16 +121,16 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
   try {
     const outcome = sensor.kind === 'ptrace'
       ? await runPtrace(options, io, session, sensor.strace, signals)
-      : await runEbpf(options, io, session, sensor.bpftrace, signals);
+      : await runEbpf(options, io, session, ebpf, signals);
     await session.finish();
     options.onFinished?.(session);
-    return report(options, session, outcome, sensor, startedMs, io);
+    return report(options, session, outcome, sensor, `${sensorInfo.name} ${sensorInfo.version ?? ''}`.trim(), startedMs, io);
   } finally {
     signals.detach();
   }
 }
 
-function report(options: RunPlan, session: DetectionSession, outcome: SensorOutcome, sensor: ChosenSensor, startedMs: number, io: RunIo): number {
+function report(options: RunPlan, session: DetectionSession, outcome: SensorOutcome, sensor: ChosenSensor, ebpfLabel: string, startedMs: number, io: RunIo): number {
   const finals = session.finals;
   const warnings = [...outcome.warnings, ...session.outputFailures];
   const unresolvable = session.pipeline.normalizer.stats.unresolvable;
@@ -135,7 +144,7 @@ function report(options: RunPlan, session: DetectionSession, outcome: SensorOutc
   } else {
     const sensorText = sensor.kind === 'ptrace'
       ? `strace ${sensor.strace.version}${sensor.strace.seccompBpf ? ' --seccomp-bpf' : ''}`
-      : `eBPF, bpftrace ${sensor.bpftrace.version}`;
+      : `eBPF, ${ebpfLabel}`;
     session.say(formatReport(finals, {
       command: options.command, exit: outcome.exitText, durationMs: Date.now() - startedMs, sensor: sensorText,
       lines: outcome.lines, unparsed: outcome.unparsed, unparsedSamples: outcome.unparsedSamples, warnings,
@@ -284,23 +293,29 @@ function tracerDeath(signal: NodeJS.Signals, left: readonly (ProcessInfo | undef
   return `the tracer (strace) died with ${signal} ${who}. Nothing ${they} after that was observed; ${effect}`;
 }
 
-async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, bpftrace: BpftraceInstallation, signals: SignalForwarder): Promise<SensorOutcome> {
+async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, ebpf: { install: BpftraceInstallation | undefined }, signals: SignalForwarder): Promise<SensorOutcome> {
+  const install = ebpf.install;
+  if (install === undefined) throw new Error('runEbpf without an eBPF installation');
   const warnings: string[] = [];
   let died: string | undefined;
   const sensor = new BpftraceSensor({
-    install: bpftrace,
+    install,
     procfs: LIVE_PROCFS,
     commandOnly: true,
     onEvents: (events) => {
       session.push(events);
     },
     onDied: (code, signal, stderr, lastSeenMs) => {
-      died = `bpftrace ended (${signal ?? `exit ${String(code)}`}) while the command ran${stderr === '' ? '' : `: ${visible(stderr)}`}; what ran after that was not observed`;
-      // Detections of processes live from the last line bpftrace delivered say their evidence may be incomplete.
+      died = `${sensorName(sensor.install)} ended (${signal ?? `exit ${String(code)}`}) while the command ran${stderr === '' ? '' : `: ${visible(stderr)}`}; what ran after that was not observed`;
+      // Detections of processes live from the last record the sensor delivered say their evidence may be incomplete.
       session.push([{ kind: 'sensor-loss', timeMs: lastSeenMs, lost: 0, gap: { startMs: lastSeenMs, endMs: null } }]);
     },
   });
   await sensor.start();
+  ebpf.install = sensor.install;
+  if (sensor.fallbackReason !== undefined && !options.quiet) {
+    session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which the kernel refused: ${visible(sensor.fallbackReason)}`);
+  }
   const [file = '', ...args] = options.command;
   const child = spawn(file, args, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
   const rootPid = child.pid;
@@ -339,10 +354,10 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, b
   }
   if (died !== undefined) warnings.push(died);
   const h = sensor.health();
-  if (h.lost > 0) warnings.push(`bpftrace lost ${h.lost} event(s): its buffers overflowed, some accesses were not seen`);
+  if (h.lost > 0) warnings.push(`${sensorName(sensor.install)} lost ${h.lost} event(s): its buffers overflowed, some accesses were not seen`);
   if (h.orphans > 0) warnings.push(`${h.orphans} process(es) came without their fork line (lost or too late): their place in the process tree is taken from /proc or their exec`);
   if (!sensor.drained && died === undefined) {
-    warnings.push('bpftrace did not catch up before it was stopped: the command\'s last events may be missing');
+    warnings.push(`${sensorName(sensor.install)} did not catch up before it was stopped: the command's last events may be missing`);
     const now = sensor.nowMs();
     session.push([{ kind: 'sensor-loss', timeMs: now, lost: 0, gap: { startMs: now, endMs: now } }]);
   }

@@ -5,7 +5,7 @@
 import { loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
 import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { formatDetection } from '../outputs/text-report.ts';
-import { BpftraceSensor, probeBpftrace, unwatchedByEbpf, type SensorHealth } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { BpftraceSensor, probeEbpf, sensorName, unwatchedByEbpf, type SensorHealth } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { visible } from '../model/visible.ts';
 import { UsageError } from './usage-error.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
@@ -62,11 +62,15 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl, outputs: options.outputs };
   const config = loadTriplineConfig(flags, io.env, io.cwd);
   for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
-  const install = probeBpftrace(io.env);
+  const install = probeEbpf(io.env);
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   const session: DetectionSession = new DetectionSession({
     command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true,
-    sensor: { name: 'bpftrace', version: install.version },
+    // Read when a detection is made: a compiled sensor the kernel refuses gives way to bpftrace at start.
+    sensor: {
+      get name(): string { return sensorName(sensor.install); },
+      get version(): string | null { return sensor.install.version; },
+    },
     onClosed: (d) => {
       if (!options.quiet) session.say(`\n${formatDetection(d, session.palette, width)}\n`);
     },
@@ -75,7 +79,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   let stopping = false;
   let restarts = 0;
   let lostReported = 0;
-  /** While bpftrace is down: since when nothing was watched (the newest line it delivered). */
+  /** While the sensor is down: since when nothing was watched (the newest record it delivered). */
   let gapStartMs: number | undefined;
   const gaps: { startMs: number; endMs: number }[] = [];
   let restartTimer: NodeJS.Timeout | undefined;
@@ -105,10 +109,10 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
           gapStartMs = undefined;
           gaps.push({ startMs, endMs });
           session.push([{ kind: 'sensor-loss', timeMs: endMs, lost: 0, gap: { startMs, endMs } }]);
-          session.say(`tripline: watching again; the gap ran from ${since} to ${new Date(endMs).toISOString()} (what happened then, and what bpftrace had not yet delivered, was not seen)`);
+          session.say(`tripline: watching again; the gap ran from ${since} to ${new Date(endMs).toISOString()} (what happened then, and what the sensor had not yet delivered, was not seen)`);
         },
         (error: unknown) => {
-          scheduleRestart(`restarting bpftrace failed: ${(error as Error).message}`);
+          scheduleRestart(`restarting ${sensorName(sensor.install)} failed: ${(error as Error).message}`);
         },
       );
     }, delay);
@@ -120,7 +124,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
       session.push(events);
     },
     onDied: (code, signal, stderr, lastSeenMs) => {
-      scheduleRestart(`bpftrace ended (${signal ?? `exit ${String(code)}`})${stderr === '' ? '' : `: ${visible(stderr)}`}`, lastSeenMs);
+      scheduleRestart(`${sensorName(sensor.install)} ended (${signal ?? `exit ${String(code)}`})${stderr === '' ? '' : `: ${visible(stderr)}`}`, lastSeenMs);
     },
   });
   const onSignal = (): void => {
@@ -130,7 +134,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   process.on('SIGTERM', onSignal);
   const suppressedReported = new Map<string, number>();
   let lastHealth = { atMs: Date.now(), lines: 0 };
-  /** Health lines start once bpftrace is attached (attaching takes seconds, and says nothing of health). */
+  /** Health lines start once the sensor is attached (bpftrace takes seconds, and attaching says nothing of health). */
   let watching = false;
   const ticker = setInterval(() => {
     if (watching && options.healthIntervalS > 0 && Date.now() - lastHealth.atMs >= options.healthIntervalS * 1000) {
@@ -142,7 +146,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
     session.tick(sensor.nowMs());
     const lost = sensor.stats.lost;
     if (lost > lostReported) {
-      session.say(`tripline: warning: bpftrace lost ${lost - lostReported} event(s) (${lost} in all): its buffers overflowed, some accesses were not seen`);
+      session.say(`tripline: warning: ${sensorName(sensor.install)} lost ${lost - lostReported} event(s) (${lost} in all): its buffers overflowed, some accesses were not seen`);
       lostReported = lost;
     }
     // A recipe's limits holding detections back is said as it happens, not only at stop.
@@ -158,6 +162,8 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   });
   try {
     await sensor.start();
+    if (sensor.fallbackReason !== undefined) session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which the kernel refused: ${visible(sensor.fallbackReason)}`);
+    else if (install.why !== undefined) session.say(`tripline: sensor: ${sensorName(install)} (${install.why})`);
     watching = true;
     lastHealth = { atMs: Date.now(), lines: sensor.health().lines };
     for (const note of unwatchedByEbpf(config.recipes)) session.say(`tripline: warning: ${note}`);
@@ -167,7 +173,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
       session.reopenOutputs();
       reloader.request();
     });
-    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, bpftrace ${install.version}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes and reopens output files, Ctrl-C or SIGTERM stops`);
+    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, ${sensorName(sensor.install)} ${sensor.install.version}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes and reopens output files, Ctrl-C or SIGTERM stops`);
     await stopped;
   } finally {
     stopping = true;
@@ -183,12 +189,12 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   }
   for (const line of session.policyNotes()) session.say(`tripline: ${line}`);
   const h = sensor.health();
-  const lostNote = `${h.lost + h.unparsed > 0 ? `, ${String(h.lost + h.unparsed)} event(s) lost` : ''}${gaps.length > 0 ? `, ${String(gaps.length)} gap(s) with nothing watched` : ''}${h.late > 0 ? `, ${String(h.late)} event(s) applied late` : ''}${sensor.drained ? '' : ', the last events before the stop may be missing (bpftrace did not catch up in time)'}`;
+  const lostNote = `${h.lost + h.unparsed > 0 ? `, ${String(h.lost + h.unparsed)} event(s) lost` : ''}${gaps.length > 0 ? `, ${String(gaps.length)} gap(s) with nothing watched` : ''}${h.late > 0 ? `, ${String(h.late)} event(s) applied late` : ''}${sensor.drained ? '' : `, the last events before the stop may be missing (${sensorName(sensor.install)} did not catch up in time)`}`;
   // What outputs could not do (unwritten detections, webhook failures, queue drops): warnings, and
   // the unwritten counts again in the last line, per output. The exit status stays 0 (see docs/outputs.md).
   for (const line of session.outputFailures) session.say(`tripline: warning: ${line}`);
   const unwritten = session.outputLosses().filter((l) => l.detections > 0).map((l) => `, ${String(l.detections)} not written to ${l.name}`).join('');
-  session.say(`tripline: stopped; ${session.detectionCount} detection(s)${unwritten}${lostNote}${restarts > 0 ? `, bpftrace restarted ${restarts} time(s)` : ''}`);
+  session.say(`tripline: stopped; ${session.detectionCount} detection(s)${unwritten}${lostNote}${restarts > 0 ? `, ${sensorName(sensor.install)} restarted ${restarts} time(s)` : ''}`);
   return EXIT.ok;
 }
 

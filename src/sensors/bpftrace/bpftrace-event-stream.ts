@@ -10,7 +10,7 @@ import type { AccessAction, AccessEvent, FdRef, SensorEvent } from '../../model/
 import { openAction, openFlagsFromBits } from '../open-action.ts';
 import type { ProcessFacts, ProcfsReader } from '../procfs-reader.ts';
 import {
-  argvFromBytes, parseBpfLine, procPathFromNames, WHY, type ArgvRecord, type BpfRecord, type ExecRecord, type FileRecord, type LostRecord, type ReadyRecord,
+  argvFromBytes, parseBpfLine, procPathFromNames, WHY, type ArgvRecord, type BpfParseFailure, type BpfRecord, type ExecRecord, type FileRecord, type LostRecord, type ReadyRecord,
   type SyncRecord, type TickRecord,
 } from './bpftrace-line-parser.ts';
 
@@ -187,12 +187,22 @@ export class BpfEventStream {
   /** Takes one line as it arrives; nothing comes out until `release`. Never throws on a bad line. */
   push(line: string): void {
     this.stats.lines++;
-    let rec: BpfRecord | { type: 'unparsed'; reason: string } | undefined;
+    let rec: BpfRecord | BpfParseFailure | undefined;
     try {
       rec = parseBpfLine(line);
     } catch (error) {
       rec = { type: 'unparsed', reason: `parser error: ${(error as Error).message}` };
     }
+    this.take(rec, line);
+  }
+
+  /** Takes one record decoded from the compiled sensor's binary stream (as `push` does a line). */
+  pushRecord(rec: BpfRecord | BpfParseFailure): void {
+    this.stats.lines++;
+    this.take(rec, `${rec.type} record`);
+  }
+
+  private take(rec: BpfRecord | BpfParseFailure | undefined, line: string): void {
     if (rec === undefined) return;
     if (rec.type === 'unparsed') {
       this.stats.unparsed++;
@@ -298,7 +308,7 @@ export class BpfEventStream {
     if (rec.type === 'exec') {
       // The file the kernel said it ran (device and inode at exec) when the path is whole and
       // absolute: exact, and the process may be gone already. Else /proc, checked on arrival.
-      const whole = Buffer.byteLength(rec.filename) < PATH_LIMIT;
+      const whole = rec.filenameWhole === true || Buffer.byteLength(rec.filename) < PATH_LIMIT;
       const byInode = whole && rec.filename.startsWith('/') ? procfs.verifiedByInode?.(rec.filename, rec.exeDev, rec.exeIno) : undefined;
       const verifiedExe = byInode !== undefined ? byInode : (procfs.verifiedExe(rec.tgid, whole ? rec.filename : undefined) ?? null);
       return { ns: rec.ns, record: rec, verifiedExe, ...optional('facts', procfs.facts(rec.tgid)) };
@@ -563,7 +573,7 @@ export class BpfEventStream {
     const fromProc = facts?.argv;
     const fromKernel = argvFromBytes(Buffer.concat(p.argv ?? [rec.argBytes]), rec.argLength);
     // The path as exec'd (like strace shows it), unless the program had to cut it.
-    const path = Buffer.byteLength(rec.filename) < PATH_LIMIT ? rec.filename : (facts?.exe ?? rec.filename);
+    const path = rec.filenameWhole === true || Buffer.byteLength(rec.filename) < PATH_LIMIT ? rec.filename : (facts?.exe ?? rec.filename);
     // The kernel's copy, read at exec before the program ran, when it is whole: /proc's can be rewritten by the process.
     out.push({
       kind: 'exec', timeMs, tid: rec.tgid, path,
@@ -625,38 +635,47 @@ function baseFromNames(rec: FileRecord): string | undefined {
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 function fileEvent(rec: FileRecord, p: Pending, timeMs: number): SensorEvent | undefined {
-  const syscall = SYSCALL_NAMES[rec.syscall] ?? rec.syscall;
+  // The call as named in evidence ("i386:open", "io_uring:openat"); judged by its base name.
+  const colon = rec.syscall.indexOf(':');
+  const table = colon === -1 ? '' : rec.syscall.slice(0, colon + 1);
+  const base = SYSCALL_NAMES[rec.syscall.slice(colon + 1)] ?? rec.syscall.slice(colon + 1);
+  const syscall = `${table}${base}`;
   const ok = rec.ret >= 0;
   const resolved = rec.resolvedKind === 'o' && ok ? procPathFromNames(rec.depth, rec.names, (rec.why & WHY.underNet) !== 0) : undefined;
-  if (syscall === 'chdir' || syscall === 'fchdir') {
+  if (base === 'chdir' || base === 'fchdir') {
     const path = resolved ?? p.realpath;
     return ok && path !== undefined ? { kind: 'cwd', timeMs, tid: rec.tgid, fd: { fd: 'AT_FDCWD', path } } : undefined;
   }
   let action: AccessAction;
   let isDirectory: boolean | undefined;
-  if (syscall.startsWith('open') || syscall === 'creat') {
-    ({ action, isDirectory } = openAction(openFlagsFromBits(syscall === 'creat' ? O_CREAT | O_WRONLY : rec.arg)));
-  } else if (syscall === 'getdents64') {
+  if (base === 'open_tree') {
+    // A handle on the path (like O_PATH): the tree is looked at, not read.
+    action = 'stat';
+  } else if (base.startsWith('open') || base === 'creat') {
+    ({ action, isDirectory } = openAction(openFlagsFromBits(base === 'creat' ? O_CREAT | O_WRONLY : rec.arg)));
+  } else if (base === 'getdents64' || base === 'getdents') {
     action = 'list';
     isDirectory = true;
-  } else if (syscall.startsWith('readlink')) {
+  } else if (base.startsWith('readlink')) {
     action = 'readlink';
-  } else if (syscall === 'access' || syscall.startsWith('faccessat')) {
+  } else if (base === 'access' || base.startsWith('faccessat')) {
     action = 'access';
   } else {
+    // stat, lstat, newfstatat, statx, statfs, fstatfs: whether the path exists and what it is.
     action = 'stat';
   }
   const event: Writable<AccessEvent> = { kind: 'access', timeMs, tid: rec.tgid, syscall, action };
   if (!ok) event.error = ERRNO_NAMES.get(-rec.ret) ?? `E${-rec.ret}`;
   if (resolved !== undefined) {
     event.resolvedPath = resolved;
-    if (action !== 'list' && syscall.startsWith('open')) event.returnedFd = rec.ret;
+    if (action !== 'list' && base.startsWith('open') && rec.resultUnknown !== true) event.returnedFd = rec.ret;
   } else if (p.realpath !== undefined) event.resolvedPath = p.realpath;
   if (isDirectory !== undefined) event.isDirectory = isDirectory;
-  if (syscall === 'lstat' || action === 'readlink') event.noFollow = true;
-  // A path at the program's string limit may be cut. With the kernel's resolution it is not
-  // needed; without it, only its directory part is trusted (a file counts for its directory).
-  const cut = Buffer.byteLength(rec.path) >= PATH_LIMIT;
+  if (base === 'lstat' || action === 'readlink') event.noFollow = true;
+  // A path at the program's string limit may be cut (bpftrace's; the compiled sensor's are whole).
+  // With the kernel's resolution it is not needed; without it, only its directory part is
+  // trusted (a file counts for its directory).
+  const cut = rec.pathWhole === undefined ? Buffer.byteLength(rec.path) >= PATH_LIMIT : !rec.pathWhole;
   if (rec.path !== '' && !cut) event.path = rec.path;
   else if (cut && event.resolvedPath === undefined) {
     const slash = rec.path.lastIndexOf('/');

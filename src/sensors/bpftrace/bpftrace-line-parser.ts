@@ -38,6 +38,8 @@ export interface ExecRecord {
   /** Size of the argv area, and its first bytes (ARGV lines bring more). */
   readonly argLength: number;
   readonly argBytes: Buffer;
+  /** The filename is whole (the compiled sensor's are); else it may be cut at PATH_LIMIT bytes. */
+  readonly filenameWhole?: boolean;
 }
 
 export interface ArgvRecord {
@@ -96,6 +98,10 @@ export interface FileRecord {
   readonly depth: number;
   /** Dentry names, leaf first. */
   readonly names: readonly string[];
+  /** Whether the path is whole (the compiled sensor reads up to PATH_MAX); undefined: cut at PATH_LIMIT bytes may be. */
+  readonly pathWhole?: boolean;
+  /** Recorded when submitted (io_uring): `ret` is not the call's result. */
+  readonly resultUnknown?: boolean;
 }
 
 export interface LostRecord {

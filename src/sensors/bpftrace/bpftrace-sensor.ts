@@ -2,10 +2,11 @@
 // streams its lines into sensor events. Stopping it is harmless to every traced process.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SensorEvent } from '../../model/sensor-event.ts';
-import { findSensorProgram } from '../executable-lookup.ts';
+import { findSensorProgram, notRootOnly } from '../executable-lookup.ts';
+import { RecordDecoder, RecordStreamError, RECORDS_VERSION } from '../compiled/record-decoder.ts';
 import { LineSplitter } from '../line-splitter.ts';
 import type { ProcfsReader } from '../procfs-reader.ts';
 import { SensorUnavailableError } from '../sensor-errors.ts';
@@ -15,6 +16,73 @@ import type { Recipe } from '../../model/recipe.ts';
 export interface BpftraceInstallation {
   readonly path: string;
   readonly version: string;
+  /** Which eBPF program: Debian's bpftrace with tripline.bt (the default here), or Tripline's compiled sensor. */
+  readonly program?: 'bpftrace' | 'compiled';
+  /** Its name in messages and in the detections' sensor block. */
+  readonly name?: string;
+  /** For the compiled sensor chosen automatically: bpftrace, if the kernel refuses the compiled program. */
+  readonly fallback?: () => BpftraceInstallation;
+}
+
+/** The program's name in messages: "bpftrace" or "tripline-sensor". */
+export function sensorName(install: BpftraceInstallation): string {
+  return install.name ?? 'bpftrace';
+}
+
+/** The compiled sensor shipped in the package (built by npm run build:sensor), for this machine's architecture. */
+export const COMPILED_SENSOR_PATH = fileURLToPath(new URL(`../../../sensor/${process.arch === 'x64' ? 'x86_64' : process.arch}/tripline-sensor`, import.meta.url));
+const SOURCES_HASH_PATH = fileURLToPath(new URL('../../../sensor/SOURCES.sha256', import.meta.url));
+
+/**
+ * Checks that the compiled sensor can be tried here: x86_64, root, a kernel with BTF, and a
+ * binary nobody but root can replace. Whether the kernel accepts the program shows at start
+ * (the loader then exits before READY; `fallback` says what to run instead).
+ */
+export function probeCompiledSensor(env: NodeJS.ProcessEnv = process.env): BpftraceInstallation {
+  if (process.arch !== 'x64') throw new SensorUnavailableError(`no compiled sensor for ${process.arch} (it is built for x86_64)`, 'bpftrace is used instead');
+  if (process.getuid?.() !== 0) {
+    throw new SensorUnavailableError('the eBPF sensor needs root (CAP_BPF and CAP_PERFMON)', 'run it with sudo, or use --sensor ptrace (no root needed)');
+  }
+  if (!existsSync('/sys/kernel/btf/vmlinux')) throw new SensorUnavailableError('this kernel has no BTF (/sys/kernel/btf/vmlinux), which the compiled sensor needs', 'bpftrace is used instead');
+  const override = env.TRIPLINE_SENSOR_BINARY;
+  const path = override !== undefined && override !== '' ? override : COMPILED_SENSOR_PATH;
+  if (!path.startsWith('/')) throw new SensorUnavailableError(`TRIPLINE_SENSOR_BINARY=${path} is not an absolute path`, 'give the full path');
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new SensorUnavailableError(`the compiled sensor ${path} is missing or not executable`, 'rebuild it with npm run build:sensor, or bpftrace is used');
+  }
+  const unsafe = notRootOnly(path);
+  if (unsafe !== undefined) throw new SensorUnavailableError(`the compiled sensor ${path} is not safe to run as root: ${unsafe}`, 'reinstall Tripline as root');
+  let version = 'unknown';
+  try {
+    version = `sources ${readFileSync(SOURCES_HASH_PATH, 'utf8').trim().slice(0, 12)}`;
+  } catch {
+    // A binary named by TRIPLINE_SENSOR_BINARY may come without the hash.
+  }
+  return { path, version, program: 'compiled', name: 'tripline-sensor' };
+}
+
+/**
+ * The eBPF program to run: TRIPLINE_EBPF_PROGRAM=compiled|bpftrace|auto (auto by default: the
+ * compiled sensor where it can run, bpftrace otherwise, and bpftrace again if the kernel
+ * refuses the compiled program at start).
+ */
+export function probeEbpf(env: NodeJS.ProcessEnv = process.env): BpftraceInstallation & { readonly why?: string } {
+  const choice = env.TRIPLINE_EBPF_PROGRAM ?? 'auto';
+  if (choice === 'bpftrace') return probeBpftrace(env);
+  if (choice === 'compiled') return probeCompiledSensor(env);
+  if (choice !== 'auto' && choice !== '') {
+    throw new SensorUnavailableError(`TRIPLINE_EBPF_PROGRAM=${choice} is not one of compiled, bpftrace, auto`, 'unset it, or set one of those');
+  }
+  let compiled: BpftraceInstallation;
+  try {
+    compiled = probeCompiledSensor(env);
+  } catch (error) {
+    if (!(error instanceof SensorUnavailableError)) throw error;
+    return { ...probeBpftrace(env), why: `the compiled sensor cannot run here: ${error.message}` };
+  }
+  return { ...compiled, fallback: () => probeBpftrace(env) };
 }
 
 /** The program, found from src/ (tsx) and from dist/ alike: it is shipped in src/. */
@@ -59,7 +127,7 @@ export function probeBpftrace(env: NodeJS.ProcessEnv = process.env): BpftraceIns
       throw new SensorUnavailableError(`tracefs is not mounted and mounting it failed: ${m.stderr.trim()}`, `mount it with: mount -t tracefs nodev ${TRACEFS}`);
     }
   }
-  return { path: lookup.path, version: /v?(\d+\.\d+(?:\.\d+)?)/.exec(v.stdout)?.[1] ?? 'unknown' };
+  return { path: lookup.path, version: /v?(\d+\.\d+(?:\.\d+)?)/.exec(v.stdout)?.[1] ?? 'unknown', program: 'bpftrace', name: 'bpftrace' };
 }
 
 export interface BpftraceSensorOptions {
@@ -103,7 +171,13 @@ export class BpftraceSensor {
   /** Whether the last stop() saw everything up to its start (false: it gave up waiting). */
   drained = true;
 
+  /** The program running (or to run): the compiled sensor, or bpftrace after a fallback. */
+  install: BpftraceInstallation;
+  /** Why the compiled sensor was given up for bpftrace, if it was. */
+  fallbackReason: string | undefined;
+
   constructor(readonly options: BpftraceSensorOptions) {
+    this.install = options.install;
     this.stream = this.newStream();
   }
 
@@ -151,12 +225,27 @@ export class BpftraceSensor {
     this.stream.limitTo(pid);
   }
 
-  /** Starts bpftrace and resolves once the program is attached (its READY line). */
+  /**
+   * Starts the program and resolves once it is attached (its READY record). A compiled sensor
+   * the kernel refuses gives way to bpftrace when the installation names a fallback.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startProgram();
+    } catch (error) {
+      const fallback = this.install.fallback;
+      if (!(error instanceof SensorUnavailableError) || fallback === undefined) throw error;
+      this.fallbackReason = error.message;
+      this.install = fallback();
+      await this.startProgram();
+    }
+  }
+
+  private async startProgram(): Promise<void> {
     this.stopping = false;
     this.stderrTail = '';
     const previous = this.stream;
-    // Everything the previous bpftrace delivered is applied before the new one starts.
+    // Everything the previous program delivered is applied before the new one starts.
     this.deliverFrom(previous);
     const stream = this.newStream();
     stream.carryOver(previous);
@@ -165,32 +254,59 @@ export class BpftraceSensor {
     // For run, the kernel keeps to tripline's own descendants (the command): other processes'
     // events never fill the buffers, and membership is decided at fork, in the kernel's order.
     const treeRoot = this.options.commandOnly === true ? process.pid : 0;
-    const child = spawn(this.options.install.path, ['-B', 'none', PROGRAM_PATH, String(process.pid), String(statSync('/proc').dev), String(treeRoot)], {
-      env: { ...process.env, BPFTRACE_STRLEN: '52', BPFTRACE_PERF_RB_PAGES: '1024', BPFTRACE_MAP_KEYS_MAX: '65536' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const compiled = this.install.program === 'compiled';
+    const name = sensorName(this.install);
+    const params = [String(process.pid), String(statSync('/proc').dev), String(treeRoot)];
+    const child = compiled
+      ? spawn(this.install.path, params, { env: {}, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(this.install.path, ['-B', 'none', PROGRAM_PATH, ...params], {
+        env: { ...process.env, BPFTRACE_STRLEN: '52', BPFTRACE_PERF_RB_PAGES: '1024', BPFTRACE_MAP_KEYS_MAX: '65536' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     this.child = child;
-    const splitter = new LineSplitter(1 << 16);
     let resolveReady: (() => void) | undefined;
     const ready = new Promise<void>((resolve) => {
       resolveReady = resolve;
     });
-    // Lines go to the stream of this bpftrace, even if they are read after a restart began.
-    child.stdout.on('data', (chunk: Buffer) => {
-      splitter.push(chunk, (line) => {
-        stream.push(line);
-        if (stream.isReady && resolveReady !== undefined) {
-          resolveReady();
-          resolveReady = undefined;
-          // Every probe is attached now: the SYNC this asks for dates the start of the watching.
-          this.barrier();
+    const afterRecord = (): void => {
+      if (stream.isReady && resolveReady !== undefined) {
+        resolveReady();
+        resolveReady = undefined;
+        // Every probe is attached now: the SYNC this asks for dates the start of the watching.
+        this.barrier();
+      }
+    };
+    // Records go to the stream of this program, even if they are read after a restart began.
+    if (compiled) {
+      const decoder = new RecordDecoder();
+      child.stdout.on('data', (chunk: Buffer) => {
+        try {
+          decoder.push(chunk, (record) => {
+            if (record.type === 'ready' && decoder.ready?.version !== RECORDS_VERSION) {
+              throw new RecordStreamError(`the sensor binary writes records of version ${String(decoder.ready?.version)}, this Tripline reads version ${String(RECORDS_VERSION)}`);
+            }
+            stream.pushRecord(record);
+            afterRecord();
+          });
+        } catch (error) {
+          // A stream out of step cannot be read past this point: the sensor is stopped and its gap reported.
+          this.stderrTail += `\nunreadable record stream: ${(error as Error).message}`;
+          child.kill('SIGKILL');
         }
       });
-    });
+    } else {
+      const splitter = new LineSplitter(1 << 16);
+      child.stdout.on('data', (chunk: Buffer) => {
+        splitter.push(chunk, (line) => {
+          stream.push(line);
+          afterRecord();
+        });
+      });
+    }
     child.stderr.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
     });
-    // 'close' comes after stdout has been read to its end: nothing bpftrace printed is left behind.
+    // 'close' comes after stdout has been read to its end: nothing the program printed is left behind.
     this.closed = new Promise<void>((resolve) => {
       child.once('close', (code, signal) => {
         this.deliverFrom(stream);
@@ -205,12 +321,12 @@ export class BpftraceSensor {
       });
     });
     const failed = this.closed.then(() => {
-      throw new SensorUnavailableError(`bpftrace exited before attaching: ${this.meaningfulStderr() || 'no message'}`, INSTALL_HINT);
+      throw new SensorUnavailableError(`${name} exited before attaching: ${this.meaningfulStderr() || 'no message'}`, compiled ? 'bpftrace or --sensor ptrace can be used instead' : INSTALL_HINT);
     });
     let timeout: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timeout = setTimeout(() => {
-        reject(new SensorUnavailableError(`bpftrace did not attach within ${READY_TIMEOUT_MS / 1000} s`, 'check dmesg and bpftrace\'s own message'));
+        reject(new SensorUnavailableError(`${name} did not attach within ${READY_TIMEOUT_MS / 1000} s`, `check dmesg and ${name}'s own message`));
       }, READY_TIMEOUT_MS);
     });
     try {
@@ -218,6 +334,7 @@ export class BpftraceSensor {
     } catch (error) {
       this.stopping = true;
       child.kill('SIGKILL');
+      await this.closed;
       throw error;
     } finally {
       clearTimeout(timeout);
@@ -292,7 +409,7 @@ export class BpftraceSensor {
   private meaningfulStderr(): string {
     return this.stderrTail
       .split('\n')
-      .filter((l) => l.trim() !== '' && !l.includes('RLIMIT_MEMLOCK') && !l.startsWith('Attaching '))
+      .filter((l) => l.trim() !== '' && !l.includes('RLIMIT_MEMLOCK') && !l.startsWith('Attaching ') && !l.startsWith(';') && !/^\d+: \(/.test(l))
       .join('\n')
       .trim();
   }

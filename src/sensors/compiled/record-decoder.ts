@@ -1,0 +1,152 @@
+// Decodes the binary records the compiled sensor writes (layout: tripline-records.h) into the
+// records tripline.bt's lines parse to, so both eBPF programs feed one BpfEventStream.
+
+import type { BpfParseFailure, BpfRecord, FileRecord } from '../bpftrace/bpftrace-line-parser.ts';
+
+export const RECORD = { ready: 1, fork: 2, exec: 3, exit: 4, tick: 5, sync: 6, file: 7, lost: 8 } as const;
+
+/** Sizes and offsets of tripline-records.h (a test compiles the header and checks them). */
+export const LAYOUT = {
+  header: 16,
+  ready: 40,
+  lost: 32,
+  fork: 56,
+  exit: 56,
+  exec: { argv: 88, filename: 88 + 1024, max: 88 + 1024 + 4096 },
+  file: { names: 64, path: 64 + 16 * 64, max: 64 + 16 * 64 + 4096 },
+  maxNames: 16,
+  nameMax: 64,
+} as const;
+
+/** The records' own version (tl_ready.version): a loader of another version is refused. */
+export const RECORDS_VERSION = 1;
+
+/** Call kinds (enum tl_call) → the syscall names the event stream knows; i386 and io_uring calls are prefixed. */
+const CALLS: readonly string[] = [
+  '', 'open', 'openat', 'openat2', 'creat', 'newstat', 'newlstat', 'newfstatat', 'statx', 'access', 'faccessat', 'faccessat2', 'readlink',
+  'readlinkat', 'chdir', 'fchdir', 'getdents64', 'getdents', 'statfs', 'fstatfs', 'open_by_handle_at', 'open_tree',
+  'io_uring:openat', 'io_uring:openat2', 'io_uring:statx',
+];
+
+export const FILE_FLAG = { pathAtExit: 1, pathUnread: 2, deep: 4, resultUnknown: 8 } as const;
+
+export interface ReadyInfo {
+  readonly selfPid: number;
+  readonly treeRoot: number;
+  readonly version: number;
+}
+
+export type DecodedRecord = BpfRecord | BpfParseFailure;
+
+/** A stream out of step (a record size that cannot be): nothing after it can be trusted. */
+export class RecordStreamError extends Error {}
+
+function cString(buf: Buffer, start: number, max: number): string {
+  const end = buf.indexOf(0, start);
+  return buf.toString('utf8', start, end === -1 || end > start + max ? start + max : end);
+}
+
+export class RecordDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+  /** What the READY record said, once it came. */
+  ready: ReadyInfo | undefined;
+
+  /** Decodes every whole record in `chunk` (and what was left of the last one). */
+  push(chunk: Buffer, onRecord: (record: DecodedRecord) => void): void {
+    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let off = 0;
+    while (buf.length - off >= LAYOUT.header) {
+      const size = buf.readUInt32LE(off + 4);
+      if (size < LAYOUT.header || size > LAYOUT.exec.max) throw new RecordStreamError(`record of impossible size ${size} at byte ${off}`);
+      if (buf.length - off < size) break;
+      onRecord(this.decode(buf.subarray(off, off + size)));
+      off += size;
+    }
+    buf = buf.subarray(off);
+    this.pending = buf.length === 0 ? Buffer.alloc(0) : Buffer.from(buf);
+  }
+
+  /** Bytes of a record not yet whole (a stream that ends with some was cut). */
+  get pendingBytes(): number {
+    return this.pending.length;
+  }
+
+  decode(r: Buffer): DecodedRecord {
+    const type = r.readUInt32LE(0);
+    const ns = r.readBigUInt64LE(8);
+    const need = (n: number, what: string): BpfParseFailure | undefined => (r.length < n ? { type: 'unparsed', reason: `short ${what} record (${r.length} bytes)` } : undefined);
+    switch (type) {
+      case RECORD.ready: {
+        const short = need(LAYOUT.ready, 'READY');
+        if (short) return short;
+        this.ready = { selfPid: r.readUInt32LE(16), treeRoot: r.readUInt32LE(20), version: r.readUInt32LE(32) };
+        return { type: 'ready', ns };
+      }
+      case RECORD.tick:
+        return { type: 'tick', ns };
+      case RECORD.sync:
+        return { type: 'sync', ns };
+      case RECORD.lost: {
+        const short = need(LAYOUT.lost, 'LOST');
+        if (short) return short;
+        // Both counters are events not seen: a full ring buffer, or a call whose state could not be kept.
+        return { type: 'lost', count: Number(r.readBigUInt64LE(16) + r.readBigUInt64LE(24)) };
+      }
+      case RECORD.fork: {
+        const short = need(LAYOUT.fork, 'FORK');
+        if (short) return short;
+        return {
+          type: 'fork', ns, parentTgid: r.readUInt32LE(16), parentTid: r.readUInt32LE(20), childTid: r.readUInt32LE(24), thread: r.readUInt32LE(28) !== 0,
+          cloneFlags: r.readBigUInt64LE(32), parentStartNs: r.readBigUInt64LE(40), parentExecId: r.readUInt32LE(48),
+        };
+      }
+      case RECORD.exit: {
+        const short = need(LAYOUT.exit, 'EXIT');
+        if (short) return short;
+        return { type: 'exit', ns, tgid: r.readUInt32LE(16), execId: r.readUInt32LE(20), startNs: r.readBigUInt64LE(24), status: r.readInt32LE(32) };
+      }
+      case RECORD.exec: {
+        const short = need(LAYOUT.exec.filename, 'EXEC');
+        if (short) return short;
+        const argCopied = Math.min(r.readUInt32LE(60), 1024);
+        const filenameLength = r.readUInt32LE(64);
+        if (LAYOUT.exec.filename + filenameLength > r.length) return { type: 'unparsed', reason: 'EXEC filename past the record' };
+        return {
+          type: 'exec', ns, tgid: r.readUInt32LE(16), ppid: r.readUInt32LE(20), uid: r.readUInt32LE(24), oldTid: r.readUInt32LE(28), startNs: r.readBigUInt64LE(32),
+          execId: r.readUInt32LE(40), exeDev: r.readUInt32LE(44), exeIno: r.readBigUInt64LE(48), argLength: r.readUInt32LE(56),
+          argBytes: Buffer.from(r.subarray(LAYOUT.exec.argv, LAYOUT.exec.argv + argCopied)), comm: cString(r, 68, 16),
+          filename: r.toString('utf8', LAYOUT.exec.filename, LAYOUT.exec.filename + filenameLength), filenameWhole: true,
+        };
+      }
+      case RECORD.file:
+        return this.file(r, ns);
+      default:
+        return { type: 'unparsed', reason: `unknown record type ${type}` };
+    }
+  }
+
+  private file(r: Buffer, ns: bigint): FileRecord | BpfParseFailure {
+    if (r.length < LAYOUT.file.path) return { type: 'unparsed', reason: `short FILE record (${r.length} bytes)` };
+    const kind = r.readUInt16LE(32);
+    const compat = r.readUInt8(34) !== 0;
+    const rk = String.fromCharCode(r.readUInt8(35));
+    const depth = r.readInt8(36);
+    const flags = r.readUInt8(37);
+    const pathLength = r.readUInt16LE(38);
+    const name = CALLS[kind];
+    if (name === undefined || name === '') return { type: 'unparsed', reason: `unknown call kind ${kind}` };
+    if (rk !== 'o' && rk !== 'b' && rk !== '-') return { type: 'unparsed', reason: 'bad FILE resolution kind' };
+    if (LAYOUT.file.path + pathLength > r.length) return { type: 'unparsed', reason: 'FILE path past the record' };
+    const names: string[] = [];
+    const shown = depth < 0 ? 0 : Math.min(depth, LAYOUT.maxNames);
+    for (let i = 0; i < shown; i++) names.push(cString(r, LAYOUT.file.names + i * LAYOUT.nameMax, LAYOUT.nameMax));
+    return {
+      type: 'file', ns, syscall: compat ? `i386:${name}` : name, tgid: r.readUInt32LE(16), execId: r.readUInt32LE(20), startNs: r.readBigUInt64LE(24),
+      dfd: r.readInt32LE(40), arg: Number(r.readBigUInt64LE(48) & 0xffffffffn), ret: Number(r.readBigInt64LE(56)), why: r.readUInt32LE(44),
+      path: r.toString('utf8', LAYOUT.file.path, LAYOUT.file.path + pathLength), resolvedKind: rk,
+      // Deeper than the walk goes: the names are not the whole path (no complete path can be made from them).
+      depth: (flags & FILE_FLAG.deep) !== 0 ? LAYOUT.maxNames + 1 : depth, names,
+      pathWhole: (flags & FILE_FLAG.pathUnread) === 0, resultUnknown: (flags & FILE_FLAG.resultUnknown) !== 0,
+    };
+  }
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0) */
+/*
+ * The records Tripline's compiled sensor writes, shared by the BPF program, the loader and
+ * (by hand, checked by a test) src/sensors/compiled/record-decoder.ts. Little-endian, every
+ * record starts with a tl_header; `size` is the record's length in bytes (the variable path
+ * or filename comes last and is not NUL-terminated). Times are CLOCK_MONOTONIC ns.
+ */
+#ifndef TRIPLINE_RECORDS_H
+#define TRIPLINE_RECORDS_H
+
+#define TL_PATH_MAX 4096
+#define TL_ARGV_MAX 1024
+#define TL_MAX_NAMES 16
+#define TL_NAME_MAX 64
+
+enum tl_record_type {
+	TL_REC_READY = 1, /* loader: attached */
+	TL_REC_FORK = 2,
+	TL_REC_EXEC = 3,
+	TL_REC_EXIT = 4,
+	TL_REC_TICK = 5,  /* loader: time goes on */
+	TL_REC_SYNC = 6,  /* tripline's barrier access came through */
+	TL_REC_FILE = 7,
+	TL_REC_LOST = 8,  /* loader: records dropped in the kernel since the last LOST */
+};
+
+/* Calls, whatever table (native, i386, io_uring) they came through. */
+enum tl_call {
+	TL_OPEN = 1, TL_OPENAT, TL_OPENAT2, TL_CREAT, TL_STAT, TL_LSTAT, TL_NEWFSTATAT, TL_STATX,
+	TL_ACCESS, TL_FACCESSAT, TL_FACCESSAT2, TL_READLINK, TL_READLINKAT, TL_CHDIR, TL_FCHDIR,
+	TL_GETDENTS64, TL_GETDENTS, TL_STATFS, TL_FSTATFS, TL_OPEN_BY_HANDLE_AT, TL_OPEN_TREE,
+	TL_URING_OPENAT, TL_URING_OPENAT2, TL_URING_STATX,
+};
+
+/* Why a FILE record left the kernel (the bits of tripline.bt, same values). */
+#define TL_WHY_NET 1               /* path starts with /proc/sys/net */
+#define TL_WHY_PROC 2              /* path starts with /proc (other, not a non-net sysctl subtree) */
+#define TL_WHY_DOTS 4              /* path starts with //, /. or .. */
+#define TL_WHY_RELATIVE_ON_PROC 8  /* relative path whose base is on procfs */
+#define TL_WHY_UNDER_NET 16        /* the kernel's dentry is sys/net or below, on procfs */
+#define TL_WHY_STAT_ON_PROC 32     /* a stat answered with procfs's st_dev */
+
+#define TL_FLAG_PATH_AT_EXIT 1     /* the entry could not read the path; read at exit */
+#define TL_FLAG_PATH_UNREAD 2      /* the path could not be read at all */
+#define TL_FLAG_DEEP 4             /* the dentry lies deeper than TL_MAX_NAMES */
+#define TL_FLAG_RESULT_UNKNOWN 8   /* io_uring: recorded at submission, result not known */
+
+#define TL_PATH_NONE 0
+#define TL_PATH_ENTRY 1
+#define TL_PATH_FAULT 2
+#define TL_PATH_EXIT 3
+
+#define TL_LOST_RINGBUF 0          /* the ring buffer was full */
+#define TL_LOST_STATE 1            /* no task storage for a call in flight */
+
+struct tl_header {
+	__u32 type;
+	__u32 size;
+	__u64 ns;
+};
+
+struct tl_ready {
+	__u32 type;
+	__u32 size;
+	__u64 ns;
+	__u32 self_pid;
+	__u32 tree_root;
+	__u64 proc_dev;
+	__u32 version;
+	__u32 pad;
+};
+
+struct tl_lost {
+	__u32 type;
+	__u32 size;
+	__u64 ns;
+	__u64 ringbuf;
+	__u64 state;
+};
+
+struct tl_fork {
+	__u32 type;
+	__u32 size;
+	__u64 ns;
+	__u32 parent_tgid;
+	__u32 parent_tid;
+	__u32 child_tid;
+	__u32 thread;
+	__u64 clone_flags;
+	__u64 parent_start;
+	__u32 parent_exec_id;
+	__u32 pad;
+};
+
+struct tl_exit {
+	__u32 type;
+	__u32 size;
+	__u64 ns;
+	__u32 tgid;
+	__u32 exec_id;
+	__u64 start;
+	__s32 status;
+	char comm[16];
+	__u32 pad;
+};
+
+struct tl_exec {
+	__u32 type;
+	__u32 size;
+	__u64 ns;
+	__u32 tgid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 old_tid;
+	__u64 start;
+	__u32 exec_id;
+	__u32 exe_dev;
+	__u64 exe_ino;
+	__u32 arg_len;
+	__u32 argv_copied;
+	__u32 filename_len;
+	char comm[16];
+	__u32 pad;
+	char argv[TL_ARGV_MAX];
+	char filename[TL_PATH_MAX];
+};
+
+struct tl_file {
+	__u32 type;
+	__u32 size;
+	__u64 ns;
+	__u32 tgid;
+	__u32 exec_id;
+	__u64 start;
+	__u16 kind;
+	__u8 compat;
+	__u8 rk;
+	__s8 depth;
+	__u8 flags;
+	__u16 path_len;
+	__s32 dfd;
+	__u32 why;
+	__u64 arg;
+	__s64 ret;
+	char names[TL_MAX_NAMES][TL_NAME_MAX];
+	char path[TL_PATH_MAX];
+};
+
+#endif
