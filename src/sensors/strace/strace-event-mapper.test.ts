@@ -54,3 +54,15 @@ test('leaving the mount namespace: unshare(CLONE_NEWNS), setns, clone with CLONE
     kind: 'fork', timeMs: 1000.001, parentTid: 7, childTid: 9, thread: false, sharesFs: false, newMountNamespace: true,
   });
 });
+
+test('statfs and fstatfs probe an area like a stat; open_by_handle_at is judged by the fd it returns', () => {
+  const statfs = map('1  1.000001 statfs("/proc/sys/net/ipv4", {f_type=PROC_SUPER_MAGIC, f_bsize=4096, f_namelen=255, f_frsize=4096}) = 0');
+  assert.equal(statfs?.kind === 'access' ? `${statfs.action} ${statfs.path ?? ''}` : undefined, 'stat /proc/sys/net/ipv4');
+  const fstatfs = map('1  1.000001 fstatfs(3</proc/sys/net/core>, {f_type=PROC_SUPER_MAGIC, f_bsize=4096}) = 0');
+  assert.equal(fstatfs?.kind === 'access' ? `${fstatfs.action} ${fstatfs.resolvedPath ?? ''}` : undefined, 'stat /proc/sys/net/core');
+  const failed = map('1  1.000001 statfs("/proc/sys/net/nope", 0x7ffd) = -1 ENOENT (No such file or directory)');
+  assert.equal(failed?.kind === 'access' ? failed.error : undefined, 'ENOENT');
+  const handle = map('1  1.000001 open_by_handle_at(3</>, {handle_bytes=8, handle_type=1, f_handle=0x0102}, O_RDONLY) = 4</proc/sys/net/unix/max_dgram_qlen>');
+  assert.equal(handle?.kind === 'access' ? `${handle.action} ${handle.resolvedPath ?? ''}` : undefined, 'read /proc/sys/net/unix/max_dgram_qlen');
+  assert.equal(map('1  1.000001 open_by_handle_at(3</>, 0x1, O_RDONLY) = -1 ESTALE (Stale file handle)'), undefined);
+});

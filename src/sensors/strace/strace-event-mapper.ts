@@ -10,6 +10,10 @@ import type { StraceRecord, SyscallRecord } from './strace-line-parser.ts';
 export const TRACED_SYSCALLS = [
   'open', 'openat', 'openat2', 'creat',
   'stat', 'lstat', 'newfstatat', 'statx',
+  // Whether a path exists, and on which filesystem: an area probed without a stat.
+  'statfs', 'fstatfs', 'statfs64', 'fstatfs64',
+  // Opens that name no path (a file handle) or make a detached copy of a mount: judged by the fd returned.
+  'open_by_handle_at', 'open_tree',
   'access', 'faccessat', 'faccessat2',
   'readlink', 'readlinkat',
   'getdents', 'getdents64',
@@ -83,6 +87,15 @@ function cloneFlags(rec: SyscallRecord): string {
   return '';
 }
 
+/** A call on an fd only (fstatfs): the fd's path as strace -y printed it. */
+function fdAccess(rec: SyscallRecord, fd: ReturnType<typeof decodeFdArg>, action: AccessAction): SensorEvent | undefined {
+  if (fd?.path === undefined) return undefined;
+  return {
+    kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action, resolvedPath: fd.path,
+    ...(rec.ret.errno === undefined ? {} : { error: rec.ret.errno }),
+  };
+}
+
 /** Maps one record to a sensor event, or undefined when it carries nothing the engine uses. */
 export function mapStraceRecord(rec: StraceRecord): SensorEvent | undefined {
   switch (rec.type) {
@@ -124,6 +137,24 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
       return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'stat', dirFlag(statIsDirectory(a[2])));
     case 'statx':
       return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'stat', dirFlag(statIsDirectory(a[4])));
+    case 'statfs':
+    case 'statfs64':
+      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, 'stat');
+    case 'fstatfs':
+    case 'fstatfs64':
+      return fdAccess(rec, decodeFdArg(a[0]), 'stat');
+    case 'open_by_handle_at': {
+      // No path at all: what the kernel opened is the returned fd (strace -y prints its path).
+      const { action, isDirectory } = openAction(a[2] ?? '');
+      if (rec.ret.fdPath === undefined) return undefined;
+      return {
+        kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action, resolvedPath: rec.ret.fdPath,
+        ...(rec.ret.value === undefined ? {} : { returnedFd: rec.ret.value }), ...(isDirectory === undefined ? {} : { isDirectory }),
+      };
+    }
+    case 'open_tree':
+      // A handle on a tree (detached when cloned): looked at, like O_PATH.
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'stat');
     case 'access':
       return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, 'access');
     case 'faccessat':
