@@ -34,5 +34,5 @@ cp "$src/tripline.bpf.c" "$src/tripline-records.h" "$src/loader.c" "$work/"
   strip tripline-sensor )
 mkdir -p "sensor/$arch"
 install -m 0755 "$work/tripline-sensor" "sensor/$arch/tripline-sensor"
-node scripts/sensor-sources-hash.mjs > sensor/SOURCES.sha256
+node scripts/sensor-sources-hash.js > sensor/SOURCES.sha256
 echo "build-sensor: sensor/$arch/tripline-sensor ($(stat -c %s "sensor/$arch/tripline-sensor") bytes), sources $(cat sensor/SOURCES.sha256)"

@@ -1,4 +1,5 @@
-// Whether the eBPF end-to-end variants can run here: root, and bpftrace installed.
+// Whether the eBPF end-to-end variants can run here: root, and bpftrace installed (the fallback
+// of the compiled sensor, and the program test/e2e-bpftrace pins).
 
 import { spawnSync } from 'node:child_process';
 
@@ -14,10 +15,11 @@ export function ebpfUnavailable(): string | undefined {
  * process, so setting the variable before importing it is enough); one skipped test instead
  * when the eBPF sensor cannot run here.
  */
-export async function importUnderEbpf(testFile: URL, label: string): Promise<void> {
+export async function importUnderEbpf(testFile: URL, label: string, program?: 'bpftrace' | 'compiled'): Promise<void> {
   const reason = ebpfUnavailable();
   if (reason === undefined) {
     process.env.TRIPLINE_E2E_SENSOR = 'ebpf';
+    if (program !== undefined) process.env.TRIPLINE_E2E_EBPF_PROGRAM = program;
     await import(testFile.href);
     return;
   }

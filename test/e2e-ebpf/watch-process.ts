@@ -3,7 +3,7 @@
 // for "watching" is generous: bpftrace compiles its program first, 2 s on an idle machine and
 // tens of seconds on a loaded one.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cleanEnv, TRIPLINE_BIN } from '../e2e/run-tripline.ts';
 
 export interface WatchProcess {
@@ -37,4 +37,12 @@ export function startWatch(args: readonly string[]): WatchProcess {
     check();
   });
   return { child, exited, stderr: () => text, waitFor };
+}
+
+/** The eBPF program these tests expect watch to run: the compiled sensor unless a variant pins bpftrace. */
+export const EXPECTED_SENSOR = process.env.TRIPLINE_E2E_EBPF_PROGRAM === 'bpftrace' ? 'bpftrace' : 'tripline-sensor';
+
+/** The pid of the sensor program watch runs (its only child). */
+export function sensorChildPid(watchPid: number): string {
+  return spawnSync('pgrep', ['-P', String(watchPid), '-x', EXPECTED_SENSOR], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
 }

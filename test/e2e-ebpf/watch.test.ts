@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseJsonl, withTempDir } from '../e2e/run-tripline.ts';
 import { ebpfUnavailable } from './ebpf-availability.ts';
-import { ATTACH_MS, startWatch } from './watch-process.ts';
+import { ATTACH_MS, EXPECTED_SENSOR, sensorChildPid, startWatch } from './watch-process.ts';
 
 const reason = ebpfUnavailable();
 
@@ -33,7 +33,7 @@ void test('watch catches sysctl -a started from another shell, and stops cleanly
   assert.equal(d.subject.process.comm, 'sysctl');
   assert.equal(d.subject.scope, 'process');
   assert.equal(d.environment.kind, 'production');
-  assert.equal(d.sensor.name, 'bpftrace');
+  assert.equal(d.sensor.name, EXPECTED_SENSOR);
   assert.ok(d.evidence.directoryCount >= 3);
   assert.ok(d.subject.ancestry.length >= 1, 'the ancestry of a process started elsewhere comes from /proc');
   assert.ok(!detections.some((x) => x.subject.process.pid === watch.pid), 'watch never reports its own reads');
@@ -46,14 +46,14 @@ void test('watch restarts a bpftrace that died, and reports the gap', { skip: re
   const exited = w.exited;
   const waitFor = (text: string, ms: number): Promise<void> => w.waitFor(new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), ms);
   await waitFor('tripline: watching every process', ATTACH_MS);
-  const bpftrace = spawnSync('pgrep', ['-P', String(watch.pid), 'bpftrace'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] ?? '';
-  assert.match(bpftrace, /^\d+$/, 'bpftrace runs as a child of watch');
+  const bpftrace = sensorChildPid(watch.pid ?? 0);
+  assert.match(bpftrace, /^\d+$/, 'the sensor runs as a child of watch');
   process.kill(Number(bpftrace), 'SIGKILL');
   await waitFor('restarting in 1 s', 10_000);
   await waitFor('tripline: watching again; the gap ran from', ATTACH_MS);
   watch.kill('SIGTERM');
   assert.equal(await exited, 0, w.stderr());
-  assert.match(w.stderr(), /bpftrace restarted 1 time/);
+  assert.match(w.stderr(), new RegExp(`${EXPECTED_SENSOR} restarted 1 time`));
 }));
 
 void test('SIGHUP reloads: a broken set is refused and logged, a valid one (a new exception) takes effect', { skip: reason ?? false, timeout: 300_000 }, () => withTempDir(async (dir) => {

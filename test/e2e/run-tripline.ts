@@ -32,6 +32,9 @@ export function cleanEnv(extra: Readonly<Record<string, string | undefined>> = {
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !ENVIRONMENT_VARIABLES.some((re) => re.test(k))) env[k] = v;
   }
+  // Which eBPF program the eBPF variants run (test/e2e-bpftrace pins bpftrace; auto otherwise).
+  const program = process.env.TRIPLINE_E2E_EBPF_PROGRAM;
+  if (program !== undefined) env.TRIPLINE_EBPF_PROGRAM = program;
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) Reflect.deleteProperty(env, k);
     else env[k] = v;
