@@ -26,11 +26,12 @@ trap 'rm -rf "$work"' EXIT
 bpftool btf dump file /sys/kernel/btf/vmlinux format c > "$work/vmlinux.h"
 cp "$src/tripline.bpf.c" "$src/tripline-records.h" "$src/loader.c" "$work/"
 ( cd "$work"
-  clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -c tripline.bpf.c -o tripline.bpf.o
+  # The temporary directory must not reach the binary (BTF names source files): builds are reproducible.
+  clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -ffile-prefix-map="$work"=/tripline -I. -c tripline.bpf.c -o tripline.bpf.o
   # Debug info is for the verifier's messages; the shipped object keeps BTF and drops DWARF.
   llvm-strip -g tripline.bpf.o 2>/dev/null || true
   bpftool gen skeleton tripline.bpf.o name tripline_bpf > tripline.skel.h
-  cc -O2 -Wall -Wextra -static -I. loader.c -o tripline-sensor -lbpf -lelf -lz -lzstd
+  cc -O2 -Wall -Wextra -static -ffile-prefix-map="$work"=/tripline -I. loader.c -o tripline-sensor -lbpf -lelf -lz -lzstd
   strip tripline-sensor )
 mkdir -p "sensor/$arch"
 install -m 0755 "$work/tripline-sensor" "sensor/$arch/tripline-sensor"
