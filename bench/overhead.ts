@@ -13,6 +13,7 @@ import { DetectionPipeline } from '../src/engine/detection-pipeline.ts';
 import type { Recipe, RecipeException } from '../src/model/recipe.ts';
 import { BUILTIN_RECIPES } from '../src/recipes/builtin-recipes.ts';
 import { StraceEventStream } from '../src/sensors/strace/strace-event-stream.ts';
+import { benchEbpfPrograms } from './ebpf-programs.ts';
 import { benchMemory } from './memory.ts';
 import { benchEvidenceUnderLoad } from './evidence-under-load.ts';
 import { benchRecipeLoading, benchReload } from './recipe-loading.ts';
@@ -176,11 +177,12 @@ function benchReplay(): void {
 
 try {
   // BENCH_ONLY=replay (the user-space part, seconds instead of minutes), or a comma-separated
-  // list of workloads, ebpf, replay, loading, memory, load; everything when unset.
+  // list of workloads, ebpf, programs, replay, loading, memory, load; everything when unset.
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
   const selected = (name: string): boolean => only === undefined || only.includes(name);
   if (selected('workloads')) benchWorkloads();
   if (selected('ebpf')) await benchEbpf();
+  if (selected('programs')) await benchEbpfPrograms();
   if (selected('replay')) benchReplay();
   if (selected('loading')) {
     benchRecipeLoading();
