@@ -314,7 +314,7 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, e
   await sensor.start();
   ebpf.install = sensor.install;
   if (sensor.fallbackReason !== undefined && !options.quiet) {
-    session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which the kernel refused: ${visible(sensor.fallbackReason)}`);
+    session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
   }
   const [file = '', ...args] = options.command;
   const child = spawn(file, args, { cwd: io.cwd, env: io.env, stdio: 'inherit' });

@@ -162,7 +162,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   });
   try {
     await sensor.start();
-    if (sensor.fallbackReason !== undefined) session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which the kernel refused: ${visible(sensor.fallbackReason)}`);
+    if (sensor.fallbackReason !== undefined) session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
     else if (install.why !== undefined) session.say(`tripline: sensor: ${sensorName(install)} (${install.why})`);
     watching = true;
     lastHealth = { atMs: Date.now(), lines: sensor.health().lines };
