@@ -7,7 +7,7 @@ import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  assertCanonicalEvidence, assertDirectories, E2E_SENSOR, evidenceFile, NET, onlyFingerprint, PYTHON, readPid, runTripline, TEST_TIMEOUT,
+  assertCanonicalEvidence, assertDirectories, EBPF_BPFTRACE, evidenceFile, NET, onlyFingerprint, PYTHON, readPid, runTripline, TEST_TIMEOUT,
   THREE_DIRS, THREE_FILES, withTempDir,
 } from './run-tripline.ts';
 
@@ -140,8 +140,8 @@ void describe('detected: spellings of /proc/sys/net', () => {
       const f = evidenceFile(d, spelled.replace(link, NET));
       assert.deepEqual(f.actions, ['stat']);
       assert.equal(f.counted, true);
-      // The eBPF sensor cuts strings at 51 bytes; a cut spelling is not reported.
-      assert.deepEqual(f.spelledAs, E2E_SENSOR === 'ebpf' && Buffer.byteLength(spelled) >= 51 ? [] : [spelled]);
+      // bpftrace's program cuts strings at 51 bytes; a cut spelling is not reported.
+      assert.deepEqual(f.spelledAs, EBPF_BPFTRACE && Buffer.byteLength(spelled) >= 51 ? [] : [spelled]);
     }
     assert.deepEqual(d.subject.members, [], 'stat alone');
   }));

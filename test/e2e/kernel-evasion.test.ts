@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import {
-  assertCanonicalEvidence, assertDirectories, E2E_SENSOR, NET, onlyFingerprint, runTripline, TEST_TIMEOUT, THREE_DIRS, THREE_FILES, withTempDir,
+  assertCanonicalEvidence, assertDirectories, E2E_SENSOR, EBPF_BPFTRACE, NET, onlyFingerprint, runTripline, TEST_TIMEOUT, THREE_DIRS, THREE_FILES, withTempDir,
 } from './run-tripline.ts';
 
 const opts = { timeout: TEST_TIMEOUT };
@@ -19,7 +19,7 @@ const FILES = THREE_FILES.map((f) => `${NET}/${f}`);
 const haveCompiler = spawnSync('cc', ['--version']).status === 0;
 const compilerOpts = haveCompiler ? opts : { ...opts, skip: 'no C compiler (cc) to build the test program' };
 /** bpftrace's program traces the syscalls:sys_* tracepoints of the 64-bit table only (test/e2e-bpftrace pins it). */
-const BPFTRACE = E2E_SENSOR === 'ebpf' && process.env.TRIPLINE_E2E_EBPF_PROGRAM === 'bpftrace';
+const BPFTRACE = EBPF_BPFTRACE;
 
 /** Builds test/e2e/programs/NAME.c into DIR/NAME. */
 function build(dir: string, name: string, flags: readonly string[] = []): string {

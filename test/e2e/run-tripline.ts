@@ -89,6 +89,8 @@ export interface CliOptions {
  * default. npm test runs the suite once per sensor available.
  */
 export const E2E_SENSOR = process.env.TRIPLINE_E2E_SENSOR === 'ebpf' ? 'ebpf' : 'ptrace';
+/** Under the eBPF sensor, whether the variant pins bpftrace's program (test/e2e-bpftrace) rather than the compiled sensor. */
+export const EBPF_BPFTRACE = E2E_SENSOR === 'ebpf' && process.env.TRIPLINE_E2E_EBPF_PROGRAM === 'bpftrace';
 /** bpftrace takes about 2 s to attach and 2 s to detach. */
 const SENSOR_SLOWNESS = E2E_SENSOR === 'ebpf' ? 3 : 1;
 
