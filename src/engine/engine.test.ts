@@ -430,6 +430,23 @@ void describe('engine: exceptions, limits and recipe options', () => {
     assert.equal(w(['sysctl', '-a'], true), 1);
   });
 
+  void test('a parent that forks the reader and then execs an excepted program is judged by the image that forked', () => {
+    const recipe = withChanges({ exceptions: [exception({ parentExe: ['/usr/local/bin/nightly-audit'] })] });
+    const ancestor = withChanges({ exceptions: [exception({ ancestorExe: ['/usr/local/bin/nightly-audit'] })] });
+    for (const r of [recipe, ancestor]) {
+      // /tmp/evil forks the reader, then becomes nightly-audit (exec) before the reader reads.
+      const w = new World({ recipes: [r] })
+        .exec(5, 0, '/tmp/evil').fork(5, 6, 1).exec(5, 2, '/usr/local/bin/nightly-audit')
+        .touch(6, 3, CORE).touch(6, 4, IPV4).touch(6, 5, UNIX).flush();
+      assert.equal(w.opened.length, 1, 'the reader was forked by /tmp/evil');
+    }
+    // The genuine program forking a reader is still excepted.
+    const honest = new World({ recipes: [ancestor] })
+      .exec(5, 0, '/usr/local/bin/nightly-audit').fork(5, 6, 1).exec(6, 2, '/bin/sh').fork(6, 7, 3).exec(7, 4, '/usr/sbin/sysctl')
+      .touch(7, 5, CORE).touch(7, 6, IPV4).touch(7, 7, UNIX).flush();
+    assert.equal(honest.opened.length, 0);
+  });
+
   void test('a parent pid reused by an excepted program is not the parent', () => {
     const recipe = withChanges({ exceptions: [exception({ parentExe: ['/usr/local/bin/nightly-audit'] })] });
     const w = new World({ recipes: [recipe] })

@@ -34,7 +34,7 @@ interface CompiledException {
  * whose executable could not be verified matches no executable condition). Replays, which
  * cannot check: the path as exec'd.
  */
-function exeMatches(test: PathTest, p: ProcessInfo | undefined): boolean {
+function exeMatches(test: PathTest, p: Pick<ProcessInfo, 'exe' | 'verifiedExe'> | undefined): boolean {
   if (p === undefined) return false;
   if (p.verifiedExe !== undefined) return p.verifiedExe !== null && test(p.verifiedExe);
   return p.exe !== undefined && test(p.exe);
@@ -44,16 +44,29 @@ function containerMatches(wanted: readonly string[], id: string | undefined): bo
   return wanted.some((w) => (w === 'none' ? id === undefined : id?.startsWith(w) === true));
 }
 
+/**
+ * The image of each ancestor that made the next link of the chain, parent first: what it ran
+ * when it forked (a parent that forks a reader and then execs an excepted program is not that
+ * program for the reader); its current image when the fork, or the parent's image then, was not seen.
+ */
+function lineageImages(s: ExceptionSubject): (Pick<ProcessInfo, 'exe' | 'verifiedExe'> | undefined)[] {
+  return s.ancestry.map((ancestor, i) => {
+    const forkedBy = (i === 0 ? s.process : s.ancestry[i - 1])?.forkedBy;
+    return forkedBy?.exe !== undefined ? forkedBy : ancestor;
+  });
+}
+
 function matches(c: CompiledException, s: ExceptionSubject): boolean {
   const p = s.process;
   if (c.environment !== undefined && !c.environment.has(s.environment)) return false;
   if (c.exe !== undefined && !exeMatches(c.exe, p)) return false;
   if (c.uid !== undefined && (p.uid === undefined || !c.uid.has(p.uid))) return false;
   if (c.container !== undefined && !containerMatches(c.container, s.containerId)) return false;
-  if (c.parentExe !== undefined && !exeMatches(c.parentExe, s.ancestry[0])) return false;
-  if (c.ancestorExe !== undefined) {
+  if (c.parentExe !== undefined || c.ancestorExe !== undefined) {
+    const images = lineageImages(s);
+    if (c.parentExe !== undefined && !exeMatches(c.parentExe, images[0])) return false;
     const test = c.ancestorExe;
-    if (!s.ancestry.some((a) => exeMatches(test, a))) return false;
+    if (test !== undefined && !images.some((a) => exeMatches(test, a))) return false;
   }
   // An argv the sensor had to cut cannot be trusted to match an anchored pattern. Quoted as a
   // shell would, so one argument holding a space cannot pass for two.

@@ -29,6 +29,11 @@ export interface ProcessInfo {
   readonly exitSignal: string | undefined;
   /** True once this process has run an exec of its own (a fork that did not exec is the same program as its parent). */
   readonly execed: boolean;
+  /**
+   * The image the parent ran when it forked this process (its exe and verified exe then); the
+   * parent may exec another program since. Undefined when the fork was not seen.
+   */
+  readonly forkedBy?: { readonly exe: string | undefined; readonly verifiedExe: string | null | undefined } | undefined;
 }
 
 /** Basename of an exe path or argv[0], the way ps shows a command. */

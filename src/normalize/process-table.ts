@@ -11,6 +11,8 @@ interface MutableProcess {
   verifiedExe: string | null | undefined;
   /** The parent's start time when this process was forked: a parent pid reused later is not its parent. */
   parentStartMs: number | undefined;
+  /** The parent's image when it forked this process (exceptions on the parent judge that one). */
+  forkedBy?: { exe: string | undefined; verifiedExe: string | null | undefined } | undefined;
   /** In a mount namespace other than Tripline's (inherited by children). */
   foreignMounts: boolean;
   argv: readonly string[];
@@ -126,6 +128,7 @@ export class ProcessTable implements LinkResolver {
     child.parentStartMs = parent?.startMs;
     child.foreignMounts = newMountNamespace || parent?.foreignMounts === true;
     if (parent !== undefined) {
+      child.forkedBy = { exe: parent.exe, verifiedExe: parent.verifiedExe };
       child.exe = parent.exe;
       child.verifiedExe = parent.verifiedExe;
       child.argv = parent.argv;
