@@ -51,7 +51,7 @@ enum tl_call {
 #define TL_PATH_EXIT 3
 
 #define TL_LOST_RINGBUF 0          /* the ring buffer was full */
-#define TL_LOST_STATE 1            /* no task storage for a call in flight */
+#define TL_LOST_STATE 1            /* no task storage for a call in flight, or no room to track a child */
 
 struct tl_header {
 	__u32 type;

@@ -355,7 +355,9 @@ int BPF_PROG(on_newtask, struct task_struct *task, __u64 clone_flags)
 	__u32 child = BPF_CORE_READ(task, pid);
 	if (tree_root != 0 && !thread) {
 		__u8 one = 1;
-		bpf_map_update_elem(&tree, &child, &one, BPF_ANY);
+		/* A full map would leave the child untracked: its events are then counted as lost. */
+		if (bpf_map_update_elem(&tree, &child, &one, BPF_ANY) != 0)
+			count_lost(TL_LOST_STATE);
 	}
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct tl_fork *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
