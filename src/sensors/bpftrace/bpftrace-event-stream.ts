@@ -6,8 +6,9 @@
 // outside the monitored command's process tree left out.
 
 import { constants } from 'node:os';
-import type { AccessAction, AccessEvent, FdRef, SensorEvent } from '../../model/sensor-event.ts';
-import { openAction, openFlagsFromBits } from '../open-action.ts';
+import type { AccessEvent, FdRef, SensorEvent } from '../../model/sensor-event.ts';
+import { openFlagsFromBits } from '../open-action.ts';
+import { evidenceSyscall, isOpen, syscallAccess } from '../syscall-access.ts';
 import type { ProcessFacts, ProcfsReader } from '../procfs-reader.ts';
 import {
   argvFromBytes, parseBpfLine, procPathFromNames, WHY, type ArgvRecord, type BpfParseFailure, type BpfRecord, type ExecRecord, type FileRecord, type LostRecord, type ReadyRecord,
@@ -17,10 +18,6 @@ import {
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
-const SYSCALL_NAMES: Readonly<Record<string, string>> = { newstat: 'stat', newlstat: 'lstat' };
-/** creat(2) is open(O_CREAT|O_WRONLY|O_TRUNC). */
-const O_WRONLY = 0o1;
-const O_CREAT = 0o100;
 const AT_FDCWD = -100;
 /** The program cuts strings at this many bytes (BPFTRACE_STRLEN - 1). */
 export const PATH_LIMIT = 51;
@@ -635,43 +632,25 @@ function baseFromNames(rec: FileRecord): string | undefined {
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 function fileEvent(rec: FileRecord, p: Pending, timeMs: number): SensorEvent | undefined {
-  // The call as named in evidence ("i386:open", "io_uring:openat"); judged by its base name.
-  const colon = rec.syscall.indexOf(':');
-  const table = colon === -1 ? '' : rec.syscall.slice(0, colon + 1);
-  const base = SYSCALL_NAMES[rec.syscall.slice(colon + 1)] ?? rec.syscall.slice(colon + 1);
-  const syscall = `${table}${base}`;
+  // The call as named in evidence ("i386:open", "io_uring:openat"); what it does, from the table every sensor shares.
+  const syscall = evidenceSyscall(rec.syscall);
   const ok = rec.ret >= 0;
   const resolved = rec.resolvedKind === 'o' && ok ? procPathFromNames(rec.depth, rec.names, (rec.why & WHY.underNet) !== 0) : undefined;
-  if (base === 'chdir' || base === 'fchdir') {
+  const access = syscallAccess(rec.syscall, openFlagsFromBits(rec.arg));
+  if (access === undefined) return undefined;
+  if (access === 'cwd') {
     const path = resolved ?? p.realpath;
     return ok && path !== undefined ? { kind: 'cwd', timeMs, tid: rec.tgid, fd: { fd: 'AT_FDCWD', path } } : undefined;
   }
-  let action: AccessAction;
-  let isDirectory: boolean | undefined;
-  if (base === 'open_tree') {
-    // A handle on the path (like O_PATH): the tree is looked at, not read.
-    action = 'stat';
-  } else if (base.startsWith('open') || base === 'creat') {
-    ({ action, isDirectory } = openAction(openFlagsFromBits(base === 'creat' ? O_CREAT | O_WRONLY : rec.arg)));
-  } else if (base === 'getdents64' || base === 'getdents') {
-    action = 'list';
-    isDirectory = true;
-  } else if (base.startsWith('readlink')) {
-    action = 'readlink';
-  } else if (base === 'access' || base.startsWith('faccessat')) {
-    action = 'access';
-  } else {
-    // stat, lstat, newfstatat, statx, statfs, fstatfs: whether the path exists and what it is.
-    action = 'stat';
-  }
+  const { action, isDirectory } = access;
   const event: Writable<AccessEvent> = { kind: 'access', timeMs, tid: rec.tgid, syscall, action };
   if (!ok) event.error = ERRNO_NAMES.get(-rec.ret) ?? `E${-rec.ret}`;
   if (resolved !== undefined) {
     event.resolvedPath = resolved;
-    if (action !== 'list' && base.startsWith('open') && rec.resultUnknown !== true) event.returnedFd = rec.ret;
+    if (isOpen(rec.syscall) && rec.resultUnknown !== true) event.returnedFd = rec.ret;
   } else if (p.realpath !== undefined) event.resolvedPath = p.realpath;
   if (isDirectory !== undefined) event.isDirectory = isDirectory;
-  if (base === 'lstat' || action === 'readlink') event.noFollow = true;
+  if (access.noFollow === true) event.noFollow = true;
   // A path at the program's string limit may be cut (bpftrace's; the compiled sensor's are whole).
   // With the kernel's resolution it is not needed; without it, only its directory part is
   // trusted (a file counts for its directory).

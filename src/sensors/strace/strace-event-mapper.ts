@@ -2,7 +2,8 @@
 // touched, and what the kernel answered.
 
 import type { AccessAction, AccessEvent, FdRef, SensorEvent } from '../../model/sensor-event.ts';
-import { openAction as sharedOpenAction, openFlagsFromNames } from '../open-action.ts';
+import { openFlagsFromNames } from '../open-action.ts';
+import { syscallAccess, syscallNoFollow, type SyscallAccess } from '../syscall-access.ts';
 import { decodeFdArg, decodeStringArg, decodeStringArray } from './strace-args.ts';
 import type { StraceRecord, SyscallRecord } from './strace-line-parser.ts';
 
@@ -10,6 +11,8 @@ import type { StraceRecord, SyscallRecord } from './strace-line-parser.ts';
 export const TRACED_SYSCALLS = [
   'open', 'openat', 'openat2', 'creat',
   'stat', 'lstat', 'newfstatat', 'statx',
+  // What strace calls them in a 32-bit process.
+  'stat64', 'lstat64', 'fstatat64',
   // Whether a path exists, and on which filesystem: an area probed without a stat.
   'statfs', 'fstatfs', 'statfs64', 'fstatfs64',
   // Opens that name no path (a file handle) or make a detached copy of a mount: judged by the fd returned.
@@ -26,10 +29,11 @@ export const TRACED_SYSCALLS = [
   'unshare', 'setns',
 ] as const;
 
-const NO_FOLLOW_SYSCALLS = new Set(['lstat', 'readlink', 'readlinkat']);
-
-function openAction(flags: string): { action: AccessAction; isDirectory?: boolean } {
-  return sharedOpenAction(openFlagsFromNames(flags));
+/** What the call does, from the table every sensor shares (opens: from their symbolic flags). */
+function accessOf(rec: SyscallRecord, flags = ''): SyscallAccess {
+  const access = syscallAccess(rec.name, openFlagsFromNames(flags));
+  if (access === undefined || access === 'cwd') throw new Error(`${rec.name} is not a file access`);
+  return access;
 }
 
 /** `{st_mode=S_IFDIR|0555, ...}` or `{..., stx_mode=S_IFDIR|0555, ...}` → true/false; undefined if not printed. */
@@ -59,7 +63,7 @@ function mapAccess(rec: SyscallRecord, call: PathCall, action: AccessAction, ext
   }
   if (extra.isDirectory !== undefined) event.isDirectory = extra.isDirectory;
   if (extra.linkTarget !== undefined) event.linkTarget = extra.linkTarget;
-  if (NO_FOLLOW_SYSCALLS.has(rec.name) || hasNoFollowFlag(rec.args)) event.noFollow = true;
+  if (syscallNoFollow(rec.name) || hasNoFollowFlag(rec.args)) event.noFollow = true;
   // An empty path with AT_EMPTY_PATH operates on the dirfd itself (fstat).
   if (decoded.value === '') {
     const fdPath = call.dirfd?.path;
@@ -117,35 +121,37 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
   switch (rec.name) {
     case 'open':
     case 'creat': {
-      const flags = rec.name === 'creat' ? 'O_CREAT' : (a[1] ?? '');
-      const { action, isDirectory } = openAction(flags);
+      const { action, isDirectory } = accessOf(rec, a[1]);
       return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, action, isDirectory === undefined ? {} : { isDirectory });
     }
     case 'openat': {
-      const { action, isDirectory } = openAction(a[2] ?? '');
+      const { action, isDirectory } = accessOf(rec, a[2]);
       return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, action, isDirectory === undefined ? {} : { isDirectory });
     }
     case 'openat2': {
       const flags = /flags=([A-Z0-9_|]+)/.exec(a[2] ?? '')?.[1] ?? '';
-      const { action, isDirectory } = openAction(flags);
+      const { action, isDirectory } = accessOf(rec, flags);
       return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, action, isDirectory === undefined ? {} : { isDirectory });
     }
     case 'stat':
     case 'lstat':
-      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, 'stat', dirFlag(statIsDirectory(a[1])));
+    case 'stat64':
+    case 'lstat64':
+      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, accessOf(rec).action, dirFlag(statIsDirectory(a[1])));
     case 'newfstatat':
-      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'stat', dirFlag(statIsDirectory(a[2])));
+    case 'fstatat64':
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, accessOf(rec).action, dirFlag(statIsDirectory(a[2])));
     case 'statx':
-      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'stat', dirFlag(statIsDirectory(a[4])));
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, accessOf(rec).action, dirFlag(statIsDirectory(a[4])));
     case 'statfs':
     case 'statfs64':
-      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, 'stat');
+      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, accessOf(rec).action);
     case 'fstatfs':
     case 'fstatfs64':
-      return fdAccess(rec, decodeFdArg(a[0]), 'stat');
+      return fdAccess(rec, decodeFdArg(a[0]), accessOf(rec).action);
     case 'open_by_handle_at': {
       // No path at all: what the kernel opened is the returned fd (strace -y prints its path).
-      const { action, isDirectory } = openAction(a[2] ?? '');
+      const { action, isDirectory } = accessOf(rec, a[2]);
       if (rec.ret.fdPath === undefined) return undefined;
       return {
         kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action, resolvedPath: rec.ret.fdPath,
@@ -153,24 +159,24 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
       };
     }
     case 'open_tree':
-      // A handle on a tree (detached when cloned): looked at, like O_PATH.
-      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'stat');
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, accessOf(rec).action);
     case 'access':
-      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, 'access');
+      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, accessOf(rec).action);
     case 'faccessat':
     case 'faccessat2':
-      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'access');
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, accessOf(rec).action);
     case 'readlink':
-      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, 'readlink', linkTarget(ok, a[1]));
+      return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, accessOf(rec).action, linkTarget(ok, a[1]));
     case 'readlinkat':
-      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, 'readlink', linkTarget(ok, a[2]));
+      return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, accessOf(rec).action, linkTarget(ok, a[2]));
     case 'getdents':
     case 'getdents64': {
       const fd = decodeFdArg(a[0]);
       if (fd?.path === undefined) return undefined;
+      const { action, isDirectory } = accessOf(rec);
       return {
-        kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action: 'list',
-        resolvedPath: fd.path, isDirectory: true, ...(rec.ret.errno === undefined ? {} : { error: rec.ret.errno }),
+        kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action,
+        resolvedPath: fd.path, ...(isDirectory === undefined ? {} : { isDirectory }), ...(rec.ret.errno === undefined ? {} : { error: rec.ret.errno }),
       };
     }
     case 'chdir': {
