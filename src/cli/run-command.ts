@@ -13,7 +13,7 @@ import type { ProcessInfo } from '../model/process-info.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { visible } from '../outputs/terminal-text.ts';
 import { formatQuietSummary, formatReport } from '../outputs/text-report.ts';
-import { BpftraceSensor, probeEbpf, sensorName, unwatchedByEbpf, type BpftraceInstallation } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { BpftraceSensor, kernelRoots, probeEbpf, sensorName, unwatchedByEbpf, type BpftraceInstallation } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { lookUpExecutable } from '../sensors/executable-lookup.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
@@ -111,9 +111,6 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   }, io);
   if (why !== undefined && !options.quiet) session.say(`tripline: sensor: ${why}`);
-  if (sensor.kind === 'ebpf') {
-    for (const note of unwatchedByEbpf(options.recipes)) session.say(`tripline: warning: ${note}`);
-  }
 
   const startedMs = Date.now();
   const signals = new SignalForwarder();
@@ -302,6 +299,7 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, e
     install,
     procfs: LIVE_PROCFS,
     commandOnly: true,
+    roots: kernelRoots(options.recipes),
     onEvents: (events) => {
       session.push(events);
     },
@@ -316,6 +314,7 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, e
   if (sensor.fallbackReason !== undefined && !options.quiet) {
     session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
   }
+  for (const note of unwatchedByEbpf(options.recipes, sensor.install, sensor.options.roots)) session.say(`tripline: warning: ${note}`);
   const [file = '', ...args] = options.command;
   const child = spawn(file, args, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
   const rootPid = child.pid;

@@ -2,10 +2,11 @@
 // each detection printed as it is made and reported when final, until SIGINT/SIGTERM. If
 // bpftrace dies it is restarted with backoff and the gap is reported.
 
+import type { Recipe } from '../model/recipe.ts';
 import { loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
 import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { formatDetection } from '../outputs/text-report.ts';
-import { BpftraceSensor, probeEbpf, sensorName, unwatchedByEbpf, type SensorHealth } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { BpftraceSensor, kernelRoots, probeEbpf, sensorName, unwatchedByEbpf, type SensorHealth } from '../sensors/bpftrace/bpftrace-sensor.ts';
 import { visible } from '../model/visible.ts';
 import { UsageError } from './usage-error.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
@@ -120,6 +121,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   const sensor: BpftraceSensor = new BpftraceSensor({
     install,
     procfs: LIVE_PROCFS,
+    roots: kernelRoots(config.recipes),
     onEvents: (events) => {
       session.push(events);
     },
@@ -158,7 +160,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   }, 1_000);
   // Files are read and checked in a worker thread: event processing goes on meanwhile; only the swap runs here.
   const reloader = new ConfigReloader(() => loadConfigOffThread(flags, io.env, io.cwd), (outcome) => {
-    if (!stopping) reloadRecipes(outcome, session);
+    if (!stopping) reloadRecipes(outcome, session, (recipes) => unwatchedByEbpf(recipes, sensor.install, sensor.options.roots));
   });
   try {
     await sensor.start();
@@ -166,7 +168,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
     else if (install.why !== undefined) session.say(`tripline: sensor: ${sensorName(install)} (${install.why})`);
     watching = true;
     lastHealth = { atMs: Date.now(), lines: sensor.health().lines };
-    for (const note of unwatchedByEbpf(config.recipes)) session.say(`tripline: warning: ${note}`);
+    for (const note of unwatchedByEbpf(config.recipes, sensor.install, sensor.options.roots)) session.say(`tripline: warning: ${note}`);
     setReload(() => {
       if (stopping) return;
       // Log rotation: output files are opened afresh at their paths (and failing ones retried now).
@@ -210,7 +212,7 @@ export function formatHealth(h: SensorHealth, linesPerSecond: number, gaps: numb
  * logged. Detections open at that moment are closed and reported. The environment and outputs
  * are kept from the start.
  */
-function reloadRecipes(outcome: ReloadOutcome, session: DetectionSession): void {
+function reloadRecipes(outcome: ReloadOutcome, session: DetectionSession, unwatched: (recipes: readonly Recipe[]) => string[]): void {
   const current = session.pipeline.engine.activeRecipes;
   const keep = `keeping the ${String(current.length)} recipe(s) running (${current.map((r) => r.id).join(', ')})`;
   // Whatever went wrong, the daemon keeps watching with what it has.
@@ -231,6 +233,6 @@ function reloadRecipes(outcome: ReloadOutcome, session: DetectionSession): void 
   }
   for (const d of next.recipeDiagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
   session.replaceRecipes(next.recipes);
-  for (const note of unwatchedByEbpf(next.recipes)) session.say(`tripline: warning: ${note}`);
+  for (const note of unwatched(next.recipes)) session.say(`tripline: warning: ${note}`);
   session.say(`tripline: reloaded: ${String(next.recipes.length)} recipe(s) (${next.recipes.map((r) => r.id).join(', ')}), ${String(next.recipes.reduce((n, r) => n + r.exceptions.length, 0))} exception(s)`);
 }

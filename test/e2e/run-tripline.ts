@@ -20,6 +20,9 @@ export const RECIPE_ID = 'os_network_fingerprint';
 export const THREE_FILES = ['core/somaxconn', 'ipv4/ip_forward', 'unix/max_dgram_qlen'] as const;
 export const THREE_DIRS = [`${NET}/core`, `${NET}/ipv4`, `${NET}/unix`] as const;
 
+/** Whether the compiled eBPF sensor can run here (x86_64 with BTF); root is checked by the eBPF variants. */
+const COMPILED_SENSOR_RUNS = process.arch === 'x64' && existsSync('/sys/kernel/btf/vmlinux');
+
 /** Variables that would make tripline decide the environment by itself (the tests may run in CI). */
 const ENVIRONMENT_VARIABLES = [
   /^CI$/, /^GITHUB_/, /^GITLAB_CI$/, /^CI_/, /^BUILDKITE/, /^CIRCLE/, /^JENKINS_URL$/, /^TF_BUILD$/, /^BUILD_/,
@@ -32,9 +35,10 @@ export function cleanEnv(extra: Readonly<Record<string, string | undefined>> = {
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !ENVIRONMENT_VARIABLES.some((re) => re.test(k))) env[k] = v;
   }
-  // Which eBPF program the eBPF variants run (test/e2e-bpftrace pins bpftrace; auto otherwise).
-  const program = process.env.TRIPLINE_E2E_EBPF_PROGRAM;
-  if (program !== undefined) env.TRIPLINE_EBPF_PROGRAM = program;
+  // Which eBPF program the eBPF variants run: bpftrace where test/e2e-bpftrace pins it, else the
+  // compiled sensor wherever it can run, without the silent fallback a user gets (a program the
+  // kernel refuses must fail the tests, not pass them on bpftrace).
+  env.TRIPLINE_EBPF_PROGRAM = process.env.TRIPLINE_E2E_EBPF_PROGRAM ?? (COMPILED_SENSOR_RUNS ? 'compiled' : 'auto');
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) Reflect.deleteProperty(env, k);
     else env[k] = v;

@@ -117,7 +117,7 @@ export interface BpfParseFailure {
 }
 
 /** Why bits (see tripline.bt). */
-export const WHY = { netPrefix: 1, procPrefix: 2, dots: 4, relativeOnProc: 8, underNet: 16, statOnProc: 32 } as const;
+export const WHY = { netPrefix: 1, procPrefix: 2, dots: 4, relativeOnProc: 8, underNet: 16, statOnProc: 32, recipeRoot: 64 } as const;
 
 const LOST = /^Lost (\d+) events$/;
 const INT = /^-?\d{1,10}$/;

@@ -90,14 +90,35 @@ export const PROGRAM_PATH = fileURLToPath(new URL('../../../src/sensors/bpftrace
 
 /** The trees tripline.bt's in-kernel filter lets through; accesses elsewhere never reach user space. */
 export const EBPF_WATCHED_ROOTS: readonly string[] = ['/proc/sys/net'];
+/** The compiled sensor filters on this many other roots, each shorter than this many bytes (tripline-records.h). */
+const MAX_KERNEL_ROOTS = 8;
+const KERNEL_ROOT_BYTES = 127;
 
-/** One line per recipe root the eBPF sensor cannot see (a user recipe watching another tree). */
-export function unwatchedByEbpf(recipes: readonly Recipe[]): string[] {
+function coveredByProc(root: string): boolean {
+  return EBPF_WATCHED_ROOTS.some((w) => root === w || root.startsWith(`${w}/`));
+}
+
+/**
+ * The recipes' roots the compiled sensor is given to filter on in the kernel (besides
+ * /proc/sys/net): absolute, deduplicated, a root under another dropped, at most 8.
+ */
+export function kernelRoots(recipes: readonly Recipe[]): string[] {
+  const all = [...new Set(recipes.flatMap((r) => r.match.roots))].filter((root) => root.startsWith('/') && !coveredByProc(root)).sort();
+  const kept = all.filter((root) => !all.some((other) => other !== root && (other === '/' || root.startsWith(`${other}/`))));
+  return kept.filter((root) => Buffer.byteLength(root) <= KERNEL_ROOT_BYTES).slice(0, MAX_KERNEL_ROOTS);
+}
+
+/** One line per recipe root the running eBPF program cannot see (`given`: the roots the compiled sensor filters on). */
+export function unwatchedByEbpf(recipes: readonly Recipe[], install?: BpftraceInstallation, given: readonly string[] = []): string[] {
+  const compiled = install?.program === 'compiled';
   const out: string[] = [];
   for (const r of recipes) {
     for (const root of r.match.roots) {
-      if (EBPF_WATCHED_ROOTS.some((w) => root === w || root.startsWith(`${w}/`))) continue;
-      out.push(`recipe ${r.id} watches ${root}, which the eBPF sensor does not observe (its kernel filter passes only ${EBPF_WATCHED_ROOTS.join(', ')}); use the ptrace sensor (tripline run --sensor ptrace) for this recipe`);
+      if (coveredByProc(root)) continue;
+      if (compiled && given.some((g) => root === g || root.startsWith(`${g}/`) || g === '/')) continue;
+      out.push(compiled
+        ? `recipe ${r.id} watches ${root}, which the compiled eBPF sensor is not filtering on (it takes ${String(MAX_KERNEL_ROOTS)} roots of up to ${String(KERNEL_ROOT_BYTES)} bytes, given when it starts: a root added by a reload is watched from the next start); use --sensor ptrace, or restart watch`
+        : `recipe ${r.id} watches ${root}, which bpftrace's program does not observe (its kernel filter passes only ${EBPF_WATCHED_ROOTS.join(', ')}); use the compiled sensor or the ptrace sensor (tripline run --sensor ptrace) for this recipe`);
     }
   }
   return out;
@@ -108,6 +129,8 @@ const TRACEFS = '/sys/kernel/tracing';
 /** bpftrace compiles the program with LLVM first: 2 s idle, over 30 s measured beside two test suites and a busy loop per core. */
 const READY_TIMEOUT_MS = 90_000;
 const RELEASE_EVERY_MS = 25;
+/** The compiled sensor's hold floor (see newStream). */
+const COMPILED_HOLD_NS = 20_000_000n;
 
 /** Finds bpftrace and checks the privileges and tracefs it needs; mounts tracefs when absent. */
 export function probeBpftrace(env: NodeJS.ProcessEnv = process.env): BpftraceInstallation {
@@ -142,6 +165,8 @@ export interface BpftraceSensorOptions {
   readonly onDied?: (code: number | null, signal: NodeJS.Signals | null, stderr: string, lastSeenMs: number) => void;
   /** Pass nothing on until `limitTo` names the command to watch (for `run`); the kernel then sends only tripline's descendants. */
   readonly commandOnly?: boolean;
+  /** Other trees the compiled sensor filters on in the kernel (kernelRoots of the recipes); bpftrace's program sees /proc/sys/net only. */
+  readonly roots?: readonly string[];
 }
 
 /** How the sensor is doing (watch's health line, the detections' sensor block). */
@@ -217,7 +242,13 @@ export class BpftraceSensor {
 
   private newStream(): BpfEventStream {
     const commandOnly = this.options.commandOnly === true;
-    return new BpfEventStream({ procfs: this.options.procfs, offsetNs: this.offsetNs, commandOnly, kernelFiltered: commandOnly });
+    // The compiled sensor's one ring buffer hands records over in the order they were reserved,
+    // microseconds apart at worst: a short hold (which still grows if lateness is seen). bpftrace's
+    // per-CPU buffers trail each other by up to seconds under load.
+    const holdNs = this.install.program === 'compiled' ? COMPILED_HOLD_NS : undefined;
+    return new BpfEventStream({
+      procfs: this.options.procfs, offsetNs: this.offsetNs, commandOnly, kernelFiltered: commandOnly, ...(holdNs === undefined ? {} : { holdNs }),
+    });
   }
 
   /** Watches only `pid` and its descendants from now on (for `run`). */
@@ -258,7 +289,7 @@ export class BpftraceSensor {
     const name = sensorName(this.install);
     const params = [String(process.pid), String(statSync('/proc').dev), String(treeRoot)];
     const child = compiled
-      ? spawn(this.install.path, params, { env: {}, stdio: ['ignore', 'pipe', 'pipe'] })
+      ? spawn(this.install.path, [...params, ...(this.options.roots ?? [])], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn(this.install.path, ['-B', 'none', PROGRAM_PATH, ...params], {
         env: { ...process.env, BPFTRACE_STRLEN: '52', BPFTRACE_PERF_RB_PAGES: '1024', BPFTRACE_MAP_KEYS_MAX: '65536' },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,8 +4,10 @@
  * its records to stdout, unchanged (layout in tripline-records.h). Built statically by
  * scripts/build-sensor.sh; run as root by Tripline (src/sensors/compiled/compiled-sensor.ts).
  *
- *   tripline-sensor <TRIPLINE_PID> <PROC_DEV> <TREE_ROOT>
+ *   tripline-sensor <TRIPLINE_PID> <PROC_DEV> <TREE_ROOT> [ROOT...]
  *   tripline-sensor --probe        loads and attaches, prints what it attached, exits
+ * ROOT: up to 8 absolute paths (under 128 bytes) of the loaded recipes' trees besides
+ * /proc/sys/net, which the program filters on in the kernel.
  *
  * Besides the program's records it writes READY once attached, TICK every 100 ms (time goes on
  * when nothing is traced) and LOST whenever the kernel-side loss counters grew. Stops on
@@ -133,10 +135,21 @@ int main(int argc, char **argv)
 {
 	int probe = argc == 2 && strcmp(argv[1], "--probe") == 0;
 	__u64 self_pid = 0, proc_dev = 0, tree_root = 0;
-	if (!probe && (argc != 4 || parse_u64(argv[1], &self_pid) || parse_u64(argv[2], &proc_dev) || parse_u64(argv[3], &tree_root) ||
-		       self_pid > 0x7fffffff || tree_root > 0x7fffffff)) {
-		fprintf(stderr, "usage: tripline-sensor <TRIPLINE_PID> <PROC_DEV> <TREE_ROOT> | --probe\n");
+	if (!probe && (argc < 4 || argc > 4 + TL_MAX_ROOTS || parse_u64(argv[1], &self_pid) || parse_u64(argv[2], &proc_dev) ||
+		       parse_u64(argv[3], &tree_root) || self_pid > 0x7fffffff || tree_root > 0x7fffffff)) {
+		fprintf(stderr, "usage: tripline-sensor <TRIPLINE_PID> <PROC_DEV> <TREE_ROOT> [ROOT...] | --probe\n");
 		return 2;
+	}
+	/* The probe loads the program as a run with a root would: every path the verifier must accept. */
+	static char *probe_roots[] = { "/tripline-probe-root" };
+	char **root_args = probe ? probe_roots : argv + 4;
+	int nroots = probe ? 1 : argc - 4;
+	for (int i = 0; i < nroots; i++) {
+		size_t len = strlen(root_args[i]);
+		if (root_args[i][0] != '/' || len < 2 || len >= TL_ROOT_MAX) {
+			fprintf(stderr, "tripline-sensor: root %d (%s) is not an absolute path of 2 to %d bytes\n", i + 1, root_args[i], TL_ROOT_MAX - 1);
+			return 2;
+		}
 	}
 	libbpf_set_print(libbpf_print);
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
@@ -150,11 +163,24 @@ int main(int argc, char **argv)
 	skel->rodata->tripline_pid = (__u32)self_pid;
 	skel->rodata->proc_dev = proc_dev;
 	skel->rodata->tree_root = (__u32)tree_root;
+	skel->rodata->nroots = (__u32)nroots;
 	int err = tripline_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "tripline-sensor: the kernel refused the BPF program: %s\n", strerror(-err));
 		tripline_bpf__destroy(skel);
 		return 1;
+	}
+	for (int i = 0; i < nroots; i++) {
+		struct { __u32 len; char s[TL_ROOT_MAX]; } root;
+		memset(&root, 0, sizeof(root));
+		root.len = (__u32)strlen(root_args[i]);
+		memcpy(root.s, root_args[i], root.len);
+		__u32 key = (__u32)i;
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.roots), &key, &root, BPF_ANY) != 0) {
+			fprintf(stderr, "tripline-sensor: cannot set root %d: %s\n", i + 1, strerror(errno));
+			tripline_bpf__destroy(skel);
+			return 1;
+		}
 	}
 	err = tripline_bpf__attach(skel);
 	if (err) {

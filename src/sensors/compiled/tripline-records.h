@@ -38,7 +38,11 @@ enum tl_call {
 #define TL_WHY_DOTS 4              /* path starts with //, /. or .. */
 #define TL_WHY_RELATIVE_ON_PROC 8  /* relative path whose base is on procfs */
 #define TL_WHY_UNDER_NET 16        /* the kernel's dentry is sys/net or below, on procfs */
-#define TL_WHY_STAT_ON_PROC 32     /* a stat answered with procfs's st_dev */
+#define TL_WHY_STAT_ON_PROC 32     /* a stat answered with procfs's st_dev (statfs: procfs's f_type) */
+#define TL_WHY_ROOT 64             /* an absolute path in one of the recipes' other roots */
+
+#define TL_MAX_ROOTS 8             /* recipe roots besides /proc/sys/net the kernel filters on */
+#define TL_ROOT_MAX 128            /* bytes of a root, NUL included */
 
 #define TL_FLAG_PATH_AT_EXIT 1     /* the entry could not read the path; read at exit */
 #define TL_FLAG_PATH_UNREAD 2      /* the path could not be read at all */

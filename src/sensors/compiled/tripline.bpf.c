@@ -33,6 +33,8 @@ const volatile __u32 tripline_pid = 0;
 const volatile __u64 proc_dev = 0;
 /* 0 = every process (watch); else only its descendants (run). */
 const volatile __u32 tree_root = 0;
+/* How many entries of `roots` are set: trees of the loaded recipes besides /proc/sys/net. */
+const volatile __u32 nroots = 0;
 
 #define PROC_SUPER_MAGIC 0x9fa0
 #define TS_COMPAT 0x0002
@@ -59,6 +61,19 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } tree SEC(".maps");
+
+/* The recipes' other roots (canonical absolute paths, filled by the loader before attach). */
+struct root {
+	__u32 len;
+	char s[TL_ROOT_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TL_MAX_ROOTS);
+	__type(key, __u32);
+	__type(value, struct root);
+} roots SEC(".maps");
 
 /* One file call in flight per thread: its arguments and the path read at entry. */
 struct inflight {
@@ -258,14 +273,57 @@ static __always_inline __u32 why_from_string(const char *p, __u32 len, int *rela
 	return 0;
 }
 
+/* Whether an absolute path lies in one of the recipes' roots (the root itself or below it). */
+static __noinline int under_root(const char *p, __u32 plen)
+{
+	for (__u32 i = 0; i < TL_MAX_ROOTS; i++) {
+		if (i >= nroots)
+			break;
+		__u32 key = i;
+		struct root *r = bpf_map_lookup_elem(&roots, &key);
+		if (!r)
+			break;
+		__u32 len = r->len;
+		if (len == 0 || len >= TL_ROOT_MAX || len > plen)
+			continue;
+		int same = 1;
+		for (__u32 w = 0; w < TL_ROOT_MAX / 8; w++) {
+			if (w * 8 >= len)
+				break;
+			__u64 a = 0, b = 0;
+			bpf_probe_read_kernel(&a, 8, p + w * 8);
+			bpf_probe_read_kernel(&b, 8, r->s + w * 8);
+			__u32 rest = len - w * 8;
+			if (rest < 8) {
+				__u64 mask = (1ULL << (rest * 8)) - 1;
+				a &= mask;
+				b &= mask;
+			}
+			if (a != b) {
+				same = 0;
+				break;
+			}
+		}
+		if (!same)
+			continue;
+		char next = 0;
+		bpf_probe_read_kernel(&next, 1, p + len);
+		if (len == plen || next == '/' || next == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Walks a dentry up to its filesystem's root, names leaf first into the record. Returns the
  * depth (components below the root; TL_MAX_NAMES means "that many or more"), or -1 when the
  * dentry is not on procfs. Sets TL_WHY_UNDER_NET when it lies at or below sys/net.
  */
-static __noinline int walk(struct dentry *d, struct tl_file *r)
+/* Global (not static): the verifier checks it once, not at every call in every path. */
+__noinline int walk(__u64 dentry, struct tl_file *r)
 {
-	if (!d)
+	struct dentry *d = (struct dentry *)dentry;
+	if (!d || !r)
 		return -1;
 	struct super_block *sb = BPF_CORE_READ(d, d_sb);
 	if (!sb || BPF_CORE_READ(sb, s_magic) != PROC_SUPER_MAGIC)
@@ -544,6 +602,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	int has_path = c->path_state == TL_PATH_ENTRY || c->path_state == TL_PATH_EXIT;
 	if (has_path)
 		why = why_from_string(c->path, plen, &rel);
+	if (has_path && !rel && why == 0 && nroots != 0 && under_root(c->path, plen))
+		why |= TL_WHY_ROOT;
 	if (c->path_state == TL_PATH_FAULT)
 		r->flags |= TL_FLAG_PATH_UNREAD;
 	r->why = why;
@@ -564,7 +624,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		r->rk = 'b';
 	}
 	if (d) {
-		int depth = walk(d, r);
+		int depth = walk((__u64)d, r);
 		if (depth >= 0 && r->rk == 'b')
 			r->why |= TL_WHY_RELATIVE_ON_PROC;
 		if (depth < 0)
@@ -603,6 +663,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		emit = w != 0;
 	else /* stat family, statfs */
 		emit = w != 0 && (rel != 2 || (w & TL_WHY_UNDER_NET));
+	/* A path in another recipe's tree leaves the kernel whatever the call. */
+	if (w & TL_WHY_ROOT)
+		emit = 1;
 	/* A path that could not be read at all is not judged by its string: say it was missed. */
 	if (!emit && (r->flags & TL_FLAG_PATH_UNREAD) && (w & TL_WHY_RELATIVE_ON_PROC))
 		emit = 1;
@@ -673,11 +736,13 @@ int BPF_PROG(on_uring_submit, struct io_kiocb *req)
 	__u32 plen = (n - 1) & (TL_PATH_MAX - 1);
 	int rel = 0;
 	r->why = why_from_string(r->path, plen, &rel);
+	if (!rel && r->why == 0 && nroots != 0 && under_root(r->path, plen))
+		r->why |= TL_WHY_ROOT;
 	struct task_struct *t = bpf_get_current_task_btf();
 	if (rel) {
 		struct dentry *d = dfd == AT_FDCWD ? cwd_dentry(t) : fd_dentry(t, dfd);
 		r->rk = 'b';
-		if (walk(d, r) >= 0)
+		if (walk((__u64)d, r) >= 0)
 			r->why |= TL_WHY_RELATIVE_ON_PROC;
 		else
 			r->rk = '-';
