@@ -90,7 +90,8 @@ function viaBpftrace(c: Case): Record<string, unknown>[] {
 function viaCompiled(c: Case): Record<string, unknown>[] {
   const b = c.bpf;
   const path = Buffer.from(b.path);
-  const r = Buffer.alloc(LAYOUT.file.path + path.length);
+  const names = Buffer.from(b.names.map((n) => `${n}\0`).join(''));
+  const r = Buffer.alloc(LAYOUT.file.data + names.length + path.length);
   r.writeUInt32LE(7, 0);
   r.writeUInt32LE(r.length, 4);
   r.writeBigUInt64LE(2000n, 8);
@@ -102,11 +103,12 @@ function viaCompiled(c: Case): Record<string, unknown>[] {
   r.writeInt8(b.rk === '-' ? -1 : b.names.length, 36);
   r.writeUInt16LE(path.length, 38);
   r.writeInt32LE(b.dfd, 40);
-  r.writeUInt32LE(b.why, 44);
+  r.writeUInt16LE(b.why, 44);
+  r.writeUInt16LE(names.length, 46);
   r.writeBigUInt64LE(BigInt(b.arg), 48);
   r.writeBigInt64LE(BigInt(b.ret), 56);
-  b.names.forEach((n, i) => r.write(n, LAYOUT.file.names + i * LAYOUT.nameMax));
-  path.copy(r, LAYOUT.file.path);
+  names.copy(r, LAYOUT.file.data);
+  path.copy(r, LAYOUT.file.data + names.length);
   const stream = new BpfEventStream({ procfs: NOTHING, offsetNs: 0n });
   stream.push('READY\t1000\t0.0\t1\t0\t0');
   stream.pushRecord(new RecordDecoder().decode(r));

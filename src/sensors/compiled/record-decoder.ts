@@ -13,10 +13,14 @@ export const LAYOUT = {
   fork: 56,
   exit: 56,
   exec: { argv: 88, filename: 88 + 1024, max: 88 + 1024 + 4096 },
-  file: { names: 64, path: 64 + 16 * 64, max: 64 + 16 * 64 + 4096 },
+  /** The FILE record: a 64-byte head, then names_len bytes of packed names, then the path. */
+  file: { data: 64, max: 64 + 2048 + 4096 },
   maxNames: 16,
   nameMax: 64,
 } as const;
+
+/** No record is longer. */
+const MAX_RECORD = Math.max(LAYOUT.exec.max, LAYOUT.file.max);
 
 /** The records' own version (tl_ready.version): a loader of another version is refused. */
 export const RECORDS_VERSION = 1;
@@ -41,6 +45,19 @@ export type DecodedRecord = BpfRecord | BpfParseFailure;
 /** A stream out of step (a record size that cannot be): nothing after it can be trusted. */
 export class RecordStreamError extends Error {}
 
+/** NUL-terminated strings packed one after another. */
+function packedStrings(buf: Buffer): string[] {
+  const out: string[] = [];
+  let start = 0;
+  while (start < buf.length) {
+    const end = buf.indexOf(0, start);
+    const stop = end === -1 ? buf.length : end;
+    out.push(buf.toString('utf8', start, stop));
+    start = stop + 1;
+  }
+  return out;
+}
+
 function cString(buf: Buffer, start: number, max: number): string {
   const end = buf.indexOf(0, start);
   return buf.toString('utf8', start, end === -1 || end > start + max ? start + max : end);
@@ -57,7 +74,7 @@ export class RecordDecoder {
     let off = 0;
     while (buf.length - off >= LAYOUT.header) {
       const size = buf.readUInt32LE(off + 4);
-      if (size < LAYOUT.header || size > LAYOUT.exec.max) throw new RecordStreamError(`record of impossible size ${size} at byte ${off}`);
+      if (size < LAYOUT.header || size > MAX_RECORD) throw new RecordStreamError(`record of impossible size ${size} at byte ${off}`);
       if (buf.length - off < size) break;
       onRecord(this.decode(buf.subarray(off, off + size)));
       off += size;
@@ -126,24 +143,25 @@ export class RecordDecoder {
   }
 
   private file(r: Buffer, ns: bigint): FileRecord | BpfParseFailure {
-    if (r.length < LAYOUT.file.path) return { type: 'unparsed', reason: `short FILE record (${r.length} bytes)` };
+    if (r.length < LAYOUT.file.data) return { type: 'unparsed', reason: `short FILE record (${r.length} bytes)` };
     const kind = r.readUInt16LE(32);
     const compat = r.readUInt8(34) !== 0;
     const rk = String.fromCharCode(r.readUInt8(35));
     const depth = r.readInt8(36);
     const flags = r.readUInt8(37);
     const pathLength = r.readUInt16LE(38);
+    const namesLength = r.readUInt16LE(46);
     const name = CALLS[kind];
     if (name === undefined || name === '') return { type: 'unparsed', reason: `unknown call kind ${kind}` };
     if (rk !== 'o' && rk !== 'b' && rk !== '-') return { type: 'unparsed', reason: 'bad FILE resolution kind' };
-    if (LAYOUT.file.path + pathLength > r.length) return { type: 'unparsed', reason: 'FILE path past the record' };
-    const names: string[] = [];
-    const shown = depth < 0 ? 0 : Math.min(depth, LAYOUT.maxNames);
-    for (let i = 0; i < shown; i++) names.push(cString(r, LAYOUT.file.names + i * LAYOUT.nameMax, LAYOUT.nameMax));
+    const pathAt = LAYOUT.file.data + namesLength;
+    if (pathAt + pathLength > r.length) return { type: 'unparsed', reason: 'FILE path past the record' };
+    const names = depth < 0 ? [] : packedStrings(r.subarray(LAYOUT.file.data, pathAt)).slice(0, LAYOUT.maxNames);
+    if (depth >= 0 && names.length !== Math.min(depth, LAYOUT.maxNames)) return { type: 'unparsed', reason: `FILE names (${names.length}) do not match its depth (${depth})` };
     return {
       type: 'file', ns, syscall: compat ? `i386:${name}` : name, tgid: r.readUInt32LE(16), execId: r.readUInt32LE(20), startNs: r.readBigUInt64LE(24),
-      dfd: r.readInt32LE(40), arg: Number(r.readBigUInt64LE(48) & 0xffffffffn), ret: Number(r.readBigInt64LE(56)), why: r.readUInt32LE(44),
-      path: r.toString('utf8', LAYOUT.file.path, LAYOUT.file.path + pathLength), resolvedKind: rk,
+      dfd: r.readInt32LE(40), arg: Number(r.readBigUInt64LE(48) & 0xffffffffn), ret: Number(r.readBigInt64LE(56)), why: r.readUInt16LE(44),
+      path: r.toString('utf8', pathAt, pathAt + pathLength), resolvedKind: rk,
       // Deeper than the walk goes: the names are not the whole path (no complete path can be made from them).
       depth: (flags & FILE_FLAG.deep) !== 0 ? LAYOUT.maxNames + 1 : depth, names,
       pathWhole: (flags & FILE_FLAG.pathUnread) === 0, resultUnknown: (flags & FILE_FLAG.resultUnknown) !== 0,

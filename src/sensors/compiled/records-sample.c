@@ -56,13 +56,14 @@ int main(void)
 	file.why = TL_WHY_NET | TL_WHY_UNDER_NET;
 	file.arg = 0x80000;
 	file.ret = 3;
-	strcpy(file.names[0], "somaxconn");
-	strcpy(file.names[1], "core");
-	strcpy(file.names[2], "net");
-	strcpy(file.names[3], "sys");
-	strcpy(file.path, "/proc/sys/net/core/somaxconn");
-	file.path_len = strlen(file.path);
-	file.size = offsetof(struct tl_file, path) + file.path_len;
+	/* Names packed leaf first, each with its NUL, then the path. */
+	static const char names[] = "somaxconn\0core\0net\0sys";
+	memcpy(file.data, names, sizeof(names));
+	file.names_len = sizeof(names);
+	const char *path = "/proc/sys/net/core/somaxconn";
+	file.path_len = strlen(path);
+	memcpy(file.data + file.names_len, path, file.path_len);
+	file.size = offsetof(struct tl_file, data) + file.names_len + file.path_len;
 	out(&file, file.size);
 	struct tl_exit ex = { .type = TL_REC_EXIT, .size = sizeof(ex), .ns = 5000, .tgid = 102, .exec_id = 4, .start = 6000, .status = 2 << 8 };
 	strcpy(ex.comm, "cat");

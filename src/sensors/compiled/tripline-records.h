@@ -12,6 +12,9 @@
 #define TL_ARGV_MAX 1024
 #define TL_MAX_NAMES 16
 #define TL_NAME_MAX 64
+/* Room for the packed names: TL_MAX_NAMES * TL_NAME_MAX, doubled so offsets masked with
+ * (TL_NAMES_SPACE - 1) always leave a whole path's room after them (the verifier's bounds). */
+#define TL_NAMES_SPACE 2048
 
 enum tl_record_type {
 	TL_REC_READY = 1, /* loader: attached */
@@ -143,11 +146,15 @@ struct tl_file {
 	__u8 flags;
 	__u16 path_len;
 	__s32 dfd;
-	__u32 why;
+	__u16 why;
+	__u16 names_len;
 	__u64 arg;
 	__s64 ret;
-	char names[TL_MAX_NAMES][TL_NAME_MAX];
-	char path[TL_PATH_MAX];
+	/*
+	 * names_len bytes of dentry names, each NUL-terminated, leaf first (the `depth` names below
+	 * the procfs root), then path_len bytes of the path. The record ends there (`size`).
+	 */
+	char data[TL_NAMES_SPACE + TL_PATH_MAX];
 };
 
 #endif

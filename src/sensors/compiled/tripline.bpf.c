@@ -44,7 +44,7 @@ const volatile __u32 nroots = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, 32 << 20);
 } events SEC(".maps");
 
 /* Records the ring buffer had no room for, and calls whose state could not be kept: per CPU. */
@@ -110,6 +110,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tl_exec);
 } exec_scratch SEC(".maps");
+
+/* The path of an io_uring request, copied from the kernel before its record is built. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[TL_PATH_MAX]);
+} uring_path SEC(".maps");
 
 static __always_inline void count_lost(__u32 which)
 {
@@ -329,23 +337,31 @@ __noinline int walk(__u64 dentry, struct tl_file *r)
 	if (!sb || BPF_CORE_READ(sb, s_magic) != PROC_SUPER_MAGIC)
 		return -1;
 	int depth = 0;
+	__u32 off = 0, last = 0, before_last = 0;
 	for (int i = 0; i < TL_MAX_NAMES; i++) {
 		struct dentry *parent = BPF_CORE_READ(d, d_parent);
 		if (!parent || parent == d)
 			break;
 		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-		bpf_probe_read_kernel_str(r->names[i], TL_NAME_MAX, name);
+		long n = bpf_probe_read_kernel_str(r->data + (off & (TL_NAMES_SPACE - 1)), TL_NAME_MAX, name);
+		if (n <= 0) {
+			r->data[off & (TL_NAMES_SPACE - 1)] = 0;
+			n = 1;
+		}
+		before_last = last;
+		last = off;
+		off += n;
 		depth++;
 		d = parent;
 	}
 	r->depth = depth;
+	r->names_len = off;
 	/* Complete walk (reached the root): the two root-most names tell sys/net. */
 	struct dentry *top = BPF_CORE_READ(d, d_parent);
 	if (top == d && depth >= 2) {
-		int s = (depth - 1) & (TL_MAX_NAMES - 1);
-		int n = (depth - 2) & (TL_MAX_NAMES - 1);
-		if (r->names[s][0] == 's' && r->names[s][1] == 'y' && r->names[s][2] == 's' && r->names[s][3] == 0 &&
-		    r->names[n][0] == 'n' && r->names[n][1] == 'e' && r->names[n][2] == 't' && r->names[n][3] == 0)
+		char *sys = r->data + (last & (TL_NAMES_SPACE - 1));
+		char *net = r->data + (before_last & (TL_NAMES_SPACE - 1));
+		if (sys[0] == 's' && sys[1] == 'y' && sys[2] == 's' && sys[3] == 0 && net[0] == 'n' && net[1] == 'e' && net[2] == 't' && net[3] == 0)
 			r->why |= TL_WHY_UNDER_NET;
 	} else if (top != d) {
 		r->flags |= TL_FLAG_DEEP;
@@ -387,15 +403,23 @@ static __always_inline struct tl_file *new_file_record(void)
 	r->why = 0;
 	r->flags = 0;
 	r->path_len = 0;
-	for (int i = 0; i < TL_MAX_NAMES; i++)
-		r->names[i][0] = 0;
+	r->names_len = 0;
 	return r;
 }
 
-static __always_inline void submit_file(struct tl_file *r)
+/* Appends the path after the names and sends the record, as long as it is. */
+static __always_inline void submit_file(struct tl_file *r, const char *path, __u32 plen)
 {
-	__u32 size = offsetof(struct tl_file, path) + (r->path_len & (TL_PATH_MAX - 1));
+	__u32 names = r->names_len & (TL_NAMES_SPACE - 1);
+	plen &= TL_PATH_MAX - 1;
+	r->names_len = names;
+	r->path_len = plen;
+	if (plen > 0)
+		bpf_probe_read_kernel(r->data + names, plen, path);
+	__u32 size = offsetof(struct tl_file, data) + names + plen;
 	r->size = size;
+	if (size > sizeof(*r))
+		return;
 	if (bpf_ringbuf_output(&events, r, size, 0) != 0)
 		count_lost(TL_LOST_RINGBUF);
 }
@@ -686,10 +710,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		r->arg = flags;
 	}
 	r->ret = ret;
-	r->path_len = plen;
-	if (plen > 0)
-		bpf_probe_read_kernel(r->path, plen, c->path);
-	submit_file(r);
+	submit_file(r, c->path, plen);
 	return 0;
 }
 
@@ -729,14 +750,18 @@ int BPF_PROG(on_uring_submit, struct io_kiocb *req)
 	}
 	if (!fn)
 		return 0;
+	__u32 zero = 0;
+	char *path = bpf_map_lookup_elem(&uring_path, &zero);
+	if (!path)
+		return 0;
 	const char *name = BPF_CORE_READ(fn, name);
-	long n = bpf_probe_read_kernel_str(r->path, TL_PATH_MAX, name);
+	long n = bpf_probe_read_kernel_str(path, TL_PATH_MAX, name);
 	if (n <= 0)
 		return 0;
 	__u32 plen = (n - 1) & (TL_PATH_MAX - 1);
 	int rel = 0;
-	r->why = why_from_string(r->path, plen, &rel);
-	if (!rel && r->why == 0 && nroots != 0 && under_root(r->path, plen))
+	r->why = why_from_string(path, plen, &rel);
+	if (!rel && r->why == 0 && nroots != 0 && under_root(path, plen))
 		r->why |= TL_WHY_ROOT;
 	struct task_struct *t = bpf_get_current_task_btf();
 	if (rel) {
@@ -758,7 +783,6 @@ int BPF_PROG(on_uring_submit, struct io_kiocb *req)
 	r->dfd = dfd;
 	r->arg = arg;
 	r->ret = 0;
-	r->path_len = plen;
-	submit_file(r);
+	submit_file(r, path, plen);
 	return 0;
 }
