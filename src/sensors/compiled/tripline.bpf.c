@@ -214,31 +214,32 @@ static __always_inline struct call_shape compat_shape(long nr)
 	return SHAPE(0, -1, -1, -1, -1);
 }
 
+/* Direct loads: tp_btf hands over trusted pointers, no helper call per register (this runs on every system call). */
 static __always_inline __u64 reg_arg(struct pt_regs *regs, int compat, int i)
 {
 	if (compat) {
 		switch (i) {
-		case 0: return (__u32)BPF_CORE_READ(regs, bx);
-		case 1: return (__u32)BPF_CORE_READ(regs, cx);
-		case 2: return (__u32)BPF_CORE_READ(regs, dx);
-		case 3: return (__u32)BPF_CORE_READ(regs, si);
-		case 4: return (__u32)BPF_CORE_READ(regs, di);
+		case 0: return (__u32)regs->bx;
+		case 1: return (__u32)regs->cx;
+		case 2: return (__u32)regs->dx;
+		case 3: return (__u32)regs->si;
+		case 4: return (__u32)regs->di;
 		}
 		return 0;
 	}
 	switch (i) {
-	case 0: return BPF_CORE_READ(regs, di);
-	case 1: return BPF_CORE_READ(regs, si);
-	case 2: return BPF_CORE_READ(regs, dx);
-	case 3: return BPF_CORE_READ(regs, r10);
-	case 4: return BPF_CORE_READ(regs, r8);
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->r10;
+	case 4: return regs->r8;
 	}
 	return 0;
 }
 
 static __always_inline int is_compat(struct task_struct *t)
 {
-	return (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT) != 0;
+	return (t->thread_info.status & TS_COMPAT) != 0;
 }
 
 /* ---------------------------------------------------------------- path classification ---- */
@@ -603,6 +604,13 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
+	/* Most system calls are none of ours: the table says so before any state is looked up. */
+	long nr = regs->orig_ax;
+	int compat = is_compat(t);
+	if (!compat)
+		nr &= ~X32_BIT;
+	if ((compat ? compat_shape(nr) : native_shape(nr)).kind == 0)
+		return 0;
 	struct inflight *c = bpf_task_storage_get(&calls, t, 0, 0);
 	if (!c || !c->active)
 		return 0;
