@@ -267,7 +267,13 @@ export class BpftraceSensor {
       const fallback = this.install.fallback;
       if (!(error instanceof SensorUnavailableError) || fallback === undefined) throw error;
       this.fallbackReason = error.message;
-      this.install = fallback();
+      try {
+        this.install = fallback();
+      } catch (fallbackError) {
+        if (!(fallbackError instanceof SensorUnavailableError)) throw fallbackError;
+        // Neither program can run: both reasons, the compiled sensor's first.
+        throw new SensorUnavailableError(`${error.message}; and bpftrace, the fallback, cannot run: ${fallbackError.message}`, fallbackError.hint);
+      }
       await this.startProgram();
     }
   }
