@@ -323,6 +323,8 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, e
     signals.setTarget(rootPid);
   }
   let status: { code: number | null; signal: NodeJS.Signals | null };
+  /** The last barrier came back with nothing of the command left: stopping needs no other. */
+  let settled = false;
   try {
     status = await new Promise((resolve, reject) => {
       child.once('error', reject);
@@ -336,20 +338,25 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, e
     // says who is really still there, so an exit line bpftrace lost cannot hang the run.
     let quietSince: number | undefined;
     const anyAlive = (): boolean => sensor.monitoredPids().some((pid) => existsSync(`/proc/${pid}`));
+    // The compiled sensor's records come in order: its barrier alone says every fork before it is known.
+    const quietMs = (): number => (sensor.ordered ? 0 : sensor.holdMs() + QUIET_AFTER_EXIT_MS);
     while (died === undefined) {
       if (anyAlive()) quietSince = undefined;
       else quietSince ??= Date.now();
-      if (quietSince !== undefined && Date.now() - quietSince > sensor.holdMs() + QUIET_AFTER_EXIT_MS) {
-        // A background child whose FORK line was later than the hold is known only once bpftrace
-        // has caught up: ask, and go on waiting if one turns out to be alive.
-        await sensor.settle();
-        if (!anyAlive()) break;
+      if (quietSince !== undefined && Date.now() - quietSince >= quietMs()) {
+        // A background child whose FORK line was later than the hold is known only once the
+        // sensor has caught up: ask, and go on waiting if one turns out to be alive.
+        const caughtUp = await sensor.settle();
+        if (!anyAlive()) {
+          settled = caughtUp;
+          break;
+        }
         quietSince = undefined;
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, sensor.ordered ? 10 : 50));
     }
   } finally {
-    await sensor.stop();
+    await sensor.stop({ settled });
   }
   if (died !== undefined) warnings.push(died);
   const h = sensor.health();

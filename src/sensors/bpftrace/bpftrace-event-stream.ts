@@ -263,10 +263,13 @@ export class BpfEventStream {
    * Events of every line older than the hold, in time and causal order: older than `nowNs -
    * hold` and than the newest line read minus the hold (a reader that stalled has lines of
    * other CPUs still in the pipe, older than its clock says). All of them when `nowNs` is undefined.
+   * `throughNs`: a barrier's time, after its hold: everything up to it has arrived.
    */
-  release(nowNs?: bigint): SensorEvent[] {
+  release(nowNs?: bigint, throughNs?: bigint): SensorEvent[] {
     const basis = nowNs === undefined ? undefined : nowNs < this.maxSeenNs ? nowNs : this.maxSeenNs;
-    const cutoff = basis === undefined ? undefined : basis - this.holdNs;
+    const held = basis === undefined ? undefined : basis - this.holdNs;
+    // A barrier that came back (and waited its hold) vouches for everything up to its own time.
+    const cutoff = held === undefined || throughNs === undefined || throughNs < held ? held : throughNs;
     let n = 0;
     while (n < this.queue.length && (cutoff === undefined || (this.queue[n]?.ns ?? 0n) <= cutoff)) n++;
     const out: SensorEvent[] = [];

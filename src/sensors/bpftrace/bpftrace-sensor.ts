@@ -388,16 +388,22 @@ export class BpftraceSensor {
    * (SIGINT, harmless to every traced process) and delivers everything left. `drained` says
    * whether the wait succeeded within DRAIN_TIMEOUT_MS.
    */
-  async stop(): Promise<void> {
+  async stop(options: { readonly settled?: boolean } = {}): Promise<void> {
     if (this.child === undefined) return;
     const child = this.child;
-    // A bpftrace that already died (watch between restarts) has nothing left to catch up on: its gap is reported.
+    // A bpftrace that already died (watch between restarts) has nothing left to catch up on: its
+    // gap is reported. `settled`: the caller's settle() just succeeded with nothing left to watch.
     const running = child.exitCode === null && child.signalCode === null;
-    this.drained = running ? await this.drain() : true;
+    this.drained = running && options.settled !== true ? await this.drain() : true;
     this.stopping = true;
     child.kill('SIGINT');
     await this.closed;
     this.child = undefined;
+  }
+
+  /** Whether the program delivers its records in the order they happened (one ring buffer): then nothing arrives later than a barrier. */
+  get ordered(): boolean {
+    return this.install.program === 'compiled';
   }
 
   /** Whether bpftrace has delivered everything up to now (within DRAIN_TIMEOUT_MS), without stopping it. */
@@ -425,18 +431,22 @@ export class BpftraceSensor {
       if (Date.now() > deadline || !running()) return false;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    // Other CPUs' buffers trail by at most the lateness seen: wait that long past the barrier.
-    const until = process.hrtime.bigint() + this.stream.holdNs;
+    // Other CPUs' buffers trail by at most the lateness seen: wait that long past the barrier
+    // (the compiled sensor's one ordered buffer needs no wait), then hand over everything up to
+    // the barrier now, not at the next periodic release.
+    const barrierNs = this.stream.syncNs;
+    const until = process.hrtime.bigint() + (this.ordered ? 0n : this.stream.holdNs);
     while (process.hrtime.bigint() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    this.deliverFrom(this.stream, process.hrtime.bigint(), barrierNs);
     return true;
   }
 
   /** The first error the event consumer threw (the sensor keeps running). */
   consumerError: Error | undefined;
 
-  private deliverFrom(stream: BpfEventStream, nowNs?: bigint): void {
+  private deliverFrom(stream: BpfEventStream, nowNs?: bigint, throughNs?: bigint): void {
     try {
-      const events = stream.release(nowNs);
+      const events = stream.release(nowNs, throughNs);
       if (events.length > 0) this.options.onEvents(events);
     } catch (error) {
       this.consumerError ??= error instanceof Error ? error : new Error(String(error));
