@@ -1,6 +1,6 @@
 // `tripline watch`: the host-wide daemon. Every process on the host under the eBPF sensor,
 // each detection printed as it is made and reported when final, until SIGINT/SIGTERM. If
-// bpftrace dies it is restarted with backoff and the gap is reported.
+// the sensor (the compiled eBPF sensor, or bpftrace) dies it is restarted with backoff and the gap is reported.
 
 import type { Recipe } from '../model/recipe.ts';
 import { loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
