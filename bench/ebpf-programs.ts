@@ -9,28 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { COMPILED_SENSOR_PATH, PROGRAM_PATH } from '../src/sensors/bpftrace/bpftrace-sensor.ts';
+import { median, startWatch, timeOnce, TRIPLINE } from './timing.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const TRIPLINE = join(ROOT, 'bin/tripline.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 type Program = 'compiled' | 'bpftrace';
 const PROGRAMS: readonly Program[] = ['compiled', 'bpftrace'];
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-function timeOnce(command: readonly string[], env: NodeJS.ProcessEnv = process.env): number {
-  const [file, ...args] = command;
-  if (file === undefined) throw new Error('empty command');
-  const start = performance.now();
-  const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore'], env });
-  const ms = performance.now() - start;
-  if (r.status !== 0) throw new Error(`${command.join(' ')} exited ${String(r.status)} ${String(r.signal)}`);
-  return ms;
-}
 
 function envFor(program: Program): NodeJS.ProcessEnv {
   return { ...process.env, TRIPLINE_EBPF_PROGRAM: program };
@@ -63,26 +47,6 @@ async function attachDetach(program: Program): Promise<{ attachMs: number; detac
   child.kill('SIGINT');
   await exited;
   return { attachMs, detachMs: performance.now() - stopAt };
-}
-
-/** Starts `tripline watch --quiet` with `program` and resolves once attached; returns a stopper. */
-async function startWatch(program: Program): Promise<() => Promise<void>> {
-  const child = spawn('node', [TRIPLINE, 'watch', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'], env: envFor(program) });
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString('utf8');
-      if (err.includes('tripline: watching')) resolve();
-    });
-    child.once('exit', () => {
-      reject(new Error(`watch ended: ${err}`));
-    });
-  });
-  return async () => {
-    const done = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGINT');
-    await done;
-  };
 }
 
 function row(name: string, cells: readonly string[]): void {
@@ -136,7 +100,7 @@ export async function benchEbpfPrograms(): Promise<void> {
         t.runc?.push(timeOnce(['node', TRIPLINE, 'run', '--quiet', '--sensor', 'ebpf', '--', ...w.command], envFor('compiled')));
         t.runb?.push(timeOnce(['node', TRIPLINE, 'run', '--quiet', '--sensor', 'ebpf', '--', ...w.command], envFor('bpftrace')));
         for (const p of PROGRAMS) {
-          const stop = await startWatch(p);
+          const stop = await startWatch(envFor(p));
           try {
             t[p === 'compiled' ? 'watchc' : 'watchb']?.push(timeOnce(w.command));
           } finally {

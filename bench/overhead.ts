@@ -4,7 +4,7 @@
 // (bench/recipe-loading.ts); the memory of a long watch (bench/memory.ts). Run with
 // `npm run bench` (after `npm run build`).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +17,9 @@ import { benchEbpfPrograms } from './ebpf-programs.ts';
 import { benchMemory } from './memory.ts';
 import { benchEvidenceUnderLoad } from './evidence-under-load.ts';
 import { benchRecipeLoading, benchReload } from './recipe-loading.ts';
+import { median, startWatch, timeOnce, TRIPLINE } from './timing.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const TRIPLINE = join(ROOT, 'bin/tripline.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 interface Workload {
@@ -38,22 +38,6 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'sh loop, 20 cats', command: ['sh', '-c', 'for i in $(seq 20); do cat /proc/sys/net/core/somaxconn; done'] },
 ];
 
-function timeOnce(command: readonly string[]): number {
-  const [file, ...args] = command;
-  if (file === undefined) throw new Error('empty command');
-  const start = performance.now();
-  const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'ignore'] });
-  const ms = performance.now() - start;
-  if (r.status !== 0) throw new Error(`${command.join(' ')} exited ${String(r.status)} ${String(r.signal)}`);
-  return ms;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
 function benchWorkloads(): void {
   console.log(`# ptrace sensor: wall time, median of ${RUNS} alternating runs (bare, then under tripline run --quiet --sensor ptrace)`);
   console.log('workload'.padEnd(32), 'bare ms'.padStart(10), 'tripline ms'.padStart(12), 'ratio'.padStart(8));
@@ -69,26 +53,6 @@ function benchWorkloads(): void {
     const t = median(traced);
     console.log(w.name.padEnd(32), b.toFixed(0).padStart(10), t.toFixed(0).padStart(12), `${(t / b).toFixed(2)}×`.padStart(8));
   }
-}
-
-/** Starts `tripline watch --quiet` and resolves once it is attached; returns a stopper. */
-async function startWatch(): Promise<() => Promise<void>> {
-  const child = spawn('node', [TRIPLINE, 'watch', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString('utf8');
-      if (err.includes('tripline: watching')) resolve();
-    });
-    child.once('exit', () => {
-      reject(new Error(`watch ended: ${err}`));
-    });
-  });
-  return async () => {
-    const done = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGINT');
-    await done;
-  };
 }
 
 async function benchEbpf(): Promise<void> {
