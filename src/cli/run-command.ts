@@ -110,7 +110,7 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
     command: 'run', environment: options.environment, recipes: options.recipes, outputs: options.outputs, notices: !options.quiet, sensor: sensorInfo,
     ...(options.trace === undefined ? {} : { trace: options.trace }),
   }, io);
-  if (why !== undefined && !options.quiet) session.say(`tripline: sensor: ${why}`);
+  if (why !== undefined && !options.quiet) session.say(`tripline: sensor: ${visible(why)}`);
 
   const startedMs = Date.now();
   const signals = new SignalForwarder();
@@ -314,7 +314,7 @@ async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, e
   if (sensor.fallbackReason !== undefined && !options.quiet) {
     session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
   }
-  for (const note of unwatchedByEbpf(options.recipes, sensor.install, sensor.options.roots)) session.say(`tripline: warning: ${note}`);
+  for (const note of unwatchedByEbpf(options.recipes, sensor.install, sensor.options.roots)) session.say(`tripline: warning: ${visible(note)}`);
   const [file = '', ...args] = options.command;
   const child = spawn(file, args, { cwd: io.cwd, env: io.env, stdio: 'inherit' });
   const rootPid = child.pid;

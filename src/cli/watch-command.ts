@@ -165,10 +165,10 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   try {
     await sensor.start();
     if (sensor.fallbackReason !== undefined) session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
-    else if (install.why !== undefined) session.say(`tripline: sensor: ${sensorName(install)} (${install.why})`);
+    else if (install.why !== undefined) session.say(`tripline: sensor: ${sensorName(install)} (${visible(install.why)})`);
     watching = true;
     lastHealth = { atMs: Date.now(), lines: sensor.health().lines };
-    for (const note of unwatchedByEbpf(config.recipes, sensor.install, sensor.options.roots)) session.say(`tripline: warning: ${note}`);
+    for (const note of unwatchedByEbpf(config.recipes, sensor.install, sensor.options.roots)) session.say(`tripline: warning: ${visible(note)}`);
     setReload(() => {
       if (stopping) return;
       // Log rotation: output files are opened afresh at their paths (and failing ones retried now).
@@ -233,6 +233,6 @@ function reloadRecipes(outcome: ReloadOutcome, session: DetectionSession, unwatc
   }
   for (const d of next.recipeDiagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
   session.replaceRecipes(next.recipes);
-  for (const note of unwatched(next.recipes)) session.say(`tripline: warning: ${note}`);
+  for (const note of unwatched(next.recipes)) session.say(`tripline: warning: ${visible(note)}`);
   session.say(`tripline: reloaded: ${String(next.recipes.length)} recipe(s) (${next.recipes.map((r) => r.id).join(', ')}), ${String(next.recipes.reduce((n, r) => n + r.exceptions.length, 0))} exception(s)`);
 }
