@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { COMPILED_SENSOR_PATH, PROGRAM_PATH } from '../src/sensors/bpftrace/bpftrace-sensor.ts';
+import { COMPILED_SENSOR_PATH, PROGRAM_PATH } from '../src/sensors/ebpf-sensor.ts';
 import { median, startWatch, timeOnce, TRIPLINE } from './timing.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;

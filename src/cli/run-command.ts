@@ -13,7 +13,7 @@ import type { ProcessInfo } from '../model/process-info.ts';
 import type { Recipe } from '../model/recipe.ts';
 import { visible } from '../outputs/terminal-text.ts';
 import { formatQuietSummary, formatReport } from '../outputs/text-report.ts';
-import { BpftraceSensor, kernelRoots, probeEbpf, sensorName, unwatchedByEbpf, type BpftraceInstallation } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { EbpfSensor, kernelRoots, probeEbpf, sensorName, unwatchedByEbpf, type EbpfInstallation } from '../sensors/ebpf-sensor.ts';
 import { lookUpExecutable } from '../sensors/executable-lookup.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
@@ -59,7 +59,7 @@ export async function runCommand(args: readonly string[], io: RunIo): Promise<nu
   }, io);
 }
 
-type ChosenSensor = { readonly kind: 'ptrace'; readonly strace: StraceInstallation } | { readonly kind: 'ebpf'; readonly bpftrace: BpftraceInstallation };
+type ChosenSensor = { readonly kind: 'ptrace'; readonly strace: StraceInstallation } | { readonly kind: 'ebpf'; readonly bpftrace: EbpfInstallation };
 
 /** --sensor auto: eBPF when privileged and the compiled sensor or bpftrace can run, else ptrace. */
 function chooseSensor(options: RunPlan, io: RunIo): { sensor: ChosenSensor; why: string | undefined } {
@@ -290,12 +290,12 @@ function tracerDeath(signal: NodeJS.Signals, left: readonly (ProcessInfo | undef
   return `the tracer (strace) died with ${signal} ${who}. Nothing ${they} after that was observed; ${effect}`;
 }
 
-async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, ebpf: { install: BpftraceInstallation | undefined }, signals: SignalForwarder): Promise<SensorOutcome> {
+async function runEbpf(options: RunPlan, io: RunIo, session: DetectionSession, ebpf: { install: EbpfInstallation | undefined }, signals: SignalForwarder): Promise<SensorOutcome> {
   const install = ebpf.install;
   if (install === undefined) throw new Error('runEbpf without an eBPF installation');
   const warnings: string[] = [];
   let died: string | undefined;
-  const sensor = new BpftraceSensor({
+  const sensor = new EbpfSensor({
     install,
     procfs: LIVE_PROCFS,
     commandOnly: true,

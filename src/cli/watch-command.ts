@@ -6,7 +6,7 @@ import type { Recipe } from '../model/recipe.ts';
 import { loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
 import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { formatDetection } from '../outputs/text-report.ts';
-import { BpftraceSensor, kernelRoots, probeEbpf, sensorName, unwatchedByEbpf, type SensorHealth } from '../sensors/bpftrace/bpftrace-sensor.ts';
+import { EbpfSensor, kernelRoots, probeEbpf, sensorName, unwatchedByEbpf, type SensorHealth } from '../sensors/ebpf-sensor.ts';
 import { visible } from '../model/visible.ts';
 import { UsageError } from './usage-error.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
@@ -118,7 +118,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
       );
     }, delay);
   };
-  const sensor: BpftraceSensor = new BpftraceSensor({
+  const sensor: EbpfSensor = new EbpfSensor({
     install,
     procfs: LIVE_PROCFS,
     roots: kernelRoots(config.recipes),

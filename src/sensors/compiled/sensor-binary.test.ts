@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { COMPILED_SENSOR_PATH } from '../bpftrace/bpftrace-sensor.ts';
+import { COMPILED_SENSOR_PATH } from '../ebpf-sensor.ts';
 
 const reason = process.getuid?.() !== 0 ? 'loading BPF programs needs root'
   : process.arch !== 'x64' ? 'the shipped sensor is built for x86_64'

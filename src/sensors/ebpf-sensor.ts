@@ -4,16 +4,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { SensorEvent } from '../../model/sensor-event.ts';
-import { findSensorProgram, notRootOnly } from '../executable-lookup.ts';
-import { RecordDecoder, RecordStreamError, RECORDS_VERSION } from '../compiled/record-decoder.ts';
-import { LineSplitter } from '../line-splitter.ts';
-import type { ProcfsReader } from '../procfs-reader.ts';
-import { SensorUnavailableError } from '../sensor-errors.ts';
-import { BpfEventStream, type BpfStreamStats } from './bpftrace-event-stream.ts';
-import type { Recipe } from '../../model/recipe.ts';
+import type { SensorEvent } from '../model/sensor-event.ts';
+import { findSensorProgram, notRootOnly } from './executable-lookup.ts';
+import { RecordDecoder, RecordStreamError, RECORDS_VERSION } from './compiled/record-decoder.ts';
+import { LineSplitter } from './line-splitter.ts';
+import type { ProcfsReader } from './procfs-reader.ts';
+import { SensorUnavailableError } from './sensor-errors.ts';
+import { BpfEventStream, type BpfStreamStats } from './bpftrace/bpftrace-event-stream.ts';
+import type { Recipe } from '../model/recipe.ts';
 
-export interface BpftraceInstallation {
+export interface EbpfInstallation {
   readonly path: string;
   readonly version: string;
   /** Which eBPF program: Debian's bpftrace with tripline.bt (the default here), or Tripline's compiled sensor. */
@@ -21,24 +21,24 @@ export interface BpftraceInstallation {
   /** Its name in messages and in the detections' sensor block. */
   readonly name?: string;
   /** For the compiled sensor chosen automatically: bpftrace, if the kernel refuses the compiled program. */
-  readonly fallback?: () => BpftraceInstallation;
+  readonly fallback?: () => EbpfInstallation;
 }
 
 /** The program's name in messages: "bpftrace" or "tripline-sensor". */
-export function sensorName(install: BpftraceInstallation): string {
+export function sensorName(install: EbpfInstallation): string {
   return install.name ?? 'bpftrace';
 }
 
 /** The compiled sensor shipped in the package (built by npm run build:sensor), for this machine's architecture. */
-export const COMPILED_SENSOR_PATH = fileURLToPath(new URL(`../../../sensor/${process.arch === 'x64' ? 'x86_64' : process.arch}/tripline-sensor`, import.meta.url));
-const SOURCES_HASH_PATH = fileURLToPath(new URL('../../../sensor/SOURCES.sha256', import.meta.url));
+export const COMPILED_SENSOR_PATH = fileURLToPath(new URL(`../../sensor/${process.arch === 'x64' ? 'x86_64' : process.arch}/tripline-sensor`, import.meta.url));
+const SOURCES_HASH_PATH = fileURLToPath(new URL('../../sensor/SOURCES.sha256', import.meta.url));
 
 /**
  * Checks that the compiled sensor can be tried here: x86_64, root, a kernel with BTF, and a
  * binary nobody but root can replace. Whether the kernel accepts the program shows at start
  * (the loader then exits before READY; `fallback` says what to run instead).
  */
-export function probeCompiledSensor(env: NodeJS.ProcessEnv = process.env): BpftraceInstallation {
+export function probeCompiledSensor(env: NodeJS.ProcessEnv = process.env): EbpfInstallation {
   if (process.arch !== 'x64') throw new SensorUnavailableError(`no compiled sensor for ${process.arch} (it is built for x86_64)`, 'bpftrace is used instead');
   if (process.getuid?.() !== 0) {
     throw new SensorUnavailableError('the eBPF sensor needs root (CAP_BPF and CAP_PERFMON)', 'run it with sudo, or use --sensor ptrace (no root needed)');
@@ -68,14 +68,14 @@ export function probeCompiledSensor(env: NodeJS.ProcessEnv = process.env): Bpftr
  * compiled sensor where it can run, bpftrace otherwise, and bpftrace again if the kernel
  * refuses the compiled program at start).
  */
-export function probeEbpf(env: NodeJS.ProcessEnv = process.env): BpftraceInstallation & { readonly why?: string } {
+export function probeEbpf(env: NodeJS.ProcessEnv = process.env): EbpfInstallation & { readonly why?: string } {
   const choice = env.TRIPLINE_EBPF_PROGRAM ?? 'auto';
   if (choice === 'bpftrace') return probeBpftrace(env);
   if (choice === 'compiled') return probeCompiledSensor(env);
   if (choice !== 'auto' && choice !== '') {
     throw new SensorUnavailableError(`TRIPLINE_EBPF_PROGRAM=${choice} is not one of compiled, bpftrace, auto`, 'unset it, or set one of those');
   }
-  let compiled: BpftraceInstallation;
+  let compiled: EbpfInstallation;
   try {
     compiled = probeCompiledSensor(env);
   } catch (error) {
@@ -86,7 +86,7 @@ export function probeEbpf(env: NodeJS.ProcessEnv = process.env): BpftraceInstall
 }
 
 /** The program, found from src/ (tsx) and from dist/ alike: it is shipped in src/. */
-export const PROGRAM_PATH = fileURLToPath(new URL('../../../src/sensors/bpftrace/tripline.bt', import.meta.url));
+export const PROGRAM_PATH = fileURLToPath(new URL('../../src/sensors/bpftrace/tripline.bt', import.meta.url));
 
 /** The trees tripline.bt's in-kernel filter lets through; accesses elsewhere never reach user space. */
 export const EBPF_WATCHED_ROOTS: readonly string[] = ['/proc/sys/net'];
@@ -109,7 +109,7 @@ export function kernelRoots(recipes: readonly Recipe[]): string[] {
 }
 
 /** One line per recipe root the running eBPF program cannot see (`given`: the roots the compiled sensor filters on). */
-export function unwatchedByEbpf(recipes: readonly Recipe[], install?: BpftraceInstallation, given: readonly string[] = []): string[] {
+export function unwatchedByEbpf(recipes: readonly Recipe[], install?: EbpfInstallation, given: readonly string[] = []): string[] {
   const compiled = install?.program === 'compiled';
   const out: string[] = [];
   for (const r of recipes) {
@@ -133,7 +133,7 @@ const RELEASE_EVERY_MS = 25;
 const COMPILED_HOLD_NS = 20_000_000n;
 
 /** Finds bpftrace and checks the privileges and tracefs it needs; mounts tracefs when absent. */
-export function probeBpftrace(env: NodeJS.ProcessEnv = process.env): BpftraceInstallation {
+export function probeBpftrace(env: NodeJS.ProcessEnv = process.env): EbpfInstallation {
   // Never from PATH or the working directory: bpftrace runs as root (see findSensorProgram).
   const lookup = findSensorProgram('bpftrace', { env, variable: 'TRIPLINE_BPFTRACE' });
   if (!('path' in lookup)) throw new SensorUnavailableError(lookup.problem, INSTALL_HINT);
@@ -153,8 +153,8 @@ export function probeBpftrace(env: NodeJS.ProcessEnv = process.env): BpftraceIns
   return { path: lookup.path, version: /v?(\d+\.\d+(?:\.\d+)?)/.exec(v.stdout)?.[1] ?? 'unknown', program: 'bpftrace', name: 'bpftrace' };
 }
 
-export interface BpftraceSensorOptions {
-  readonly install: BpftraceInstallation;
+export interface EbpfSensorOptions {
+  readonly install: EbpfInstallation;
   readonly procfs: ProcfsReader;
   readonly onEvents: (events: readonly SensorEvent[]) => void;
   /**
@@ -186,7 +186,7 @@ const SYNC_PATH = '/proc/sys/net/.tripline-sync';
 /** How long stop() waits for bpftrace to catch up before it gives up (and says so). */
 const DRAIN_TIMEOUT_MS = 15_000;
 
-export class BpftraceSensor {
+export class EbpfSensor {
   private child: ChildProcess | undefined;
   private stream: BpfEventStream;
   private timer: NodeJS.Timeout | undefined;
@@ -197,11 +197,11 @@ export class BpftraceSensor {
   drained = true;
 
   /** The program running (or to run): the compiled sensor, or bpftrace after a fallback. */
-  install: BpftraceInstallation;
+  install: EbpfInstallation;
   /** Why the compiled sensor was given up for bpftrace, if it was. */
   fallbackReason: string | undefined;
 
-  constructor(readonly options: BpftraceSensorOptions) {
+  constructor(readonly options: EbpfSensorOptions) {
     this.install = options.install;
     this.stream = this.newStream();
   }
