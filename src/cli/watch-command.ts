@@ -6,7 +6,9 @@ import type { Recipe } from '../model/recipe.ts';
 import { loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
 import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { formatDetection } from '../outputs/text-report.ts';
-import { EbpfSensor, kernelRoots, probeEbpf, sensorName, unwatchedByEbpf, type SensorHealth } from '../sensors/ebpf-sensor.ts';
+import { EbpfSensor, kernelRoots, probeEbpf, sensorName } from '../sensors/ebpf-sensor.ts';
+import type { SensorHealth } from '../sensors/sensor.ts';
+import { SensorSupervisor, WATCH_RESTART_DELAYS_MS } from '../sensors/sensor-supervisor.ts';
 import { visible } from '../model/visible.ts';
 import { UsageError } from './usage-error.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
@@ -36,8 +38,6 @@ export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help
     environment: o.values.get('environment'), quiet: o.flags.has('quiet'), healthIntervalS: Number(health),
   };
 }
-
-const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000] as const;
 
 export async function watchCommand(args: readonly string[], io: CliIo): Promise<number> {
   const options = parseWatchOptions(args);
@@ -69,8 +69,8 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
     command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true,
     // Read when a detection is made: a compiled sensor the kernel refuses gives way to bpftrace at start.
     sensor: {
-      get name(): string { return sensorName(sensor.install); },
-      get version(): string | null { return sensor.install.version; },
+      get name(): string { return sensor.describe().name; },
+      get version(): string | null { return sensor.describe().version; },
     },
     onClosed: (d) => {
       if (!options.quiet) session.say(`\n${formatDetection(d, session.palette, width)}\n`);
@@ -78,57 +78,23 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   }, io);
 
   let stopping = false;
-  let restarts = 0;
   let lostReported = 0;
-  /** While the sensor is down: since when nothing was watched (the newest record it delivered). */
-  let gapStartMs: number | undefined;
-  const gaps: { startMs: number; endMs: number }[] = [];
-  let restartTimer: NodeJS.Timeout | undefined;
   let stop: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
   });
-  /** One restart chain at a time: each failure schedules the next try, with growing delays. */
-  const scheduleRestart = (why: string, lastSeenMs?: number): void => {
-    if (stopping) return;
-    if (gapStartMs === undefined) {
-      gapStartMs = lastSeenMs ?? sensor.nowMs();
-      // Detections of processes live from now on say their evidence may be incomplete.
-      session.push([{ kind: 'sensor-loss', timeMs: gapStartMs, lost: 0, gap: { startMs: gapStartMs, endMs: null } }]);
-    }
-    const since = new Date(gapStartMs).toISOString();
-    const delay = BACKOFF_MS[Math.min(restarts, BACKOFF_MS.length - 1)] ?? 30_000;
-    restarts++;
-    session.say(`tripline: warning: ${why}; nothing is watched from ${since}; restarting in ${delay / 1000} s`);
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      if (stopping) return;
-      sensor.start().then(
-        () => {
-          const startMs = gapStartMs ?? sensor.nowMs();
-          const endMs = sensor.nowMs();
-          gapStartMs = undefined;
-          gaps.push({ startMs, endMs });
-          session.push([{ kind: 'sensor-loss', timeMs: endMs, lost: 0, gap: { startMs, endMs } }]);
-          session.say(`tripline: watching again; the gap ran from ${since} to ${new Date(endMs).toISOString()} (what happened then, and what the sensor had not yet delivered, was not seen)`);
-        },
-        (error: unknown) => {
-          scheduleRestart(`restarting ${sensorName(sensor.install)} failed: ${(error as Error).message}`);
-        },
-      );
-    }, delay);
-  };
-  const sensor: EbpfSensor = new EbpfSensor({
-    install,
-    procfs: LIVE_PROCFS,
-    roots: kernelRoots(config.recipes),
+  // The supervisor restarts a sensor that dies, with growing delays, and reports the gap.
+  const supervisor = new SensorSupervisor({
+    create: (observer) => new EbpfSensor({ install, procfs: LIVE_PROCFS, roots: kernelRoots(config.recipes) }, observer),
     onEvents: (events) => {
       session.push(events);
     },
-    onDied: (code, signal, stderr, lastSeenMs) => {
-      scheduleRestart(`${sensorName(sensor.install)} ended (${signal ?? `exit ${String(code)}`})${stderr === '' ? '' : `: ${visible(stderr)}`}`, lastSeenMs);
+    say: (line) => {
+      session.say(line);
     },
+    restartDelaysMs: WATCH_RESTART_DELAYS_MS,
   });
+  const sensor = supervisor.sensor;
   const onSignal = (): void => {
     stop?.();
   };
@@ -142,13 +108,13 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
     if (watching && options.healthIntervalS > 0 && Date.now() - lastHealth.atMs >= options.healthIntervalS * 1000) {
       const h = sensor.health();
       const seconds = (Date.now() - lastHealth.atMs) / 1000;
-      session.say(`tripline: health: ${formatHealth(h, (h.lines - lastHealth.lines) / seconds, gaps.length + (gapStartMs === undefined ? 0 : 1), session.detectionCount)}`);
+      session.say(`tripline: health: ${formatHealth(h, (h.lines - lastHealth.lines) / seconds, supervisor.gapCount, session.detectionCount)}`);
       lastHealth = { atMs: Date.now(), lines: h.lines };
     }
     session.tick(sensor.nowMs());
-    const lost = sensor.stats.lost;
+    const lost = sensor.health().lost;
     if (lost > lostReported) {
-      session.say(`tripline: warning: ${sensorName(sensor.install)} lost ${lost - lostReported} event(s) (${lost} in all): its buffers overflowed, some accesses were not seen`);
+      session.say(`tripline: warning: ${sensor.describe().name} lost ${lost - lostReported} event(s) (${lost} in all): its buffers overflowed, some accesses were not seen`);
       lostReported = lost;
     }
     // A recipe's limits holding detections back is said as it happens, not only at stop.
@@ -160,43 +126,41 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   }, 1_000);
   // Files are read and checked in a worker thread: event processing goes on meanwhile; only the swap runs here.
   const reloader = new ConfigReloader(() => loadConfigOffThread(flags, io.env, io.cwd), (outcome) => {
-    if (!stopping) reloadRecipes(outcome, session, (recipes) => unwatchedByEbpf(recipes, sensor.install, sensor.options.roots));
+    if (!stopping) reloadRecipes(outcome, session, (recipes) => sensor.unobserved(recipes));
   });
   try {
-    await sensor.start();
-    if (sensor.fallbackReason !== undefined) session.say(`tripline: sensor: bpftrace ${sensor.install.version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
+    await supervisor.start();
+    if (sensor.fallbackReason !== undefined) session.say(`tripline: sensor: ${sensor.describe().name} ${sensor.describe().version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
     else if (install.why !== undefined) session.say(`tripline: sensor: ${sensorName(install)} (${visible(install.why)})`);
     watching = true;
     lastHealth = { atMs: Date.now(), lines: sensor.health().lines };
-    for (const note of unwatchedByEbpf(config.recipes, sensor.install, sensor.options.roots)) session.say(`tripline: warning: ${visible(note)}`);
+    for (const note of sensor.unobserved(config.recipes)) session.say(`tripline: warning: ${visible(note)}`);
     setReload(() => {
       if (stopping) return;
       // Log rotation: output files are opened afresh at their paths (and failing ones retried now).
       session.reopenOutputs();
       reloader.request();
     });
-    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (eBPF, ${sensorName(sensor.install)} ${sensor.install.version}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes and reopens output files, Ctrl-C or SIGTERM stops`);
+    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (${sensor.describe().label}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes and reopens output files, Ctrl-C or SIGTERM stops`);
     await stopped;
   } finally {
     stopping = true;
     setReload(() => undefined);
     reloader.cancel();
     clearInterval(ticker);
-    if (restartTimer !== undefined) clearTimeout(restartTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await sensor.stop();
-    if (gapStartMs !== undefined) session.push([{ kind: 'sensor-loss', timeMs: sensor.nowMs(), lost: 0, gap: { startMs: gapStartMs, endMs: sensor.nowMs() } }]);
+    await supervisor.stop();
     await session.finish();
   }
   for (const line of session.policyNotes()) session.say(`tripline: ${line}`);
   const h = sensor.health();
-  const lostNote = `${h.lost + h.unparsed > 0 ? `, ${String(h.lost + h.unparsed)} event(s) lost` : ''}${gaps.length > 0 ? `, ${String(gaps.length)} gap(s) with nothing watched` : ''}${h.late > 0 ? `, ${String(h.late)} event(s) applied late` : ''}${sensor.drained ? '' : `, the last events before the stop may be missing (${sensorName(sensor.install)} did not catch up in time)`}`;
+  const lostNote = `${h.lost + h.unparsed > 0 ? `, ${String(h.lost + h.unparsed)} event(s) lost` : ''}${supervisor.gaps.length > 0 ? `, ${String(supervisor.gaps.length)} gap(s) with nothing watched` : ''}${h.late > 0 ? `, ${String(h.late)} event(s) applied late` : ''}${sensor.drained ? '' : `, the last events before the stop may be missing (${sensor.describe().name} did not catch up in time)`}`;
   // What outputs could not do (unwritten detections, webhook failures, queue drops): warnings, and
   // the unwritten counts again in the last line, per output. The exit status stays 0 (see docs/outputs.md).
   for (const line of session.outputFailures) session.say(`tripline: warning: ${line}`);
   const unwritten = session.outputLosses().filter((l) => l.detections > 0).map((l) => `, ${String(l.detections)} not written to ${l.name}`).join('');
-  session.say(`tripline: stopped; ${session.detectionCount} detection(s)${unwritten}${lostNote}${restarts > 0 ? `, ${sensorName(sensor.install)} restarted ${restarts} time(s)` : ''}`);
+  session.say(`tripline: stopped; ${session.detectionCount} detection(s)${unwritten}${lostNote}${supervisor.restarts > 0 ? `, ${sensor.describe().name} restarted ${supervisor.restarts} time(s)` : ''}`);
   return EXIT.ok;
 }
 

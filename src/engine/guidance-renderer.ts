@@ -15,10 +15,7 @@ export function renderGuidance(guidance: Guidance, facts: GuidanceFacts): Guidan
   return { implications: fill(guidance.implications, facts), actions: guidance.actions.map((a) => fill(a, facts)) };
 }
 
-/** Quotes argv for a shell the way a reader would retype it. */
-export function shellQuote(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
+export { shellQuote } from '../model/shell-quote.ts';
 
 /** "a, b, c and 4 more". */
 export function listSome(items: readonly string[], max: number): string {

@@ -1,10 +1,11 @@
-// The eBPF sensor: runs tripline.bt under Debian's bpftrace, waits for its READY line, and
-// streams its lines into sensor events. Stopping it is harmless to every traced process.
+// The eBPF sensor behind the Sensor interface: runs Tripline's compiled sensor (or tripline.bt
+// under Debian's bpftrace), waits for its READY record, and streams its records into sensor
+// events in causal order. Stopping it is harmless to every traced process.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { SensorEvent } from '../model/sensor-event.ts';
+import { visible } from '../model/visible.ts';
 import { findSensorProgram, notRootOnly } from './executable-lookup.ts';
 import { RecordDecoder, RecordStreamError, RECORDS_VERSION } from './compiled/record-decoder.ts';
 import { LineSplitter } from './line-splitter.ts';
@@ -12,6 +13,7 @@ import type { ProcfsReader } from './procfs-reader.ts';
 import { SensorUnavailableError } from './sensor-errors.ts';
 import { BpfEventStream, type BpfStreamStats } from './bpftrace/bpftrace-event-stream.ts';
 import type { Recipe } from '../model/recipe.ts';
+import type { CommandOutcome, CommandSpec, Sensor, SensorDescription, SensorHealth, SensorObserver } from './sensor.ts';
 
 export interface EbpfInstallation {
   readonly path: string;
@@ -156,37 +158,21 @@ export function probeBpftrace(env: NodeJS.ProcessEnv = process.env): EbpfInstall
 export interface EbpfSensorOptions {
   readonly install: EbpfInstallation;
   readonly procfs: ProcfsReader;
-  readonly onEvents: (events: readonly SensorEvent[]) => void;
-  /**
-   * bpftrace ended without being asked to (its stderr tail says why). `lastSeenMs` is the time
-   * of the newest line it delivered: what happened after it, and what its buffers still held,
-   * was not observed.
-   */
-  readonly onDied?: (code: number | null, signal: NodeJS.Signals | null, stderr: string, lastSeenMs: number) => void;
   /** Pass nothing on until `limitTo` names the command to watch (for `run`); the kernel then sends only tripline's descendants. */
   readonly commandOnly?: boolean;
   /** Other trees the compiled sensor filters on in the kernel (kernelRoots of the recipes); bpftrace's program sees /proc/sys/net only. */
   readonly roots?: readonly string[];
 }
 
-/** How the sensor is doing (watch's health line, the detections' sensor block). */
-export interface SensorHealth {
-  readonly lines: number;
-  readonly lost: number;
-  readonly late: number;
-  readonly orphans: number;
-  readonly unparsed: number;
-  readonly maxLatenessMs: number;
-  readonly holdMs: number;
-  readonly pending: number;
-}
+/** At least this much longer than the stream's hold time, so a late FORK line still counts before `run` ends. */
+const QUIET_AFTER_EXIT_MS = 150;
 
 /** The access tripline.bt recognises as tripline's barrier (see its SYNC line). */
 const SYNC_PATH = '/proc/sys/net/.tripline-sync';
 /** How long stop() waits for bpftrace to catch up before it gives up (and says so). */
 const DRAIN_TIMEOUT_MS = 15_000;
 
-export class EbpfSensor {
+export class EbpfSensor implements Sensor {
   private child: ChildProcess | undefined;
   private stream: BpfEventStream;
   private timer: NodeJS.Timeout | undefined;
@@ -201,9 +187,17 @@ export class EbpfSensor {
   /** Why the compiled sensor was given up for bpftrace, if it was. */
   fallbackReason: string | undefined;
 
-  constructor(readonly options: EbpfSensorOptions) {
+  /** Why the program ended on its own while observing (undefined while it runs, or when stopped). */
+  private diedReason: string | undefined;
+
+  constructor(readonly options: EbpfSensorOptions, private readonly observer: SensorObserver) {
     this.install = options.install;
     this.stream = this.newStream();
+  }
+
+  describe(): SensorDescription {
+    const name = sensorName(this.install);
+    return { kind: 'ebpf', name, version: this.install.version, label: `eBPF, ${name} ${this.install.version}` };
   }
 
   get stats(): BpfStreamStats {
@@ -213,19 +207,18 @@ export class EbpfSensor {
   health(): SensorHealth {
     const s = this.stream.stats;
     return {
-      lines: s.lines, lost: s.lost, late: s.late, orphans: s.orphans, unparsed: s.unparsed, maxLatenessMs: s.maxLatenessMs,
+      lines: s.lines, lost: s.lost, late: s.late, orphans: s.orphans, unparsed: s.unparsed, unparsedSamples: s.unparsedSamples, maxLatenessMs: s.maxLatenessMs,
       holdMs: Number(this.stream.holdNs) / 1e6, pending: this.stream.pendingCount,
     };
+  }
+
+  unobserved(recipes: readonly Recipe[]): string[] {
+    return unwatchedByEbpf(recipes, this.install, this.options.roots);
   }
 
   /** The hold in force (ms): how long lines wait for other CPUs' earlier lines. */
   holdMs(): number {
     return Number(this.stream.holdNs) / 1e6;
-  }
-
-  /** Processes of the monitored command not yet seen exiting. */
-  monitoredPids(): number[] {
-    return this.stream.monitoredPids();
   }
 
   /** Now, on the clock of the events (monotonic plus the offset taken at start). */
@@ -252,7 +245,7 @@ export class EbpfSensor {
   }
 
   /** Watches only `pid` and its descendants from now on (for `run`). */
-  limitTo(pid: number): void {
+  private limitTo(pid: number): void {
     this.stream.limitTo(pid);
   }
 
@@ -280,6 +273,7 @@ export class EbpfSensor {
 
   private async startProgram(): Promise<void> {
     this.stopping = false;
+    this.diedReason = undefined;
     this.stderrTail = '';
     const previous = this.stream;
     // Everything the previous program delivered is applied before the new one starts.
@@ -352,7 +346,9 @@ export class EbpfSensor {
         // Before READY, start() itself reports the failure.
         if (!this.stopping && attached) {
           const newest = stream.newestNs;
-          this.options.onDied?.(code, signal, this.meaningfulStderr(), newest === undefined ? this.nowMs() : this.toMs(newest));
+          const stderr = this.meaningfulStderr();
+          this.diedReason = `${name} ended (${signal ?? `exit ${String(code)}`})${stderr === '' ? '' : `: ${visible(stderr)}`}`;
+          this.observer.onDied?.(this.diedReason, newest === undefined ? this.nowMs() : this.toMs(newest));
         }
         resolve();
       });
@@ -388,27 +384,96 @@ export class EbpfSensor {
    * (SIGINT, harmless to every traced process) and delivers everything left. `drained` says
    * whether the wait succeeded within DRAIN_TIMEOUT_MS.
    */
-  async stop(options: { readonly settled?: boolean } = {}): Promise<void> {
+  async stop(): Promise<void> {
+    return this.stopAfter(false);
+  }
+
+  /** `settled`: a barrier just came back with nothing left to watch, so stopping needs no other. */
+  private async stopAfter(settled: boolean): Promise<void> {
     if (this.child === undefined) return;
     const child = this.child;
-    // A bpftrace that already died (watch between restarts) has nothing left to catch up on: its
-    // gap is reported. `settled`: the caller's settle() just succeeded with nothing left to watch.
+    // A program that already died (watch between restarts) has nothing left to catch up on: its
+    // gap is reported.
     const running = child.exitCode === null && child.signalCode === null;
-    this.drained = running && options.settled !== true ? await this.drain() : true;
+    this.drained = running && !settled ? await this.drain() : true;
     this.stopping = true;
     child.kill('SIGINT');
     await this.closed;
     this.child = undefined;
   }
 
+  /**
+   * Runs the command with the kernel limited to tripline's descendants (see `commandOnly`) and
+   * the stream to the command's tree, and waits, like strace -f, until everything it started
+   * has ended and the sensor has delivered it. A sensor that dies meanwhile ends the wait: the
+   * command goes on unobserved, and the outcome says so.
+   */
+  async runCommand(spec: CommandSpec): Promise<CommandOutcome> {
+    const [file = '', ...args] = spec.command;
+    const child = spawn(file, args, { cwd: spec.cwd, env: spec.env, stdio: 'inherit' });
+    const rootPid = child.pid;
+    if (rootPid !== undefined) {
+      this.limitTo(rootPid);
+      spec.onStarted(rootPid);
+    }
+    let status: { code: number | null; signal: NodeJS.Signals | null };
+    /** The last barrier came back with nothing of the command left: stopping needs no other. */
+    let settled = false;
+    try {
+      status = await new Promise((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', (code, signal) => {
+          resolve({ code, signal });
+        });
+      });
+      // A child's FORK can take up to the hold time to be released, so "nothing left" must last
+      // that long; /proc says who is really still there, so a lost EXIT cannot hang the run.
+      let quietSince: number | undefined;
+      const anyAlive = (): boolean => this.stream.monitoredPids().some((pid) => existsSync(`/proc/${pid}`));
+      // The compiled sensor's records come in order: its barrier alone says every fork before it is known.
+      const quietMs = (): number => (this.ordered ? 0 : this.holdMs() + QUIET_AFTER_EXIT_MS);
+      while (this.diedReason === undefined) {
+        if (anyAlive()) quietSince = undefined;
+        else quietSince ??= Date.now();
+        if (quietSince !== undefined && Date.now() - quietSince >= quietMs()) {
+          // A background child whose FORK was later than the hold is known only once the sensor
+          // has caught up: ask, and go on waiting if one turns out to be alive.
+          const caughtUp = await this.drain();
+          if (!anyAlive()) {
+            settled = caughtUp;
+            break;
+          }
+          quietSince = undefined;
+        }
+        await new Promise((resolve) => setTimeout(resolve, this.ordered ? 10 : 50));
+      }
+    } finally {
+      await this.stopAfter(settled);
+    }
+    const name = sensorName(this.install);
+    const warnings: string[] = [];
+    const died = this.diedReason;
+    if (died !== undefined) warnings.push(`${died} while the command ran; what ran after that was not observed`);
+    const h = this.health();
+    if (h.lost > 0) warnings.push(`${name} lost ${h.lost} event(s): its buffers overflowed, some accesses were not seen`);
+    if (h.orphans > 0) warnings.push(`${h.orphans} process(es) came without their fork line (lost or too late): their place in the process tree is taken from /proc or their exec`);
+    if (!this.drained && died === undefined) {
+      warnings.push(`${name} did not catch up before it was stopped: the command's last events may be missing`);
+      const now = this.nowMs();
+      this.observer.onEvents([{ kind: 'sensor-loss', timeMs: now, lost: 0, gap: { startMs: now, endMs: now } }]);
+    }
+    if (this.consumerError !== undefined) warnings.push(`internal error while analysing events (detections made before it are kept): ${this.consumerError.stack ?? this.consumerError.message}`);
+    return {
+      exit: status.signal !== null ? { signal: status.signal } : status.code === null ? undefined : { code: status.code },
+      exitText: status.signal !== null ? `killed by ${status.signal}` : `exit ${String(status.code)}`,
+      failed: died !== undefined,
+      warnings,
+    };
+  }
+
   /** Whether the program delivers its records in the order they happened (one ring buffer): then nothing arrives later than a barrier. */
   get ordered(): boolean {
     return this.install.program === 'compiled';
-  }
-
-  /** Whether bpftrace has delivered everything up to now (within DRAIN_TIMEOUT_MS), without stopping it. */
-  async settle(): Promise<boolean> {
-    return this.drain();
   }
 
   /** tripline's own barrier: tripline.bt answers this access with a SYNC line. */
@@ -447,7 +512,7 @@ export class EbpfSensor {
   private deliverFrom(stream: BpfEventStream, nowNs?: bigint, throughNs?: bigint): void {
     try {
       const events = stream.release(nowNs, throughNs);
-      if (events.length > 0) this.options.onEvents(events);
+      if (events.length > 0) this.observer.onEvents(events);
     } catch (error) {
       this.consumerError ??= error instanceof Error ? error : new Error(String(error));
     }

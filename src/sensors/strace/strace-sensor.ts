@@ -1,12 +1,17 @@
 // The ptrace sensor: runs the command under strace and streams strace's output through a FIFO
 // (never a growing file) into sensor events. strace is never killed: with --seccomp-bpf its
 // tracees' syscalls would fail with ENOSYS, so the command must finish on its own.
+// `StraceSensor` is this sensor behind the one Sensor interface (sensor.ts).
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createReadStream, closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { commandName, type ProcessInfo } from '../../model/process-info.ts';
+import { shellQuote } from '../../model/shell-quote.ts';
 import type { SensorEvent } from '../../model/sensor-event.ts';
+import { visible } from '../../model/visible.ts';
+import type { CommandOutcome, CommandSpec, Sensor, SensorDescription, SensorHealth, SensorObserver } from '../sensor.ts';
 import { findSensorProgram } from '../executable-lookup.ts';
 import { LineSplitter } from '../line-splitter.ts';
 import { SensorUnavailableError } from '../sensor-errors.ts';
@@ -181,4 +186,121 @@ function unblockReader(fifo: string): void {
   } catch {
     // ENXIO: no reader waiting (it already has strace's end, or is gone): nothing to unblock.
   }
+}
+
+/**
+ * The ptrace sensor behind the Sensor interface: nothing to attach before a command, one command
+ * per run (strace starts it and follows every process it forks), and an outcome that checks the
+ * command's end as the trace saw it against strace's own exit.
+ */
+export class StraceSensor implements Sensor {
+  private last: StraceRunResult | undefined;
+  private readonly offsetMs = Date.now() - performance.now();
+  readonly drained = true;
+  readonly fallbackReason = undefined;
+
+  constructor(readonly install: StraceInstallation, private readonly observer: SensorObserver) {}
+
+  describe(): SensorDescription {
+    const v = this.install;
+    return { kind: 'ptrace', name: 'strace', version: v.version, label: `strace ${v.version}${v.seccompBpf ? ' --seccomp-bpf' : ''}` };
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** strace reports every traced call with its path, wherever it points. */
+  unobserved(): string[] {
+    return [];
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  get consumerError(): Error | undefined {
+    return this.last?.consumerError;
+  }
+
+  nowMs(): number {
+    return this.offsetMs + performance.now();
+  }
+
+  health(): SensorHealth {
+    const s = this.last?.stats;
+    return {
+      lines: s?.lines ?? 0, unparsed: s?.unparsed ?? 0, unparsedSamples: s?.unparsedSamples ?? [],
+      lost: 0, late: 0, orphans: 0, maxLatenessMs: 0, holdMs: 0, pending: 0,
+    };
+  }
+
+  async runCommand(spec: CommandSpec): Promise<CommandOutcome> {
+    const result = await runUnderStrace({
+      command: spec.command, cwd: spec.cwd, env: spec.env, strace: this.install,
+      onEvents: this.observer.onEvents,
+      onRoot: spec.onStarted,
+    });
+    this.last = result;
+    return straceOutcome(result, spec.processes, this.install.seccompBpf);
+  }
+}
+
+/** The command's fate as the trace saw it, checked against strace's own exit. */
+function straceOutcome(result: StraceRunResult, processes: CommandSpec['processes'], seccompBpf: boolean): CommandOutcome {
+  const root = result.rootPid === undefined ? undefined : processes.get(result.rootPid);
+  const warnings: string[] = [];
+  let exit: CommandOutcome['exit'];
+  let exitText: string;
+  let failed = false;
+  if (root?.exitSignal !== undefined) {
+    exit = { signal: root.exitSignal };
+    exitText = `killed by ${root.exitSignal}`;
+  } else if (root?.exitCode !== undefined) {
+    exit = { code: root.exitCode };
+    exitText = `exit ${root.exitCode}`;
+  } else if (result.tracerSignal !== null) {
+    exit = undefined;
+    failed = true;
+    exitText = `strace killed by ${result.tracerSignal}`;
+  } else {
+    exit = result.tracerExitCode === null ? undefined : { code: result.tracerExitCode };
+    exitText = result.tracerExitCode === null ? 'exit unknown' : `exit ${result.tracerExitCode}`;
+    if (result.rootPid === undefined) warnings.push('strace reported nothing: the command may not have started (see strace\'s message above)');
+  }
+  // strace re-raises the command's own signal; any other signal means strace itself was killed.
+  if (result.tracerSignal !== null && root?.exitSignal !== result.tracerSignal) {
+    const left = processes.livePids();
+    if (left.length > 0 || root === undefined) {
+      failed = true;
+      warnings.push(tracerDeath(result.tracerSignal, left.map((pid) => processes.get(pid)), seccompBpf));
+    }
+  }
+  if (result.stats.overlongLines > 0) warnings.push(`${result.stats.overlongLines} trace line(s) longer than 1 MiB were skipped`);
+  if (result.consumerError !== undefined) warnings.push(`internal error while analysing the trace (detections made before it are kept): ${result.consumerError.stack ?? result.consumerError.message}`);
+  return { exit, exitText, failed, warnings };
+}
+
+/** How many of the processes left behind by a dead strace are named. */
+const MAX_LEFT_NAMED = 10;
+
+/**
+ * What a dead strace did to the command: which traced processes were still running (per the
+ * trace; "still alive" when /proc still has them), and what that means for them. Under
+ * --seccomp-bpf a traced call with no tracer attached is not run and fails with ENOSYS.
+ */
+function tracerDeath(signal: NodeJS.Signals, left: readonly (ProcessInfo | undefined)[], seccompBpf: boolean): string {
+  const named = left.slice(0, MAX_LEFT_NAMED).flatMap((p) => {
+    if (p === undefined) return [];
+    const command = visible(shellQuote(p.argv.length > 0 ? p.argv : [p.exe ?? commandName(p)]));
+    const alive = existsSync(`/proc/${String(p.pid)}`) ? ', still alive' : '';
+    return [`pid ${String(p.pid)} (${command.length > 80 ? `${command.slice(0, 77)}...` : command}${alive})`];
+  });
+  const more = left.length > named.length ? ` and ${String(left.length - named.length)} more` : '';
+  const who = left.length === 0 ? 'before the command was seen to start or end' : `while ${String(left.length)} traced process(es) were still running: ${named.join(', ')}${more}`;
+  const effect = seccompBpf
+    ? 'under --seccomp-bpf, every system call Tripline traces (opening, stat-ing, listing and reading links of files, execve, fork/clone, chdir, setuid, mount, exit_group) now fails for them with ENOSYS instead of running, so they may fail (a shell says "Cannot fork", files seem missing) or behave as they would not have without Tripline'
+    : 'they run on untraced';
+  const they = left.length === 0 ? 'the command did' : 'they did';
+  return `the tracer (strace) died with ${signal} ${who}. Nothing ${they} after that was observed; ${effect}`;
 }
