@@ -2,8 +2,9 @@
 # Builds Tripline's compiled eBPF sensor from src/sensors/compiled/ with Debian's toolchain
 # (clang, libbpf-dev, bpftool, libelf-dev, zlib1g-dev, libzstd-dev):
 #   1. vmlinux.h from this kernel's BTF (CO-RE: the object relocates on other kernels with BTF);
-#   2. tripline.bpf.o with clang -target bpf;
-#   3. a skeleton embedding that object, and a statically linked loader;
+#   2. tripline.bpf.o (the tracepoint tier) and tripline-hooks.bpf.o (the security-hook tier,
+#      probed at every start) with clang -target bpf; both include tripline-shared.bpf.h;
+#   3. a skeleton embedding each object, and a statically linked loader;
 #   4. sensor/<arch>/tripline-sensor, and sensor/SOURCES.sha256: the hash of the sources it was
 #      built from (a test fails when the sources change without a rebuild).
 # Usage: npm run build:sensor   (x86_64 only: the syscall tables in the program are x86_64's)
@@ -24,14 +25,16 @@ src=src/sensors/compiled
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bpftool btf dump file /sys/kernel/btf/vmlinux format c > "$work/vmlinux.h"
-cp "$src/tripline.bpf.c" "$src/tripline-records.h" "$src/loader.c" "$work/"
+cp "$src/tripline.bpf.c" "$src/tripline-hooks.bpf.c" "$src/tripline-shared.bpf.h" "$src/tripline-records.h" "$src/loader.c" "$work/"
 ( cd "$work"
-  # The temporary directory must not reach the binary (BTF names source files): builds are reproducible.
-  clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -ffile-prefix-map="$work"=/tripline -I. -c tripline.bpf.c -o tripline.bpf.o
-  # Debug info is for the verifier's messages; the shipped object keeps BTF and drops DWARF.
-  llvm-strip -g tripline.bpf.o 2>/dev/null || true
-  bpftool gen skeleton tripline.bpf.o name tripline_bpf > tripline.skel.h
-  cc -O2 -Wall -Wextra -static -ffile-prefix-map="$work"=/tripline -I. loader.c -o tripline-sensor -lbpf -lelf -lz -lzstd
+  for obj in tripline tripline-hooks; do
+    # The temporary directory must not reach the binary (BTF names source files): builds are reproducible.
+    clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -ffile-prefix-map="$work"=/tripline -I. -c "$obj.bpf.c" -o "$obj.bpf.o"
+    # Debug info is for the verifier's messages; the shipped object keeps BTF and drops DWARF.
+    llvm-strip -g "$obj.bpf.o" 2>/dev/null || true
+    bpftool gen skeleton "$obj.bpf.o" name "${obj//-/_}_bpf" > "$obj.skel.h"
+  done
+  cc -O2 -Wall -Wextra -static -pthread -ffile-prefix-map="$work"=/tripline -I. loader.c -o tripline-sensor -lbpf -lelf -lz -lzstd
   strip tripline-sensor )
 mkdir -p "sensor/$arch"
 install -m 0755 "$work/tripline-sensor" "sensor/$arch/tripline-sensor"

@@ -4,7 +4,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const SENSOR_SOURCES = ['src/sensors/compiled/tripline.bpf.c', 'src/sensors/compiled/tripline-records.h', 'src/sensors/compiled/loader.c', 'scripts/build-sensor.sh'];
+export const SENSOR_SOURCES = [
+  'src/sensors/compiled/tripline.bpf.c', 'src/sensors/compiled/tripline-hooks.bpf.c', 'src/sensors/compiled/tripline-shared.bpf.h',
+  'src/sensors/compiled/tripline-records.h', 'src/sensors/compiled/loader.c', 'scripts/build-sensor.sh',
+];
 
 export function sensorSourcesHash(root) {
   const hash = createHash('sha256');

@@ -2,18 +2,26 @@
 /*
  * tripline-sensor - loads tripline.bpf.c (embedded: tripline.skel.h), attaches it and streams
  * its records to stdout, unchanged (layout in tripline-records.h). Built statically by
- * scripts/build-sensor.sh; run as root by Tripline (src/sensors/compiled/compiled-sensor.ts).
+ * scripts/build-sensor.sh; run as root by Tripline (src/sensors/ebpf-sensor.ts).
  *
  *   tripline-sensor <TRIPLINE_PID> <PROC_DEV> <TREE_ROOT> [ROOT...]
  *   tripline-sensor --probe        loads and attaches, prints what it attached, exits
  * ROOT: up to 8 absolute paths (under 128 bytes) of the loaded recipes' trees besides
  * /proc/sys/net, which the program filters on in the kernel.
  *
- * Besides the program's records it writes READY once attached, TICK every 100 ms (time goes on
- * when nothing is traced) and LOST whenever the kernel-side loss counters grew. Stops on
- * SIGINT or SIGTERM after draining the ring buffer, and when stdout is closed.
+ * At every start it also probes the security-hook tier (tripline-hooks.bpf.c, embedded:
+ * tripline-hooks.skel.h): loads it, attaches it, checks that each hook sees the loader's own
+ * accesses, and detaches it again, before the tracepoint tier is attached (so the probe's
+ * accesses are never records). The FILE records come from the tracepoint tier; a TIER record,
+ * before READY, says so and what became of the hooks (the kernel's refusal, with its errno).
+ *
+ * Besides the program's records it writes TIER, READY once attached, TICK every 100 ms (time
+ * goes on when nothing is traced) and LOST whenever the kernel-side loss counters grew. Stops
+ * on SIGINT or SIGTERM after draining the ring buffer, and when stdout is closed.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,13 +30,16 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 #include "tripline-records.h"
 #include "tripline.skel.h"
+#include "tripline-hooks.skel.h"
 
-#define RECORDS_VERSION 1
 
 static volatile sig_atomic_t stopping;
 static int out_failed;
@@ -98,11 +109,25 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* While the hook tier is probed for a run, libbpf's complaints go to the TIER record, not stderr. */
+static __thread int libbpf_quiet;
+static __thread char libbpf_refused_prog[64];
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	return vfprintf(stderr, fmt, args);
+	/* The first program libbpf names is the one the kernel refused. */
+	char line[512];
+	va_list copy;
+	va_copy(copy, args);
+	vsnprintf(line, sizeof(line), fmt, copy);
+	va_end(copy);
+	const char *p = strstr(line, "prog '");
+	if (libbpf_refused_prog[0] == 0 && p && sscanf(p + 6, "%63[^']", libbpf_refused_prog) != 1)
+		libbpf_refused_prog[0] = 0;
+	/* Whole (a verifier log is long), unless the hook probe of a run is quiet. */
+	return libbpf_quiet ? 0 : vfprintf(stderr, fmt, args);
 }
 
 static int parse_u64(const char *text, __u64 *out)
@@ -114,6 +139,171 @@ static int parse_u64(const char *text, __u64 *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* Writes the recipe roots into a program's roots map; -1 (errno set) when the kernel refused one. */
+static int set_roots(int map_fd, int nroots, char **roots)
+{
+	for (int i = 0; i < nroots; i++) {
+		struct { __u32 len; char s[TL_ROOT_MAX]; } root;
+		memset(&root, 0, sizeof(root));
+		root.len = (__u32)strlen(roots[i]);
+		memcpy(root.s, roots[i], root.len);
+		__u32 key = (__u32)i;
+		if (bpf_map_update_elem(map_fd, &key, &root, BPF_ANY) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the security-hook probe -- */
+
+#define NHOOKS (TL_HOOK_DIR_READ - TL_HOOK_FILE_OPEN + 1)
+static const char *const hook_names[NHOOKS] = { "file_open", "inode_getattr", "inode_permission", "sb_statfs", "file_permission" };
+
+struct hook_seen {
+	__u32 pid;
+	unsigned int kinds;
+};
+
+static int on_hook_record(void *ctx, void *data, size_t size)
+{
+	struct hook_seen *seen = ctx;
+	const struct tl_file *f = data;
+	if (size < offsetof(struct tl_file, data) || f->type != TL_REC_FILE || f->tgid != seen->pid)
+		return 0;
+	if (f->kind >= TL_HOOK_FILE_OPEN && f->kind <= TL_HOOK_DIR_READ)
+		seen->kinds |= 1u << (f->kind - TL_HOOK_FILE_OPEN);
+	return 0;
+}
+
+static void set_tier(struct tl_tier *t, __u8 hooks, int error, const char *fmt, ...)
+{
+	char text[TL_TIER_REASON_MAX + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (n > TL_TIER_REASON_MAX)
+		n = TL_TIER_REASON_MAX;
+	t->type = TL_REC_TIER;
+	t->tier = TL_TIER_TRACEPOINTS;
+	t->hooks = hooks;
+	t->error = error;
+	memcpy(t->reason, text, (size_t)n);
+	t->reason_len = (__u16)n;
+	t->size = (__u32)(offsetof(struct tl_tier, reason) + (size_t)n);
+}
+
+/*
+ * Loads and attaches the security-hook tier with the run's settings (so the verifier checks
+ * what a run would load), makes one access of each kind to /proc/sys/net, checks that each hook
+ * recorded it, and detaches again. Must run before the tracepoint tier is attached: the probe's
+ * own accesses are not records. The result goes into *t.
+ */
+static void probe_hooks(struct tl_tier *t, __u32 self_pid, __u64 proc_dev, int nroots, char **roots, int verbose)
+{
+	libbpf_quiet = !verbose;
+	libbpf_refused_prog[0] = 0;
+	struct tripline_hooks_bpf *h = tripline_hooks_bpf__open();
+	if (!h) {
+		int e = errno;
+		set_tier(t, TL_HOOKS_UNAVAILABLE, e, "security hooks unavailable: their BPF object does not open: %s", strerror(e));
+		goto out;
+	}
+	__u32 me = (__u32)getpid();
+	h->rodata->tripline_pid = self_pid;
+	h->rodata->proc_dev = proc_dev;
+	/* A tree filter, as in a run: this process alone is in it (the verifier sees the map lookup). */
+	h->rodata->tree_root = me;
+	h->rodata->nroots = (__u32)nroots;
+	/* A probe's worth of room: the tree filter lets only this process's records through. */
+	bpf_map__set_max_entries(h->maps.events, 256 << 10);
+	bpf_map__set_max_entries(h->maps.tree, 16);
+	int err = tripline_hooks_bpf__load(h);
+	if (err) {
+		struct bpf_program *p = libbpf_refused_prog[0] ? bpf_object__find_program_by_name(h->obj, libbpf_refused_prog) : NULL;
+		set_tier(t, TL_HOOKS_REFUSED, -err, "the kernel refused the security-hook programs (%s): %s", p ? bpf_program__section_name(p) : "fentry",
+			 strerror(-err));
+		goto out;
+	}
+	__u8 one = 1;
+	if (bpf_map_update_elem(bpf_map__fd(h->maps.tree), &me, &one, BPF_ANY) != 0 || set_roots(bpf_map__fd(h->maps.roots), nroots, roots) != 0) {
+		int e = errno;
+		set_tier(t, TL_HOOKS_UNATTACHED, e, "security hooks loaded, but their maps could not be set: %s", strerror(e));
+		goto out;
+	}
+	err = tripline_hooks_bpf__attach(h);
+	if (err) {
+		set_tier(t, TL_HOOKS_UNATTACHED, -err, "security hooks loaded, but the kernel refused to attach them: %s", strerror(-err));
+		goto out;
+	}
+	struct hook_seen seen = { .pid = me, .kinds = 0 };
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(h->maps.events), on_hook_record, &seen, NULL);
+	if (!rb) {
+		int e = errno;
+		set_tier(t, TL_HOOKS_UNATTACHED, e, "security hooks attached, but their ring buffer does not open: %s", strerror(e));
+		goto out;
+	}
+	/* One access per hook, on the sysctl tree the hooks watch. */
+	int fd = open("/proc/sys/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* file_open */
+	if (fd >= 0) {
+		char dents[4096];
+		(void)syscall(SYS_getdents64, fd, dents, sizeof(dents)); /* file_permission, on a directory */
+		close(fd);
+	}
+	struct stat st;
+	(void)stat("/proc/sys/net", &st);            /* inode_getattr */
+	(void)access("/proc/sys/net", F_OK);         /* inode_permission with MAY_ACCESS */
+	struct statfs sfs;
+	(void)statfs("/proc/sys/net", &sfs);         /* sb_statfs */
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	if (seen.kinds == (1u << NHOOKS) - 1) {
+		set_tier(t, TL_HOOKS_PROBED, 0, "security hooks attached (fentry) and saw each test access; FILE records come from the tracepoints");
+	} else {
+		char missed[128] = "";
+		for (int i = 0; i < NHOOKS; i++) {
+			if (!(seen.kinds & (1u << i))) {
+				strncat(missed, " ", sizeof(missed) - strlen(missed) - 1);
+				strncat(missed, hook_names[i], sizeof(missed) - strlen(missed) - 1);
+			}
+		}
+		set_tier(t, TL_HOOKS_BLIND, 0, "security hooks attached (fentry) but missed test accesses:%s", missed);
+	}
+out:
+	tripline_hooks_bpf__destroy(h);
+	libbpf_quiet = 0;
+}
+
+struct hook_probe {
+	struct tl_tier tier;
+	__u32 self_pid;
+	__u64 proc_dev;
+	int nroots;
+	char **roots;
+	int verbose;
+};
+
+static void *hook_probe_thread(void *arg)
+{
+	struct hook_probe *hp = arg;
+	probe_hooks(&hp->tier, hp->self_pid, hp->proc_dev, hp->nroots, hp->roots, hp->verbose);
+	return NULL;
+}
+
+static const char *hooks_state(__u8 hooks)
+{
+	switch (hooks) {
+	case TL_HOOKS_UNAVAILABLE: return "unavailable";
+	case TL_HOOKS_REFUSED: return "refused";
+	case TL_HOOKS_UNATTACHED: return "unattached";
+	case TL_HOOKS_PROBED: return "probed";
+	case TL_HOOKS_BLIND: return "blind";
+	}
+	return "unknown";
 }
 
 static void sum_lost(struct tripline_bpf *skel, __u64 totals[2])
@@ -164,23 +354,34 @@ int main(int argc, char **argv)
 	skel->rodata->proc_dev = proc_dev;
 	skel->rodata->tree_root = (__u32)tree_root;
 	skel->rodata->nroots = (__u32)nroots;
+	/*
+	 * The security-hook probe runs beside the tracepoint tier's load (mostly the kernel's
+	 * verifier; the probe mostly parses vmlinux BTF in user space), and ends before the
+	 * tracepoints attach: the probe's own accesses must not become records.
+	 */
+	static struct hook_probe hp;
+	hp.self_pid = (__u32)self_pid;
+	hp.proc_dev = proc_dev;
+	hp.nroots = nroots;
+	hp.roots = root_args;
+	hp.verbose = probe;
+	pthread_t hook_thread;
+	int threaded = pthread_create(&hook_thread, NULL, hook_probe_thread, &hp) == 0;
 	int err = tripline_bpf__load(skel);
+	if (threaded)
+		pthread_join(hook_thread, NULL);
+	else
+		hook_probe_thread(&hp);
+	struct tl_tier *tier = &hp.tier;
 	if (err) {
 		fprintf(stderr, "tripline-sensor: the kernel refused the BPF program: %s\n", strerror(-err));
 		tripline_bpf__destroy(skel);
 		return 1;
 	}
-	for (int i = 0; i < nroots; i++) {
-		struct { __u32 len; char s[TL_ROOT_MAX]; } root;
-		memset(&root, 0, sizeof(root));
-		root.len = (__u32)strlen(root_args[i]);
-		memcpy(root.s, root_args[i], root.len);
-		__u32 key = (__u32)i;
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.roots), &key, &root, BPF_ANY) != 0) {
-			fprintf(stderr, "tripline-sensor: cannot set root %d: %s\n", i + 1, strerror(errno));
-			tripline_bpf__destroy(skel);
-			return 1;
-		}
+	if (set_roots(bpf_map__fd(skel->maps.roots), nroots, root_args) != 0) {
+		fprintf(stderr, "tripline-sensor: cannot set the recipe roots: %s\n", strerror(errno));
+		tripline_bpf__destroy(skel);
+		return 1;
 	}
 	err = tripline_bpf__attach(skel);
 	if (err) {
@@ -190,6 +391,8 @@ int main(int argc, char **argv)
 	}
 	if (probe) {
 		printf("attached: tp_btf sys_enter sys_exit io_uring_submit_req task_newtask sched_process_exec sched_process_exit\n");
+		printf("hooks: %s (errno %d): %.*s\n", hooks_state(tier->hooks), tier->error, (int)tier->reason_len, tier->reason);
+		printf("tier: tracepoints\n");
 		tripline_bpf__destroy(skel);
 		return 0;
 	}
@@ -206,8 +409,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	tier->ns = now_ns();
+	emit(tier, tier->size);
 	struct tl_ready ready = { .type = TL_REC_READY, .size = sizeof(ready), .ns = now_ns(), .self_pid = (__u32)self_pid,
-				  .tree_root = (__u32)tree_root, .proc_dev = proc_dev, .version = RECORDS_VERSION };
+				  .tree_root = (__u32)tree_root, .proc_dev = proc_dev, .version = TL_RECORDS_VERSION };
 	emit(&ready, sizeof(ready));
 	flush_out();
 

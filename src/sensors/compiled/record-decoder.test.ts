@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { RecordDecoder, RecordStreamError, type DecodedRecord } from './record-decoder.ts';
+import { RecordDecoder, RecordStreamError, RECORDS_VERSION, type DecodedRecord } from './record-decoder.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const haveCompiler = spawnSync('cc', ['--version']).status === 0;
@@ -42,7 +42,12 @@ const compilerOpts = haveCompiler ? {} : { skip: 'no C compiler (cc) to build th
 
 test('records written through tripline-records.h decode field by field', compilerOpts, () => {
   const { records, decoder } = decodeAll(sampleStream());
-  assert.deepEqual(decoder.ready, { selfPid: 42, treeRoot: 7, version: 1 });
+  // The C side's TL_RECORDS_VERSION is the decoder's.
+  assert.deepEqual(decoder.ready, { selfPid: 42, treeRoot: 7, version: RECORDS_VERSION });
+  // TIER is not an event: kept in `tier`, not passed on.
+  assert.deepEqual(decoder.tier, {
+    tier: 'tracepoints', hooks: 'refused', error: 1, reason: 'the kernel refused the security-hook programs (fentry/security_file_open): Operation not permitted',
+  });
   assert.deepEqual(records.map((r) => r.type), ['ready', 'fork', 'exec', 'file', 'exit', 'lost', 'sync']);
   assert.deepEqual(records[1], {
     type: 'fork', ns: 2000n, parentTgid: 100, parentTid: 101, childTid: 102, thread: false, cloneFlags: 0x1200011n, parentStartNs: 5000n, parentExecId: 3,
@@ -70,10 +75,11 @@ test('records written through tripline-records.h decode field by field', compile
 
 test('a stream cut anywhere decodes to the same records', compilerOpts, () => {
   const stream = sampleStream();
-  const whole = decodeAll(stream).records;
+  const { records: whole, decoder: wholeDecoder } = decodeAll(stream);
   fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 40 }), (cuts) => {
     const { records, decoder } = decodeAll(stream, cuts);
     assert.deepEqual(records, whole);
+    assert.deepEqual(decoder.tier, wholeDecoder.tier);
     assert.equal(decoder.pendingBytes, 0);
   }), { numRuns: 200 });
 });
@@ -99,6 +105,20 @@ test('an impossible size stops the stream with an error naming where; an unknown
   const out: DecodedRecord[] = [];
   new RecordDecoder().push(file, (r) => { out.push(r); });
   assert.deepEqual(out, [{ type: 'unparsed', reason: 'FILE path past the record' }]);
+  // A TIER record whose reason runs past its end, or of a tier this Tripline does not know: unparsed, no tier.
+  const tier = Buffer.alloc(24 + 4);
+  tier.writeUInt32LE(9, 0);
+  tier.writeUInt32LE(tier.length, 4);
+  tier.writeUInt8(1, 16);
+  tier.writeUInt8(2, 17);
+  tier.writeUInt16LE(5, 18);
+  const tierDecoder = new RecordDecoder();
+  const tierOut: DecodedRecord[] = [];
+  tierDecoder.push(tier, (r) => { tierOut.push(r); });
+  tier.writeUInt8(7, 16);
+  tierDecoder.push(tier, (r) => { tierOut.push(r); });
+  assert.deepEqual(tierOut, [{ type: 'unparsed', reason: 'TIER reason past the record' }, { type: 'unparsed', reason: 'unknown tier 7' }]);
+  assert.equal(tierDecoder.tier, undefined);
 });
 
 test('the shipped sensor was built from these sources (npm run build:sensor records their hash)', async () => {

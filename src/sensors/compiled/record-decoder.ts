@@ -3,7 +3,7 @@
 
 import type { BpfParseFailure, BpfRecord, FileRecord } from '../bpftrace/bpftrace-line-parser.ts';
 
-export const RECORD = { ready: 1, fork: 2, exec: 3, exit: 4, tick: 5, sync: 6, file: 7, lost: 8 } as const;
+export const RECORD = { ready: 1, fork: 2, exec: 3, exit: 4, tick: 5, sync: 6, file: 7, lost: 8, tier: 9 } as const;
 
 /** Sizes and offsets of tripline-records.h (a test compiles the header and checks them). */
 export const LAYOUT = {
@@ -15,6 +15,8 @@ export const LAYOUT = {
   exec: { argv: 88, filename: 88 + 1024, max: 88 + 1024 + 4096 },
   /** The FILE record: a 64-byte head, then names_len bytes of packed names, then the path. */
   file: { data: 64, max: 64 + 2048 + 4096 },
+  /** TIER: a 24-byte head, then reason_len bytes of text. */
+  tier: { reason: 24, max: 24 + 256 },
   maxNames: 16,
   nameMax: 64,
 } as const;
@@ -22,8 +24,8 @@ export const LAYOUT = {
 /** No record is longer. */
 const MAX_RECORD = Math.max(LAYOUT.exec.max, LAYOUT.file.max);
 
-/** The records' own version (tl_ready.version): a loader of another version is refused. */
-export const RECORDS_VERSION = 1;
+/** The records' own version (tl_ready.version): a loader of another version is refused. 2: TIER before READY. */
+export const RECORDS_VERSION = 2;
 
 /** Call kinds (enum tl_call) → the syscall names the event stream knows; i386 and io_uring calls are prefixed. */
 const CALLS: readonly string[] = [
@@ -38,6 +40,26 @@ export interface ReadyInfo {
   readonly selfPid: number;
   readonly treeRoot: number;
   readonly version: number;
+}
+
+/**
+ * What became of the security-hook tier at start (TL_HOOKS_* in tripline-records.h):
+ * `unavailable` its object did not open, `refused` the kernel would not load it (this machine:
+ * EPERM), `unattached` loaded but not attached, `probed` attached and saw the loader's own test
+ * accesses, `blind` attached but missed some of them. Probed or not, it is detached again.
+ */
+export type HooksState = 'unavailable' | 'refused' | 'unattached' | 'probed' | 'blind';
+const HOOKS_STATES: readonly (HooksState | undefined)[] = [undefined, 'unavailable', 'refused', 'unattached', 'probed', 'blind'];
+
+/** The TIER record: which tier writes the FILE records, and why (the kernel's refusal of the hooks). */
+export interface TierInfo {
+  /** The programs that write FILE records: the raw syscall and io_uring tracepoints. */
+  readonly tier: 'tracepoints';
+  readonly hooks: HooksState;
+  /** errno of the refusal (1: EPERM), 0 when there was none. */
+  readonly error: number;
+  /** The loader's words, e.g. `the kernel refused the security-hook programs (fentry/security_file_open): Operation not permitted`. */
+  readonly reason: string;
 }
 
 export type DecodedRecord = BpfRecord | BpfParseFailure;
@@ -67,6 +89,12 @@ export class RecordDecoder {
   private pending: Buffer = Buffer.alloc(0);
   /** What the READY record said, once it came. */
   ready: ReadyInfo | undefined;
+  /**
+   * What the TIER record said. The loader writes it just before READY, so it is set when the
+   * `ready` record reaches push()'s callback. It is not an event: push() keeps it here instead
+   * of passing it to the callback (a malformed one is passed on as an unparsed record).
+   */
+  tier: TierInfo | undefined;
 
   /** Decodes every whole record in `chunk` (and what was left of the last one). */
   push(chunk: Buffer, onRecord: (record: DecodedRecord) => void): void {
@@ -76,7 +104,14 @@ export class RecordDecoder {
       const size = buf.readUInt32LE(off + 4);
       if (size < LAYOUT.header || size > MAX_RECORD) throw new RecordStreamError(`record of impossible size ${size} at byte ${off}`);
       if (buf.length - off < size) break;
-      onRecord(this.decode(buf.subarray(off, off + size)));
+      const record = buf.subarray(off, off + size);
+      if (record.readUInt32LE(0) === RECORD.tier) {
+        const tier = this.readTier(record);
+        if ('type' in tier) onRecord(tier);
+        else this.tier = tier;
+      } else {
+        onRecord(this.decode(record));
+      }
       off += size;
     }
     buf = buf.subarray(off);
@@ -137,9 +172,22 @@ export class RecordDecoder {
       }
       case RECORD.file:
         return this.file(r, ns);
+      case RECORD.tier:
+        return { type: 'unparsed', reason: 'a TIER record is not an event (push() keeps it in `tier`)' };
       default:
         return { type: 'unparsed', reason: `unknown record type ${type}` };
     }
+  }
+
+  private readTier(r: Buffer): TierInfo | BpfParseFailure {
+    if (r.length < LAYOUT.tier.reason) return { type: 'unparsed', reason: `short TIER record (${r.length} bytes)` };
+    const tier = r.readUInt8(16);
+    const hooks = HOOKS_STATES[r.readUInt8(17)];
+    const reasonLength = r.readUInt16LE(18);
+    if (tier !== 1) return { type: 'unparsed', reason: `unknown tier ${tier}` };
+    if (hooks === undefined) return { type: 'unparsed', reason: `unknown security-hook state ${r.readUInt8(17)}` };
+    if (LAYOUT.tier.reason + reasonLength > r.length) return { type: 'unparsed', reason: 'TIER reason past the record' };
+    return { tier: 'tracepoints', hooks, error: r.readInt32LE(20), reason: r.toString('utf8', LAYOUT.tier.reason, LAYOUT.tier.reason + reasonLength) };
   }
 
   private file(r: Buffer, ns: bigint): FileRecord | BpfParseFailure {

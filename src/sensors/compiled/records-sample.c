@@ -17,7 +17,15 @@ static void out(const void *p, size_t n)
 
 int main(void)
 {
-	struct tl_ready ready = { .type = TL_REC_READY, .size = sizeof(ready), .ns = 1000, .self_pid = 42, .tree_root = 7, .proc_dev = 21, .version = 1 };
+	/* As the loader does: TIER just before READY. */
+	static struct tl_tier tier = { .type = TL_REC_TIER, .ns = 900, .tier = TL_TIER_TRACEPOINTS, .hooks = TL_HOOKS_REFUSED, .error = 1 };
+	const char *reason = "the kernel refused the security-hook programs (fentry/security_file_open): Operation not permitted";
+	tier.reason_len = strlen(reason);
+	memcpy(tier.reason, reason, tier.reason_len);
+	tier.size = offsetof(struct tl_tier, reason) + tier.reason_len;
+	out(&tier, tier.size);
+	struct tl_ready ready = { .type = TL_REC_READY, .size = sizeof(ready), .ns = 1000, .self_pid = 42, .tree_root = 7, .proc_dev = 21,
+				  .version = TL_RECORDS_VERSION };
 	out(&ready, sizeof(ready));
 	struct tl_fork fork = { .type = TL_REC_FORK, .size = sizeof(fork), .ns = 2000, .parent_tgid = 100, .parent_tid = 101, .child_tid = 102,
 				.thread = 0, .clone_flags = 0x1200011, .parent_start = 5000, .parent_exec_id = 3 };

@@ -8,6 +8,9 @@
 #ifndef TRIPLINE_RECORDS_H
 #define TRIPLINE_RECORDS_H
 
+/* tl_ready.version; record-decoder.ts's RECORDS_VERSION must match. 2: TIER comes before READY. */
+#define TL_RECORDS_VERSION 2
+
 #define TL_PATH_MAX 4096
 #define TL_ARGV_MAX 1024
 #define TL_MAX_NAMES 16
@@ -25,6 +28,7 @@ enum tl_record_type {
 	TL_REC_SYNC = 6,  /* tripline's barrier access came through */
 	TL_REC_FILE = 7,
 	TL_REC_LOST = 8,  /* loader: records dropped in the kernel since the last LOST */
+	TL_REC_TIER = 9,  /* loader: which tier writes the FILE records, and why (once, before READY) */
 };
 
 /* Calls, whatever table (native, i386, io_uring) they came through. */
@@ -33,6 +37,11 @@ enum tl_call {
 	TL_ACCESS, TL_FACCESSAT, TL_FACCESSAT2, TL_READLINK, TL_READLINKAT, TL_CHDIR, TL_FCHDIR,
 	TL_GETDENTS64, TL_GETDENTS, TL_STATFS, TL_FSTATFS, TL_OPEN_BY_HANDLE_AT, TL_OPEN_TREE,
 	TL_URING_OPENAT, TL_URING_OPENAT2, TL_URING_STATX,
+	/*
+	 * The security-hook tier (tripline-hooks.bpf.c): the hook that saw the object, whatever call
+	 * led there. Only the loader's start-up probe reads these; they are not written to stdout.
+	 */
+	TL_HOOK_FILE_OPEN, TL_HOOK_INODE_GETATTR, TL_HOOK_INODE_ACCESS, TL_HOOK_SB_STATFS, TL_HOOK_DIR_READ,
 };
 
 /* Why a FILE record left the kernel (the bits of tripline.bt, same values). */
@@ -75,6 +84,28 @@ struct tl_ready {
 	__u64 proc_dev;
 	__u32 version;
 	__u32 pad;
+};
+
+/* TIER: the tier whose programs write FILE records, and what became of the security hooks. */
+#define TL_TIER_TRACEPOINTS 1      /* tripline.bpf.c: raw syscall and io_uring tracepoints */
+
+#define TL_HOOKS_UNAVAILABLE 1     /* the hooks object could not be opened (libbpf: no BTF target...) */
+#define TL_HOOKS_REFUSED 2         /* the kernel refused to load the hook programs */
+#define TL_HOOKS_UNATTACHED 3      /* loaded, but the kernel refused to attach them */
+#define TL_HOOKS_PROBED 4          /* loaded, attached and saw the loader's own accesses; detached again */
+#define TL_HOOKS_BLIND 5           /* loaded and attached, but missed some of the loader's own accesses */
+
+#define TL_TIER_REASON_MAX 256
+
+struct tl_tier {
+	__u32 type;
+	__u32 size;
+	__u64 ns;
+	__u8 tier;
+	__u8 hooks;
+	__u16 reason_len;
+	__s32 error;               /* errno of the refusal, 0 when there was none */
+	char reason[TL_TIER_REASON_MAX]; /* reason_len bytes, not NUL-terminated; the record ends there */
 };
 
 struct tl_lost {
