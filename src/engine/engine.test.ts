@@ -529,3 +529,34 @@ void describe('engine: the built-in default exceptions', () => {
     assert.equal(sysctlRun('/usr/bin/udevadm', ['/lib/systemd/systemd-sysctl']).opened.length, 1);
   });
 });
+
+void describe('engine: lineage when a dead process\'s pid is taken over (clone3 set_tid)', () => {
+  // S (10) runs one reader per area; each reader's intermediate (11, 13, 15) exits and its pid is
+  // taken at once by a sleep forked by a helper (20), outside S's line.
+  const split = (): World => {
+    const w = new World().exec(10, 0, '/usr/bin/s', 's').fork(10, 20, 1).exec(20, 2, '/usr/bin/helper', 'helper');
+    let t = 10;
+    for (const [i, file] of [CORE, IPV4, UNIX].entries()) {
+      const intermediate = 11 + 2 * i;
+      const reader = intermediate + 1;
+      w.fork(10, intermediate, t++).fork(intermediate, reader, t++).exit(intermediate, t++)
+        .fork(20, intermediate, t++).exec(intermediate, t++, '/usr/bin/sleep', 'sleep', '1000')
+        .exec(reader, t++, '/usr/bin/cat', 'cat', file).touch(reader, t++, file).exit(reader, t++);
+    }
+    return w.exit(20, t++).exit(10, t).flush();
+  };
+
+  void test('readers split across such intermediates still add up in their script\'s tree, not in the new holders\' tree', () => {
+    const d = split().closed;
+    assert.deepEqual(d.map((x) => [x.subject.scope, x.subject.process.pid, x.subject.process.exe]), [['process-tree', 10, '/usr/bin/s']]);
+  });
+
+  void test('an exception on the new holder\'s program (parent or ancestor) does not cover the reader', () => {
+    const recipe = withChanges({ exceptions: [exception({ parentExe: ['/usr/bin/sleep'] }), exception({ name: 'y', ancestorExe: ['/usr/bin/helper'] })] });
+    const w = new World({ recipes: [recipe] }).exec(10, 0, '/usr/bin/s', 's').fork(10, 20, 1).exec(20, 2, '/usr/bin/helper', 'helper')
+      .fork(10, 11, 3).fork(11, 12, 4).exit(11, 5).fork(20, 11, 6).exec(11, 7, '/usr/bin/sleep', 'sleep')
+      .exec(12, 8, '/usr/bin/cat', 'cat').touch(12, 9, CORE).touch(12, 10, IPV4).touch(12, 11, UNIX).flush();
+    assert.equal(w.opened.length, 1);
+    assert.deepEqual(w.opened[0]?.subject.ancestry.map((a) => [a.pid, a.exe]), [[11, '/usr/bin/s'], [10, '/usr/bin/s']]);
+  });
+});

@@ -18,10 +18,18 @@ import type { SensorLossEvent } from '../model/sensor-event.ts';
 /** What the engine needs to know about processes (the normalizer's process table provides it). */
 export interface ProcessView {
   get(pid: number): ProcessInfo | undefined;
-  /** The process that forked `pid`, unless that pid has been reused since. */
+  /** The process that forked the process holding `pid` now. */
   parent(pid: number): ProcessInfo | undefined;
   ancestry(pid: number): ProcessInfo[];
   isLive(pid: number): boolean;
+  /**
+   * The same, by process rather than by pid: a dead ancestor's pid may belong to another
+   * process by now (reused at once with clone3(set_tid)), so walks up a chain go by process.
+   */
+  parentOf(p: ProcessInfo): ProcessInfo | undefined;
+  ancestryOf(p: ProcessInfo): ProcessInfo[];
+  /** Whether `p` itself still runs (not merely its pid). */
+  isRunning(p: ProcessInfo): boolean;
 }
 
 export interface EngineOutput {
@@ -63,6 +71,8 @@ interface Subject {
   readonly recipe: Recipe;
   readonly scope: SubjectScope;
   readonly actor: number;
+  /** The actor itself (its pid may be reused by another process while the subject lives on). */
+  readonly process: ProcessInfo;
   readonly key: string;
 }
 
@@ -88,7 +98,7 @@ const MAX_CHAIN = 64;
 interface Deferred {
   readonly subject: Subject;
   readonly above: readonly Subject[];
-  readonly children: readonly number[];
+  readonly children: readonly ProcessInfo[];
   readonly atMs: number;
   readonly untilMs: number;
   readonly counted: Map<string, Set<number>>;
@@ -211,23 +221,28 @@ export class Engine {
    * more than one contributor (itself or a child subtree) and one of those children still runs.
    * Empty: nothing to wait for.
    */
-  private liveChildSubtrees(actor: number, window: SubjectWindow): number[] {
-    const contributors = new Set<number>();
-    for (const { actor: a } of window.windowedEvidence()) contributors.add(this.childOnPath(a, actor) ?? actor);
+  private liveChildSubtrees(actor: ProcessInfo, window: SubjectWindow): ProcessInfo[] {
+    const contributors = new Set<ProcessInfo>();
+    for (const { actor: a } of window.windowedEvidence()) contributors.add(this.childOnPath(this.processOf(a), actor) ?? actor);
     if (contributors.size < 2) return [];
-    const live = [...contributors].filter((c) => c !== actor && this.processes.isLive(c));
+    const live = [...contributors].filter((c) => c !== actor && this.processes.isRunning(c));
     return live;
   }
 
-  /** The child of `ancestor` on the way up from `pid` (undefined: `pid` is the ancestor itself, or not below it). */
-  private childOnPath(pid: number, ancestor: number): number | undefined {
-    let current: number | undefined = pid;
+  /** The child of `ancestor` on the way up from `p` (undefined: `p` is the ancestor itself, or not below it). */
+  private childOnPath(p: ProcessInfo, ancestor: ProcessInfo): ProcessInfo | undefined {
+    let current: ProcessInfo | undefined = p;
     for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
-      const ppid: number | undefined = this.processes.parent(current)?.pid;
-      if (ppid === ancestor) return current;
-      current = ppid;
+      const parent = this.processes.parentOf(current);
+      if (parent !== undefined && sameProcess(parent, ancestor)) return current;
+      current = parent;
     }
     return undefined;
+  }
+
+  /** The process holding `pid` now, or a blank one when the table does not know it. */
+  private processOf(pid: number): ProcessInfo {
+    return this.processes.get(pid) ?? unknownProcess(pid);
   }
 
   /** A subtree fired (or was held back by a limit) on its own: it no longer counts in a waiting ancestor. */
@@ -241,12 +256,12 @@ export class Engine {
   /** Deferred trees whose children have all ended (or whose window passed) fire now if still at the threshold. */
   private settleDeferred(out: EngineOutput[], all = false): void {
     for (const [key, d] of this.deferred) {
-      if (!all && this.nowMs < d.untilMs && d.children.some((c) => this.processes.isLive(c))) continue;
+      if (!all && this.nowMs < d.untilMs && d.children.some((c) => this.processes.isRunning(c))) continue;
       this.deferred.delete(key);
       const window = this.windows.get(key);
       if (window === undefined || this.open.has(key) || this.closed.has(key)) continue;
       // Siblings that started since may still be on their way to firing on their own.
-      const children = all || this.nowMs >= d.untilMs ? [] : this.liveChildSubtrees(d.subject.actor, window);
+      const children = all || this.nowMs >= d.untilMs ? [] : this.liveChildSubtrees(d.subject.process, window);
       if (children.length > 0) {
         this.deferred.set(key, { ...d, children });
         continue;
@@ -270,7 +285,7 @@ export class Engine {
       const s = od.subject;
       const windowMs = scopeWindowMs(s.recipe, s.scope) ?? 0;
       if (od.lastMs >= this.nowMs - windowMs) continue;
-      const live = this.processes.isLive(s.actor);
+      const live = this.processes.isRunning(s.process);
       if (!live) this.close(key, out);
       else if (this.options.closeIdleLive === true) this.close(key, out, false);
     }
@@ -285,14 +300,12 @@ export class Engine {
   }
 
   /** The actor a process's accesses belong to: itself once it exec'd, else the parent it forked from. */
-  private actorOf(pid: number): number {
-    let current = this.processes.get(pid);
-    let actor = pid;
-    for (let hops = 0; current !== undefined && !current.execed && current.ppid !== undefined && hops < MAX_CHAIN; hops++) {
-      const parent = this.processes.parent(current.pid);
+  private actorOf(p: ProcessInfo): ProcessInfo {
+    let actor = p;
+    for (let hops = 0; !actor.execed && hops < MAX_CHAIN; hops++) {
+      const parent = this.processes.parentOf(actor);
       if (parent === undefined) break;
-      actor = parent.pid;
-      current = parent;
+      actor = parent;
     }
     return actor;
   }
@@ -302,17 +315,17 @@ export class Engine {
    * exited stay in the chain: a subshell left running in the background by a script that
    * exited is still that script's doing.
    */
-  private chain(recipe: Recipe, actor: number): Subject[] {
+  private chain(recipe: Recipe, actor: ProcessInfo): Subject[] {
     const subjects: Subject[] = [];
     if (scopeWindowMs(recipe, 'process') !== undefined) subjects.push(this.subject(recipe, 'process', actor));
     if (scopeWindowMs(recipe, 'process-tree') === undefined) return subjects;
-    let current: number | undefined = actor;
+    let current: ProcessInfo | undefined = actor;
     // pid 1 (init, or a container's entry point) is everyone's ancestor: a tree there would
     // add up unrelated daemons, and an open detection there would swallow all later evidence.
-    for (let depth = 0; current !== undefined && current > 1 && depth < MAX_CHAIN; depth++) {
+    for (let depth = 0; current !== undefined && current.pid > 1 && depth < MAX_CHAIN; depth++) {
       subjects.push(this.subject(recipe, 'process-tree', current));
-      const ppid: number | undefined = this.processes.parent(current)?.pid;
-      current = ppid === undefined ? undefined : this.actorOf(ppid);
+      const parent = this.processes.parentOf(current);
+      current = parent === undefined ? undefined : this.actorOf(parent);
     }
     return subjects;
   }
@@ -349,7 +362,8 @@ export class Engine {
   }
 
   private observeAccess(recipe: Recipe, access: FileAccess, c: Classification, out: EngineOutput[]): void {
-    const actor = this.actorOf(access.pid);
+    const actorProcess = this.actorOf(this.processOf(access.pid));
+    const actor = actorProcess.pid;
     const exception = this.exceptionFor(recipe, access.pid);
     this.options.trace?.({ kind: 'access', recipe, access, actor, classification: c, exception });
     if (exception !== undefined) {
@@ -357,7 +371,7 @@ export class Engine {
       this.exceptionHits.set(name, (this.exceptionHits.get(name) ?? 0) + 1);
       return;
     }
-    const chain = this.chain(recipe, actor);
+    const chain = this.chain(recipe, actorProcess);
     // Evidence about a subject that already fired is merged into its detection, lowest first.
     const existing = chain.find((s) => this.open.has(s.key));
     const od = existing === undefined ? undefined : this.open.get(existing.key);
@@ -392,13 +406,13 @@ export class Engine {
       this.options.trace?.({ kind: 'counted', recipe, scope: s.scope, actor: s.actor, distinct, timeMs: access.timeMs });
       if (distinct < recipe.aggregate.threshold) continue;
       if (this.deferred.has(s.key)) return;
-      const children = s.scope === 'process-tree' ? this.liveChildSubtrees(s.actor, window) : [];
+      const children = s.scope === 'process-tree' ? this.liveChildSubtrees(s.process, window) : [];
       if (children.length > 0) {
         this.deferred.set(s.key, {
           subject: s, above: chain.slice(i + 1), children, atMs: access.timeMs, untilMs: access.timeMs + window.windowMs,
           counted: window.contributors(), evidence: window.windowedEvidence(),
         });
-        this.options.trace?.({ kind: 'deferred', recipe, scope: s.scope, actor: s.actor, children, distinct, timeMs: access.timeMs });
+        this.options.trace?.({ kind: 'deferred', recipe, scope: s.scope, actor: s.actor, children: children.map((ch) => ch.pid), distinct, timeMs: access.timeMs });
         return;
       }
       this.fire(s, window, access.timeMs, chain.slice(i + 1), out);
@@ -426,12 +440,12 @@ export class Engine {
   /** The first of the recipe's limits this subject's detection would exceed, counting it when none is. */
   private takeLimit(s: Subject): LimitKind | undefined {
     const limits = s.recipe.limits;
-    const p = this.processes.get(s.actor);
+    const p = s.process;
     // The file really run when known, so /bin/cat and /usr/bin/cat are one executable.
-    const exeOf = (x: ProcessInfo | undefined): string => x?.verifiedExe ?? x?.exe ?? '?';
-    const chainExes = [...this.processes.ancestry(s.actor)].reverse().map(exeOf);
+    const exeOf = (x: ProcessInfo): string => x.verifiedExe ?? x.exe ?? '?';
+    const chainExes = [...this.processes.ancestryOf(p)].reverse().map(exeOf);
     const keys: [LimitKind, number | undefined, string][] = [
-      ['perProcess', limits.perProcess, `${String(s.actor)}\0${String(p?.startMs)}`],
+      ['perProcess', limits.perProcess, `${String(s.actor)}\0${String(p.startMs)}`],
       ['perExe', limits.perExe, exeOf(p)],
       ['perAncestry', limits.perAncestry, [...chainExes, exeOf(p)].join('\0')],
       ['perHost', limits.perHost, ''],
@@ -456,7 +470,7 @@ export class Engine {
 
   private fire(s: Subject, window: SubjectWindow, nowMs: number, above: readonly Subject[], out: EngineOutput[], earlier: readonly WindowedAccess[] = []): void {
     // What fired (or was suppressed) here must not add up again in the ancestors' windows.
-    const inSubject = s.scope === 'process' ? (a: number) => a === s.actor : (a: number) => this.isWithin(a, s.actor);
+    const inSubject = s.scope === 'process' ? (a: number) => a === s.actor : (a: number) => this.isWithin(a, s.process);
     const limit = this.takeLimit(s);
     if (limit !== undefined) {
       const name = `${s.recipe.id} ${LIMIT_KEYS[limit]}`;
@@ -479,7 +493,7 @@ export class Engine {
     }
     const od: OpenDetection = {
       subject: s, id: `${this.options.sessionId}-${++this.sequence}`, firedMs: nowMs, evidence, lastMs: nowMs,
-      subjectAtFire: this.processes.get(s.actor) ?? unknownProcess(s.actor), ancestryAtFire: this.processes.ancestry(s.actor),
+      subjectAtFire: s.process, ancestryAtFire: this.processes.ancestryOf(s.process),
     };
     this.options.trace?.({ kind: 'fired', recipe: s.recipe, scope: s.scope, actor: s.actor, detectionId: od.id, distinct: window.distinctDirectories(nowMs), timeMs: nowMs });
     this.open.set(s.key, od);
@@ -492,20 +506,15 @@ export class Engine {
   }
 
   /** Keyed by pid and start time, so a recycled pid is a new subject. */
-  private subjectKey(recipe: Recipe, scope: SubjectScope, actor: number): string {
-    return `${recipe.id}\0${scope}\0${actor}\0${this.processes.get(actor)?.startMs ?? ''}`;
+  private subject(recipe: Recipe, scope: SubjectScope, actor: ProcessInfo): Subject {
+    return { recipe, scope, actor: actor.pid, process: actor, key: `${recipe.id}\0${scope}\0${actor.pid}\0${actor.startMs ?? ''}` };
   }
 
-  private subject(recipe: Recipe, scope: SubjectScope, actor: number): Subject {
-    return { recipe, scope, actor, key: this.subjectKey(recipe, scope, actor) };
-  }
-
-  private isWithin(actor: number, ancestor: number): boolean {
-    let current: number | undefined = actor;
+  private isWithin(actor: number, ancestor: ProcessInfo): boolean {
+    let current: ProcessInfo | undefined = this.processOf(actor);
     for (let depth = 0; current !== undefined && depth < MAX_CHAIN; depth++) {
-      if (current === ancestor) return true;
-      const ppid: number | undefined = this.processes.parent(current)?.pid;
-      current = ppid;
+      if (sameProcess(current, ancestor)) return true;
+      current = this.processes.parentOf(current);
     }
     return false;
   }
@@ -563,7 +572,7 @@ export class Engine {
       recipe: s.recipe,
       scope: s.scope,
       subject: subjectInfo,
-      ancestry: same ? this.processes.ancestry(s.actor) : od.ancestryAtFire,
+      ancestry: same ? this.processes.ancestryOf(current) : od.ancestryAtFire,
       members,
       evidence,
       context: this.context,
@@ -572,6 +581,10 @@ export class Engine {
   }
 }
 
+/** The same process: the table's own object, or (a process it does not know) the same pid and start. */
+function sameProcess(a: ProcessInfo, b: ProcessInfo): boolean {
+  return a === b || (a.pid === b.pid && a.startMs === b.startMs);
+}
 
 function unknownProcess(pid: number): ProcessInfo {
   return {

@@ -9,8 +9,6 @@ interface MutableProcess {
   ppid: number | undefined;
   exe: string | undefined;
   verifiedExe: string | null | undefined;
-  /** The parent's start time when this process was forked: a parent pid reused later is not its parent. */
-  parentStartMs: number | undefined;
   /** The parent's image when it forked this process (exceptions on the parent judge that one). */
   forkedBy?: { exe: string | undefined; verifiedExe: string | null | undefined } | undefined;
   /** In a mount namespace other than Tripline's (inherited by children). */
@@ -42,6 +40,19 @@ export interface ProcessTableOptions {
 export class ProcessTable implements LinkResolver {
   private readonly live = new Map<number, MutableProcess>();
   private readonly exited = new Map<number, MutableProcess>();
+  /**
+   * Each process's parent as the object it was at the fork, not as a pid: a parent's pid may
+   * belong to another process by the time a child is looked at (reused at once with
+   * clone3(set_tid)), and the child still descends from the one that forked it.
+   */
+  private readonly parentOfProcess = new WeakMap<ProcessInfo, MutableProcess>();
+  /**
+   * Every process that exited or whose pid another took, oldest first, up to the exited
+   * capacity: past it a process is forgotten (no longer anyone's known parent), so a chain
+   * of dead ancestors cannot hold memory without bound.
+   */
+  private readonly gone = new Set<MutableProcess>();
+  private readonly forgotten = new WeakSet<ProcessInfo>();
   private readonly threadGroup = new Map<number, number>();
   /** Thread ids (leaders included) of exited processes, until a fork reuses them. */
   private readonly exitedThreads = new Map<number, number>();
@@ -86,29 +97,38 @@ export class ProcessTable implements LinkResolver {
     return this.live.get(pid) ?? this.exited.get(pid);
   }
 
-  /** The process that forked `pid`, unless its pid now belongs to another process. */
+  /** The process that forked the process now holding `pid` (also when the parent's pid now belongs to another). */
   parent(pid: number): ProcessInfo | undefined {
-    const child = this.live.get(pid) ?? this.exited.get(pid);
-    if (child?.ppid === undefined) return undefined;
-    const parent = this.live.get(child.ppid) ?? this.exited.get(child.ppid);
-    if (parent === undefined) return undefined;
-    if (child.parentStartMs !== undefined && parent.startMs !== undefined && parent.startMs !== child.parentStartMs) return undefined;
-    return parent;
+    const child = this.get(pid);
+    return child === undefined ? undefined : this.parentOf(child);
+  }
+
+  /** The process that forked `p` (one of this table's processes), unless it was never seen or is forgotten. */
+  parentOf(p: ProcessInfo): ProcessInfo | undefined {
+    const parent = this.parentOfProcess.get(p);
+    return parent === undefined || this.forgotten.has(parent) ? undefined : parent;
   }
 
   /** Parent first, up to the monitored root or the first unknown ancestor. */
   ancestry(pid: number): ProcessInfo[] {
+    const p = this.get(pid);
+    return p === undefined ? [] : this.ancestryOf(p);
+  }
+
+  /** The ancestry of `p` itself, by the processes that forked each (never by pids, which may be reused). */
+  ancestryOf(p: ProcessInfo): ProcessInfo[] {
     const out: ProcessInfo[] = [];
-    const seen = new Set<number>([pid]);
-    let current = this.get(pid);
-    while (current?.ppid !== undefined && !seen.has(current.ppid)) {
-      seen.add(current.ppid);
-      const parent = this.parent(current.pid);
-      if (parent === undefined) break;
+    const seen = new Set<ProcessInfo>([p]);
+    for (let parent = this.parentOf(p); parent !== undefined && !seen.has(parent); parent = this.parentOf(parent)) {
+      seen.add(parent);
       out.push(parent);
-      current = parent;
     }
     return out;
+  }
+
+  /** Whether `p` itself still runs (its pid is not held by another process since). */
+  isRunning(p: ProcessInfo): boolean {
+    return this.live.get(p.pid) === p;
   }
 
   /** A thread (CLONE_THREAD) joins its parent's process; anything else is a new process inheriting cwd, uid, identity and fds. */
@@ -123,9 +143,12 @@ export class ProcessTable implements LinkResolver {
     }
     this.threadGroup.set(childTid, childTid);
     this.exitedThreads.delete(childTid);
+    // The pid's previous process stays the parent of what it forked (kept with the gone).
     this.exited.delete(childTid);
+    const displaced = this.live.get(childTid);
+    if (displaced !== undefined) this.bury(displaced);
     const child = blank(childTid, parentPid, parent?.cwd, parent?.uid, timeMs);
-    child.parentStartMs = parent?.startMs;
+    if (parent !== undefined && !this.forgotten.has(parent)) this.parentOfProcess.set(child, parent);
     child.foreignMounts = newMountNamespace || parent?.foreignMounts === true;
     if (parent !== undefined) {
       child.forkedBy = { exe: parent.exe, verifiedExe: parent.verifiedExe };
@@ -222,9 +245,22 @@ export class ProcessTable implements LinkResolver {
       if (oldest.done === true) break;
       this.exitedThreads.delete(oldest.value);
     }
-    if (this.exited.size > this.exitedCapacity) {
-      const oldest = this.exited.keys().next();
-      if (oldest.done !== true) this.exited.delete(oldest.value);
+    this.bury(p);
+  }
+
+  /** Keeps a process that exited (or lost its pid) for ancestry, forgetting the oldest past the capacity. */
+  private bury(p: MutableProcess): void {
+    this.gone.delete(p);
+    this.gone.add(p);
+    while (this.gone.size > this.exitedCapacity) {
+      const oldest = this.gone.values().next();
+      if (oldest.done === true) break;
+      const old = oldest.value;
+      this.gone.delete(old);
+      if (this.exited.get(old.pid) === old) this.exited.delete(old.pid);
+      // Its own link up is dropped: a forgotten process holds no chain of ancestors in memory.
+      this.forgotten.add(old);
+      this.parentOfProcess.delete(old);
     }
   }
 
@@ -257,7 +293,7 @@ export class ProcessTable implements LinkResolver {
 
 function blank(pid: number, ppid: number | undefined, cwd: string | undefined, uid: number | undefined, startMs: number | undefined): MutableProcess {
   return {
-    pid, ppid, exe: undefined, verifiedExe: undefined, parentStartMs: undefined, foreignMounts: false, argv: [], argvTruncated: false, cwd, uid, startMs,
+    pid, ppid, exe: undefined, verifiedExe: undefined, foreignMounts: false, argv: [], argvTruncated: false, cwd, uid, startMs,
     exitMs: undefined, exitCode: undefined, exitSignal: undefined, execed: false, fds: undefined, threads: undefined,
   };
 }
