@@ -6,7 +6,9 @@
  * Records go to user space over one BPF ring buffer, in the order the kernel committed them;
  * their layout is in tripline-records.h, decoded by src/sensors/compiled/record-decoder.ts.
  *
- * Hooks, all tracepoints (fentry/fexit and BPF-LSM are refused on the kernels we measured):
+ * The tracepoint tier: it writes every FILE record. (The security-hook tier, tripline-hooks.bpf.c,
+ * is only probed at start; fentry is refused on the kernels we measured. The maps, filters and
+ * dentry walk both share are in tripline-shared.bpf.h.) Hooks, all tracepoints:
  *   tp_btf/sys_enter, tp_btf/sys_exit   every syscall, native and 32-bit (int 0x80: the
  *                                       thread's TS_COMPAT status picks the i386 table);
  *   tp_btf/io_uring_submit_req          io_uring opens and statx, after the kernel copied the path;
