@@ -132,6 +132,8 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
     await supervisor.start();
     if (sensor.fallbackReason !== undefined) session.say(`tripline: sensor: ${sensor.describe().name} ${sensor.describe().version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
     else if (install.why !== undefined) session.say(`tripline: sensor: ${sensorName(install)} (${visible(install.why)})`);
+    const tier = sensor.describe().tier;
+    if (tier !== undefined) session.say(`tripline: sensor tier: ${tier}`);
     watching = true;
     lastHealth = { atMs: Date.now(), lines: sensor.health().lines };
     for (const note of sensor.unobserved(config.recipes)) session.say(`tripline: warning: ${visible(note)}`);

@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { fileURLToPath } from 'node:url';
 import { visible } from '../model/visible.ts';
 import { findSensorProgram, notRootOnly } from './executable-lookup.ts';
-import { RecordDecoder, RecordStreamError, RECORDS_VERSION } from './compiled/record-decoder.ts';
+import { RecordDecoder, RecordStreamError, RECORDS_VERSION, type TierInfo } from './compiled/record-decoder.ts';
 import { LineSplitter } from './line-splitter.ts';
 import type { ProcfsReader } from './procfs-reader.ts';
 import { SensorUnavailableError } from './sensor-errors.ts';
@@ -195,9 +195,16 @@ export class EbpfSensor implements Sensor {
     this.stream = this.newStream();
   }
 
+  /** The compiled sensor's tier (its TIER record at start): which programs write the records, and why not the security hooks. */
+  tier: TierInfo | undefined;
+
   describe(): SensorDescription {
     const name = sensorName(this.install);
-    return { kind: 'ebpf', name, version: this.install.version, label: `eBPF, ${name} ${this.install.version}` };
+    const tier = this.install.program === 'compiled' && this.tier !== undefined ? `, tier ${this.tier.tier} (security hooks ${this.tier.hooks})` : '';
+    return {
+      kind: 'ebpf', name, version: this.install.version, label: `eBPF, ${name} ${this.install.version}${tier}`,
+      ...(this.install.program === 'compiled' && this.tier !== undefined ? { tier: `${this.tier.tier}: ${visible(this.tier.reason)}` } : {}),
+    };
   }
 
   get stats(): BpfStreamStats {
@@ -274,6 +281,7 @@ export class EbpfSensor implements Sensor {
   private async startProgram(): Promise<void> {
     this.stopping = false;
     this.diedReason = undefined;
+    this.tier = undefined;
     this.stderrTail = '';
     const previous = this.stream;
     // Everything the previous program delivered is applied before the new one starts.
@@ -316,6 +324,8 @@ export class EbpfSensor implements Sensor {
             if (record.type === 'ready' && decoder.ready?.version !== RECORDS_VERSION) {
               throw new RecordStreamError(`the sensor binary writes records of version ${String(decoder.ready?.version)}, this Tripline reads version ${String(RECORDS_VERSION)}`);
             }
+            // The loader says which tier writes the records before READY.
+            if (record.type === 'ready') this.tier = decoder.tier;
             stream.pushRecord(record);
             afterRecord();
           });

@@ -23,8 +23,10 @@ export interface SensorDescription {
   /** The program: "strace", "tripline-sensor", "bpftrace". */
   readonly name: string;
   readonly version: string;
-  /** One line for the report: "strace 6.1 --seccomp-bpf", "eBPF, tripline-sensor sources 0123abcd". */
+  /** One line for the report: "strace 6.1 --seccomp-bpf", "eBPF, tripline-sensor sources 0123abcd, tier tracepoints (security hooks refused)". */
   readonly label: string;
+  /** Which kernel hooks write the events and why (printable), where the sensor has tiers (the compiled eBPF sensor). */
+  readonly tier?: string;
 }
 
 /** How the sensor is doing (watch's health line, the run report, the detections' sensor block). */
