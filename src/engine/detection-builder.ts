@@ -30,6 +30,24 @@ export function describeProcess(p: ProcessInfo): DetectionProcess {
   };
 }
 
+/**
+ * How many of the ancestors (from the top) the kernel started: kthreadd (pid 2 of the host's
+ * pid namespace, no executable, no parent) and the kernel threads below it, which have no
+ * executable either. In the host's pid namespace only the kernel descends from pid 2: a
+ * core_pattern pipe helper or another usermode helper is forked by a kernel worker.
+ */
+function kernelAncestors(ancestry: readonly ProcessInfo[]): number {
+  const top = ancestry[ancestry.length - 1];
+  if (top?.pid !== 2 || top.ppid !== undefined || top.exe !== undefined) return 0;
+  let n = 1;
+  while (n < ancestry.length && ancestry[ancestry.length - 1 - n]?.exe === undefined) n++;
+  return n;
+}
+
+function describeKernelThread(p: ProcessInfo): DetectionProcess {
+  return { ...describeProcess(p), comm: p.pid === 2 ? 'kthreadd' : 'kernel thread' };
+}
+
 export interface DetectionParts {
   readonly id: string;
   readonly firedMs: number;
@@ -60,13 +78,15 @@ export function buildDetection(parts: DetectionParts): Detection {
   const argv = subject.argv.length > 0 ? subject.argv : [commandName(subject)];
   const command = shellQuote(argv);
   const parent = parts.ancestry[0];
+  const kernel = kernelAncestors(parts.ancestry);
+  const byKernel = kernel > 0 && kernel === parts.ancestry.length;
   const facts: GuidanceFacts = {
     command: command.length > 100 ? `${command.slice(0, 97)}...` : command,
     comm: commandName(subject),
     pid: String(subject.pid),
     exe: subject.exe ?? commandName(subject),
     cwd: subject.cwd ?? 'an unknown directory',
-    parent: parent === undefined ? 'tripline itself' : `${shellQuote(parent.argv.length > 0 ? parent.argv : [commandName(parent)]).slice(0, 120)} (pid ${parent.pid})`,
+    parent: parent === undefined ? 'tripline itself' : byKernel ? `the kernel as a usermode helper (kernel thread pid ${parent.pid})` : `${shellQuote(parent.argv.length > 0 ? parent.argv : [commandName(parent)]).slice(0, 120)} (pid ${parent.pid})`,
     directoryCount: String(evidence.directories.length),
     directories: listSome(evidence.directories, 4),
     files: listSome(evidence.files.filter((f) => f.counted).map((f) => f.path), 3),
@@ -87,7 +107,8 @@ export function buildDetection(parts: DetectionParts): Detection {
     subject: {
       scope: parts.scope,
       process: describeProcess(subject),
-      ancestry: parts.ancestry.map(describeProcess),
+      // Kernel threads show no command: they are named as the kernel.
+      ancestry: parts.ancestry.map((p, i) => (i >= parts.ancestry.length - kernel ? describeKernelThread(p) : describeProcess(p))),
       members: parts.members.map(describeProcess),
       // Filled by the live session, which may read the package's package.json.
       package: null,
