@@ -43,6 +43,13 @@ export interface ForkEvent {
   readonly sharesFs: boolean;
   /** CLONE_NEWNS: the child starts in a mount namespace of its own. */
   readonly newMountNamespace?: boolean;
+  /** CLONE_NEWPID: the child is the first process (pid 1) of a pid namespace of its own. */
+  readonly newPidNamespace?: boolean;
+  /**
+   * The child's pid as its parent's pid namespace numbers it, when the sensor saw it differ from
+   * `childTid` (which is always the pid in Tripline's namespace).
+   */
+  readonly childNsPid?: number;
 }
 
 export interface ExitEvent {
@@ -79,7 +86,10 @@ export interface AccessEvent {
   readonly action: AccessAction;
   /** The path argument as spelled; undefined when the call names only an fd (getdents, fstat). */
   readonly path?: string;
-  /** The directory the path is relative to: an explicit dirfd, or AT_FDCWD with the cwd if known. */
+  /**
+   * The directory the path is relative to: an explicit dirfd, or AT_FDCWD with the cwd if known;
+   * for a call on an fd alone (getdents, fstatfs), that fd.
+   */
   readonly base?: FdRef;
   /** The kernel's own resolution of what was opened (the returned or operated-on fd's path). */
   readonly resolvedPath?: string;
@@ -95,25 +105,59 @@ export interface AccessEvent {
   readonly noFollow?: boolean;
 }
 
-/** A successful mount(2): a procfs mounted elsewhere, or a bind mount, makes a second way into /proc. */
+/**
+ * A successful mount(2), move_mount(2) or umount2(2): a procfs mounted elsewhere, a bind mount
+ * or a moved mount makes a second way into /proc; an unmount takes one away.
+ */
 export interface MountEvent {
   readonly kind: 'mount';
   readonly timeMs: TimeMs;
   readonly tid: number;
   readonly source: string | undefined;
+  /** For move_mount from an fd: the fd (a detached mount of open_tree or fsmount) and the kernel's path for it. */
+  readonly sourceFd?: FdRef;
   readonly target: string;
   readonly fstype: string | undefined;
   readonly bind: boolean;
+  /** MS_MOVE or move_mount: the mount at `source` now sits at `target` instead. */
+  readonly move?: boolean;
+  /** umount2: whatever was mounted at `target` is gone. */
+  readonly unmount?: boolean;
 }
 
 /**
- * A process left Tripline's mount namespace (unshare or clone with CLONE_NEWNS, setns): paths
- * it sees may name other files than Tripline's, so its executable path proves nothing by itself.
+ * A detached mount came into being (open_tree with OPEN_TREE_CLONE, fsmount; fsopen makes the
+ * context fsmount mounts): the returned fd is
+ * the root of a mount attached nowhere, and the kernel names files under it relative to that root
+ * (`openat(3</>, "sys/net")` = `4</sys/net>`), not by any path a process could spell.
  */
-export interface MountNamespaceEvent {
-  readonly kind: 'mount-namespace';
+export interface DetachedMountEvent {
+  readonly kind: 'detached-mount';
   readonly timeMs: TimeMs;
   readonly tid: number;
+  readonly fd: number;
+  /** open_tree: what was copied, as spelled, relative to `base`. */
+  readonly sourcePath?: string;
+  readonly base?: FdRef;
+  /** fsopen: the filesystem type ("proc") of the context `fd`. */
+  readonly fstype?: string;
+  /** fsopen: `fd` is a filesystem context, not a mount yet; fsmount gives it as `base`. */
+  readonly context?: boolean;
+}
+
+/**
+ * unshare(2) or setns(2) succeeded. `mount`: the process left its mount namespace (paths it sees
+ * may name other files than Tripline's, so its executable path proves nothing by itself).
+ * `pidForChildren`: the children it forks from now on start in another pid namespace, a new one
+ * (unshare) or one joined whose pids the sensor never saw (`joined`, setns).
+ */
+export interface NamespaceEvent {
+  readonly kind: 'namespace';
+  readonly timeMs: TimeMs;
+  readonly tid: number;
+  readonly mount: boolean;
+  readonly pidForChildren: boolean;
+  readonly joined: boolean;
 }
 
 /** A successful symlink(2): a link created during the run, whose target may lie in /proc. */
@@ -141,4 +185,4 @@ export interface SensorLossEvent {
   readonly gap?: { readonly startMs: TimeMs; readonly endMs: TimeMs | null };
 }
 
-export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | CwdEvent | UidEvent | AccessEvent | MountEvent | MountNamespaceEvent | SymlinkEvent | SensorLossEvent;
+export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | CwdEvent | UidEvent | AccessEvent | MountEvent | NamespaceEvent | DetachedMountEvent | SymlinkEvent | SensorLossEvent;

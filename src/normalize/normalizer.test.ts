@@ -148,7 +148,7 @@ test('an executable gone before it was checked: its physical path stands in Trip
   const probe = { realpath: (p: string) => (p === '/sbin/sysctl' ? '/usr/sbin/sysctl' : p), isDirectory: () => undefined, verifiedExecutable: () => undefined };
   const run = (leave: boolean): string | null | undefined => {
     const n = new Normalizer({ initialCwd: '/', roots: ['/proc/sys/net'], probe });
-    if (leave) n.ingest({ kind: 'mount-namespace', timeMs: 0, tid: 5 });
+    if (leave) n.ingest({ kind: 'namespace', timeMs: 0, tid: 5, mount: true, pidForChildren: false, joined: false });
     n.ingest({ kind: 'exec', timeMs: 1, tid: 5, path: '/sbin/sysctl', argv: ['sysctl'], argvTruncated: false });
     return n.processes.get(5)?.verifiedExe;
   };

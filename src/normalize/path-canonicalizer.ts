@@ -16,10 +16,21 @@ export interface LinkResolver {
   readonly hasSymlinks: boolean;
 }
 
+/** How a pid spelled under a procfs maps to Tripline's pids (another pid namespace's procfs numbers its own). */
+export interface PidTranslator {
+  /**
+   * Tripline's pid for `nsPid` under the procfs at `mountPoint` (canonical), as process `reader`
+   * sees it; undefined when unknown.
+   */
+  translate(reader: number, mountPoint: string, nsPid: number): number | undefined;
+}
+
 export interface CanonicalContext {
   readonly pid: number;
   readonly tid: number;
   readonly links: LinkResolver;
+  /** Without one, every procfs shows Tripline's pids. */
+  readonly pids?: PidTranslator;
 }
 
 /** Like the kernel's MAXSYMLINKS: more link hops than this and resolution stops where it is. */
@@ -48,22 +59,41 @@ export function canonicalizePath(path: string, base: string, ctx: CanonicalConte
   while (lastName > 0 && (queue[lastName] === '' || queue[lastName] === '.')) lastName--;
   let parts: string[] = path.startsWith('/') ? [] : splitPath(base);
   let hops = 0;
+  // Which procfs a /proc/<N> prefix is in: the one at /proc, or one mounted elsewhere and reached through its mount point.
+  let procfsAt = '/proc';
+  // A pid of another namespace that could not be mapped: never looked up as one of Tripline's.
+  let foreignPid = false;
   for (let qi = 0; qi < queue.length; qi++) {
-    const c = queue[qi] ?? '';
+    let c = queue[qi] ?? '';
     if (c === '' || c === '.') continue;
     if (c === '..') {
       parts.pop();
+      if (parts.length < 2) foreignPid = false;
       continue;
+    }
+    if (ctx.pids !== undefined && parts.length === 1 && parts[0] === 'proc' && DIGITS.test(c)) {
+      const pid = ctx.pids.translate(ctx.pid, procfsAt, Number(c));
+      if (pid === undefined) foreignPid = true;
+      else c = String(pid);
     }
     parts.push(c);
     if (hops >= MAX_LINK_HOPS || (!followLast && qi === lastName)) continue;
-    const target = magicLink(parts, ctx) ?? learnedLink(parts, ctx.links);
+    const magic = foreignPid ? undefined : magicLink(parts, ctx);
+    const target = magic ?? learnedLink(parts, ctx.links);
     if (target !== undefined) {
       hops++;
+      // /proc/self stays in the procfs it was spelled in; any other link leads to Tripline's view of the path.
+      if (magic === undefined) procfsAt = target === '/proc' ? joinComponents(parts) : '/proc';
+      else if (!isSelfLink(parts)) procfsAt = '/proc';
+      foreignPid = false;
       parts = splitPath(target);
     }
   }
   return joinComponents(parts);
+}
+
+function isSelfLink(parts: readonly string[]): boolean {
+  return parts.length === 2 && parts[0] === 'proc' && (parts[1] === 'self' || parts[1] === 'thread-self');
 }
 
 function learnedLink(parts: readonly string[], links: LinkResolver): string | undefined {

@@ -26,6 +26,8 @@ export const TRACED_SYSCALLS = [
   'exit_group',
   'setuid', 'setreuid', 'setresuid',
   'mount', 'symlink', 'symlinkat',
+  // Mounts made, moved and taken away with the newer API, and detached mounts (fds of a mount attached nowhere).
+  'move_mount', 'umount2', 'fsopen', 'fsmount',
   'unshare', 'setns',
 ] as const;
 
@@ -95,7 +97,7 @@ function cloneFlags(rec: SyscallRecord): string {
 function fdAccess(rec: SyscallRecord, fd: ReturnType<typeof decodeFdArg>, action: AccessAction): SensorEvent | undefined {
   if (fd?.path === undefined) return undefined;
   return {
-    kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action, resolvedPath: fd.path,
+    kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action, resolvedPath: fd.path, base: fd,
     ...(rec.ret.errno === undefined ? {} : { error: rec.ret.errno }),
   };
 }
@@ -158,8 +160,29 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
         ...(rec.ret.value === undefined ? {} : { returnedFd: rec.ret.value }), ...(isDirectory === undefined ? {} : { isDirectory }),
       };
     }
-    case 'open_tree':
+    case 'open_tree': {
+      // OPEN_TREE_CLONE makes a detached copy of the mount: the kernel names what lies under the fd from its own root.
+      if (ok && rec.ret.value !== undefined && (a[2] ?? '').includes('OPEN_TREE_CLONE')) {
+        const source = decodeStringArg(a[1]);
+        const base = decodeFdArg(a[0]);
+        return {
+          kind: 'detached-mount', timeMs: rec.timeMs, tid: rec.tid, fd: rec.ret.value,
+          ...(source === undefined ? {} : { sourcePath: source.value }), ...(base === undefined ? {} : { base }),
+        };
+      }
       return mapAccess(rec, { dirfd: decodeFdArg(a[0]), pathArg: a[1] }, accessOf(rec).action);
+    }
+    case 'fsopen': {
+      // The filesystem type of a context fd, for the fsmount that makes a detached mount of it.
+      const fstype = decodeStringArg(a[0]);
+      if (!ok || rec.ret.value === undefined || fstype === undefined) return undefined;
+      return { kind: 'detached-mount', timeMs: rec.timeMs, tid: rec.tid, fd: rec.ret.value, fstype: fstype.value, context: true };
+    }
+    case 'fsmount': {
+      const context = decodeFdArg(a[0]);
+      if (!ok || rec.ret.value === undefined) return undefined;
+      return { kind: 'detached-mount', timeMs: rec.timeMs, tid: rec.tid, fd: rec.ret.value, ...(context === undefined ? {} : { base: context }) };
+    }
     case 'access':
       return mapAccess(rec, { dirfd: undefined, pathArg: a[0] }, accessOf(rec).action);
     case 'faccessat':
@@ -176,7 +199,7 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
       const { action, isDirectory } = accessOf(rec);
       return {
         kind: 'access', timeMs: rec.timeMs, tid: rec.tid, syscall: rec.name, action,
-        resolvedPath: fd.path, ...(isDirectory === undefined ? {} : { isDirectory }), ...(rec.ret.errno === undefined ? {} : { error: rec.ret.errno }),
+        resolvedPath: fd.path, base: fd, ...(isDirectory === undefined ? {} : { isDirectory }), ...(rec.ret.errno === undefined ? {} : { error: rec.ret.errno }),
       };
     }
     case 'chdir': {
@@ -213,6 +236,9 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
         kind: 'fork', timeMs: rec.timeMs, parentTid: rec.tid, childTid: child,
         thread: flags.includes('CLONE_THREAD'), sharesFs: flags.includes('CLONE_FS'),
         ...(flags.includes('CLONE_NEWNS') ? { newMountNamespace: true } : {}),
+        ...(flags.includes('CLONE_NEWPID') ? { newPidNamespace: true } : {}),
+        // The parent is in another pid namespace: fork returned its own number for the child.
+        ...(rec.ret.nsValue === undefined ? {} : { childNsPid: rec.ret.nsValue }),
       };
     }
     case 'exit_group': {
@@ -230,16 +256,43 @@ function mapSyscall(rec: SyscallRecord): SensorEvent | undefined {
     case 'mount': {
       const target = decodeStringArg(a[1]);
       if (!ok || target === undefined) return undefined;
+      const flags = a[3] ?? '';
       return {
         kind: 'mount', timeMs: rec.timeMs, tid: rec.tid, target: target.value,
-        source: decodeStringArg(a[0])?.value, fstype: decodeStringArg(a[2])?.value, bind: (a[3] ?? '').includes('MS_BIND'),
+        source: decodeStringArg(a[0])?.value, fstype: decodeStringArg(a[2])?.value, bind: flags.includes('MS_BIND'),
+        ...(flags.includes('MS_MOVE') ? { move: true } : {}),
       };
     }
-    case 'unshare':
-      return ok && (a[0] ?? '').includes('CLONE_NEWNS') ? { kind: 'mount-namespace', timeMs: rec.timeMs, tid: rec.tid } : undefined;
-    case 'setns':
-      // nstype 0 joins whatever namespace the fd is: counted as a mount namespace too.
-      return ok && /CLONE_NEWNS|^0$/.test((a[1] ?? '').trim()) ? { kind: 'mount-namespace', timeMs: rec.timeMs, tid: rec.tid } : undefined;
+    case 'move_mount': {
+      // move_mount(from_dirfd, from_path, to_dirfd, to_path, flags): attaches a detached mount, or moves one.
+      const from = decodeStringArg(a[1]);
+      const target = decodeStringArg(a[3]);
+      if (!ok || from === undefined || target === undefined) return undefined;
+      const fromFd = decodeFdArg(a[0]);
+      const fromSelf = from.value === '' && (a[4] ?? '').includes('MOVE_MOUNT_F_EMPTY_PATH');
+      return {
+        kind: 'mount', timeMs: rec.timeMs, tid: rec.tid, target: target.value, fstype: undefined, bind: false, move: true,
+        source: fromSelf ? undefined : from.value, ...(fromSelf && fromFd !== undefined ? { sourceFd: fromFd } : {}),
+      };
+    }
+    case 'umount2': {
+      const target = decodeStringArg(a[0]);
+      if (!ok || target === undefined) return undefined;
+      return { kind: 'mount', timeMs: rec.timeMs, tid: rec.tid, target: target.value, source: undefined, fstype: undefined, bind: false, unmount: true };
+    }
+    case 'unshare': {
+      const flags = a[0] ?? '';
+      const mount = flags.includes('CLONE_NEWNS');
+      const pidForChildren = flags.includes('CLONE_NEWPID');
+      return ok && (mount || pidForChildren) ? { kind: 'namespace', timeMs: rec.timeMs, tid: rec.tid, mount, pidForChildren, joined: false } : undefined;
+    }
+    case 'setns': {
+      // nstype 0 joins whatever namespace the fd is: counted as both kinds.
+      const nstype = (a[1] ?? '').trim();
+      const mount = /CLONE_NEWNS|^0$/.test(nstype);
+      const pidForChildren = /CLONE_NEWPID|^0$/.test(nstype);
+      return ok && (mount || pidForChildren) ? { kind: 'namespace', timeMs: rec.timeMs, tid: rec.tid, mount, pidForChildren, joined: true } : undefined;
+    }
     case 'symlink':
     case 'symlinkat': {
       const target = decodeStringArg(a[0]);

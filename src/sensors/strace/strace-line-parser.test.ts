@@ -115,3 +115,14 @@ test('property: any text is parsed or reported, never thrown', () => {
     { numRuns: 2000 },
   );
 });
+
+test('a pid returned in another pid namespace, translated by --pidns-translation: the value is the pid in strace\'s namespace', () => {
+  const p = new StraceLineParser();
+  assert.equal(p.parse('1157  1796088349.601081 vfork( <unfinished ...>'), undefined);
+  const r = syscall(p.parse('1157  1796088349.601455 <... vfork resumed>) = 2 /* 1158 in strace\'s PID NS */'));
+  assert.equal(r.ret.value, 1158);
+  assert.equal(r.ret.nsValue, 2);
+  const plain = syscall(new StraceLineParser().parse('1156  1796088349.588328 clone(child_stack=NULL, flags=SIGCHLD) = 1157'));
+  assert.equal(plain.ret.value, 1157);
+  assert.equal(plain.ret.nsValue, undefined);
+});

@@ -11,6 +11,12 @@ export interface StraceReturn {
   /** Path of a returned fd (`= 3</proc/sys/net/core>`). */
   readonly fdPath: string | undefined;
   readonly errno: string | undefined;
+  /**
+   * With --pidns-translation, a pid returned in another pid namespace (`= 2`, followed by the
+   * comment `1158 in strace's PID NS`): `value` is then the pid in strace's namespace (1158) and
+   * this the one printed (2).
+   */
+  readonly nsValue?: number;
 }
 
 export interface SyscallRecord {
@@ -207,5 +213,7 @@ function parseReturn(text: string): StraceReturn {
   let value: number | undefined;
   if (/^-?\d+$/.test(raw)) value = Number(raw);
   else if (/^0x[0-9a-f]+$/i.test(raw)) value = Number.parseInt(raw, 16);
+  const translated = /^\/\* (\d+) in strace's PID NS \*\//.exec(tail);
+  if (value !== undefined && translated?.[1] !== undefined) return { raw, value: Number(translated[1]), fdPath, errno, nsValue: value };
   return { raw, value, fdPath, errno };
 }
