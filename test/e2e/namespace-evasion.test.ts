@@ -10,15 +10,21 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { straceArguments } from '../../src/sensors/strace/strace-sensor.ts';
-import { assertCanonicalEvidence, assertDirectories, E2E_SENSOR, NET, onlyFingerprint, PYTHON, runTripline, TEST_TIMEOUT, THREE_DIRS, withTempDir } from './run-tripline.ts';
+import { probeStrace } from '../../src/sensors/strace/strace-sensor.ts';
+import { assertCanonicalEvidence, assertDirectories, E2E_SENSOR, NET, onlyFingerprint, PYTHON, cleanEnv, runTripline, TEST_TIMEOUT, THREE_DIRS, withTempDir } from './run-tripline.ts';
 
 const opts = { timeout: TEST_TIMEOUT };
 const AREAS = THREE_DIRS.map((d) => d.slice(NET.length + 1));
 const canUnshare = (args: readonly string[]) => spawnSync('unshare', [...args, 'true']).status === 0;
 const EBPF = E2E_SENSOR === 'ebpf';
-/** Whether the ptrace sensor asks strace for pids in its own namespace (fork in another namespace returns that namespace's number). */
-const TRANSLATES_PIDS = straceArguments({ path: 'strace', version: '6.1', seccompBpf: true }, '/dev/null', ['true']).includes('--pidns-translation');
+/** Whether this machine's strace gives pids in Tripline's namespace too (--pidns-translation, strace 5.9+): fork in another namespace returns that namespace's number. */
+const TRANSLATES_PIDS = ((): boolean => {
+  try {
+    return probeStrace(cleanEnv()).pidnsTranslation === true;
+  } catch {
+    return false;
+  }
+})();
 
 function skipUnless(ok: boolean, reason: string): { timeout: number; skip?: string } {
   return ok ? opts : { ...opts, skip: reason };
@@ -40,7 +46,7 @@ void describe('detected: /proc/<pid> spelled with a pid of a new pid namespace',
 
   // A child forked inside the namespace: fork returns its number there, and strace prints that
   // number unless told to translate it (--pidns-translation, strace 5.9+).
-  const translated = TRANSLATES_PIDS ? opts : { ...opts, skip: 'the ptrace sensor does not run strace with --pidns-translation yet: fork inside a pid namespace returns that namespace\'s pid, so the child is not known (docs/sensors.md)' };
+  const translated = TRANSLATES_PIDS ? opts : { ...opts, skip: 'this strace has no --pidns-translation (strace 5.9+): fork inside a pid namespace returns that namespace\'s pid, so the child is not known (docs/sensors.md)' };
   void test('a child there stats its parent\'s /proc/1/cwd and its own /proc/$$/cwd', EBPF ? { ...opts, skip: ebpfMiss } : pidNs ? translated : { ...opts, skip: 'pid namespaces not available' }, () => withTempDir(async (dir) => {
     const [a, b, c] = AREAS;
     const inner = `cd /proc/sys/kernel && stat /proc/$$/cwd/../net/${String(b)} /proc/1/cwd/../sys/net/${String(c)} >/dev/null`;

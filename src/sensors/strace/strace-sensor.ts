@@ -24,6 +24,18 @@ export interface StraceInstallation {
   readonly version: string;
   /** Whether --seccomp-bpf works here (only traced syscalls stop the tracee: far less overhead). */
   readonly seccompBpf: boolean;
+  /**
+   * Whether strace can print pids as Tripline sees them next to the ones a process in another
+   * pid namespace uses (--pidns-translation, strace 5.9+): without it a fork inside a new pid
+   * namespace names a child number that means nothing outside it.
+   */
+  readonly pidnsTranslation?: boolean;
+}
+
+/** strace 5.9 brought --pidns-translation. */
+function hasPidnsTranslation(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 5 || (major === 5 && minor >= 9);
 }
 
 export interface StraceRunOptions {
@@ -68,7 +80,8 @@ export function probeStrace(env: NodeJS.ProcessEnv = process.env): StraceInstall
   const target = 'path' in probe ? [probe.path] : [process.execPath, '-e', ''];
   const tryTrace = (extra: string[]) => spawnSync(path, ['-f', ...extra, '-qq', '-e', 'trace=execve', '-o', '/dev/null', '--', ...target], { encoding: 'utf8' });
   const seccomp = tryTrace(['--seccomp-bpf']);
-  if (seccomp.status === 0 && !/seccomp/i.test(seccomp.stderr)) return { path, version, seccompBpf: true };
+  const pidnsTranslation = hasPidnsTranslation(version);
+  if (seccomp.status === 0 && !/seccomp/i.test(seccomp.stderr)) return { path, version, seccompBpf: true, pidnsTranslation };
   const plain = tryTrace([]);
   if (plain.status !== 0) {
     throw new SensorUnavailableError(
@@ -76,7 +89,7 @@ export function probeStrace(env: NodeJS.ProcessEnv = process.env): StraceInstall
       'ptrace is denied: in a container add CAP_SYS_PTRACE (docker run --cap-add SYS_PTRACE), or check kernel.yama.ptrace_scope (3 forbids ptrace)',
     );
   }
-  return { path, version, seccompBpf: false };
+  return { path, version, seccompBpf: false, pidnsTranslation };
 }
 
 /** The strace command line for a command (exported for tests and for `replay` users recording their own logs). */
@@ -84,6 +97,7 @@ export function straceArguments(install: StraceInstallation, output: string, com
   return [
     '-f',
     ...(install.seccompBpf ? ['--seccomp-bpf'] : []),
+    ...(install.pidnsTranslation === true ? ['--pidns-translation'] : []),
     '-yy', '-ttt', '-qq', '-s', String(STRING_LIMIT),
     '-e', `trace=${TRACED_SYSCALLS.map((s) => `?${s}`).join(',')}`,
     '-o', output,
