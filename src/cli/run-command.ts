@@ -169,6 +169,9 @@ function report(options: RunPlan, session: DetectionSession, outcome: SensorOutc
   const warnings = [...outcome.warnings, ...session.outputFailures];
   const unresolvable = session.pipeline.normalizer.stats.unresolvable;
   if (unresolvable > 0) warnings.push(`${unresolvable} access(es) relative to a directory fd of unknown path could not be resolved`);
+  const { unmappedPids, detachedUnknown } = session.pipeline.normalizer.stats;
+  if (unmappedPids > 0) warnings.push(`${unmappedPids} path(s) named a /proc/<pid> from a pid namespace whose numbers were never seen (nested namespaces, setns): left unresolved, not read as this host's pids`);
+  if (detachedUnknown > 0) warnings.push(`${detachedUnknown} access(es) went through a detached mount (open_tree, fsmount) of a filesystem never seen being made: not resolved`);
 
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   if (options.quiet) {
