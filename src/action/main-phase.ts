@@ -1,6 +1,6 @@
 // The Action's main step: watch the rest of the job with the eBPF sensor when it can (root or
-// passwordless sudo, bpftrace installed or installable), else tell the user to wrap steps
-// with `tripline run`, whose detections the post step then collects.
+// passwordless sudo, bpftrace installed or installable), unless the pre step already does,
+// else tell the user to wrap steps with `tripline run`, whose detections the post step collects.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -9,9 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { escapeCommandData } from '../outputs/github-output.ts';
 import { openOutputFile } from '../outputs/output-file.ts';
 import { addPath, exportVariables, input, saveState, type Env } from './runner-files.ts';
+import { isOurWatch } from './watch-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TRIPLINE = join(ROOT, 'bin', 'tripline.js');
+/** The bundled command (npm run build:action): the Action runs without node_modules or dist/. */
+const TRIPLINE = join(ROOT, 'action', 'dist', 'tripline.js');
+/** Holds `tripline`, put on the job's PATH for the steps to wrap. */
+const BIN = join(ROOT, 'action', 'bin');
 const START_TIMEOUT_MS = 90_000;
 
 /** How privileged commands are run: directly as root, through sudo -n, or not at all. */
@@ -42,12 +46,16 @@ async function waitForWatch(log: string, pid: number): Promise<boolean> {
   return false;
 }
 
-export async function mainPhase(env: Env): Promise<number> {
+/** The directory of this job's files (logs, detections), made if needed. */
+function jobDir(env: Env): string {
   const temp = env.RUNNER_TEMP ?? '/tmp';
   const dir = join(temp, `tripline-${env.GITHUB_RUN_ID ?? 'local'}-${env.GITHUB_JOB ?? 'job'}`);
   mkdirSync(dir, { recursive: true });
-  const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
-  // Inputs are checked now, not at the end of the job when nothing can be done about them.
+  return dir;
+}
+
+/** Inputs are checked at once, not at the end of the job when nothing can be done about them: false (and an error printed) when one is wrong. */
+export function checkInputs(env: Env): boolean {
   const checks: [string, string, readonly string[]][] = [
     ['mode', input(env, 'mode', 'auto'), ['auto', 'watch', 'run']],
     ['fail-on', input(env, 'fail-on', 'never'), ['never', 'low', 'medium', 'high', 'critical']],
@@ -56,46 +64,81 @@ export async function mainPhase(env: Env): Promise<number> {
   for (const [name, value, allowed] of checks) {
     if (!allowed.includes(value)) {
       console.log(`::error title=Tripline::input ${name} must be one of ${allowed.join(', ')}, not "${escapeCommandData(value)}"`);
-      return 1;
+      return false;
     }
   }
-  const mode = input(env, 'mode', 'auto');
-  addPath(env, join(ROOT, 'bin'));
+  return true;
+}
+
+function configArgs(env: Env): string[] {
   const config = input(env, 'config');
-  const configArgs = config === '' ? [] : ['--config', resolve(workspace, config)];
+  return config === '' ? [] : ['--config', resolve(env.GITHUB_WORKSPACE ?? process.cwd(), config)];
+}
+
+/**
+ * Starts `tripline watch` in the background for the rest of the job and waits until it watches.
+ * Returns the state the post step needs, or why it could not.
+ */
+export async function startWatch(env: Env): Promise<{ readonly state: Record<string, string> } | { readonly why: string }> {
+  const prefix = privilege(env);
+  if (prefix === undefined) return { why: 'not root and no passwordless sudo' };
+  if (!hasBpftrace() && !(run(prefix, ['apt-get', 'update', '-qq']) && run(prefix, ['apt-get', 'install', '-y', '-qq', 'bpftrace']))) {
+    return { why: 'bpftrace is not installed and apt-get could not install it' };
+  }
+  const dir = jobDir(env);
+  const jsonl = join(dir, 'watch.jsonl');
+  const log = join(dir, 'watch.log');
+  const fd = openOutputFile(log, { append: true });
+  // Made now, by the runner's user: the watch (root) then writes into a file the post step,
+  // not root, can read (a file root creates is 0600).
+  closeSync(openOutputFile(jsonl));
+  const [file = '', ...args] = [...prefix, process.execPath, TRIPLINE, 'watch', '--quiet', '--jsonl', jsonl, ...configArgs(env)];
+  // The watch writes only its JSONL: the post step makes the summary, annotations and other
+  // outputs once (the main step's runner files are not the post step's, and a webhook must not get everything twice).
+  const watchEnv: NodeJS.ProcessEnv = { ...process.env, ...env, TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), NO_COLOR: '1', TRIPLINE_GITHUB: 'off' };
+  for (const k of ['GITHUB_STEP_SUMMARY', 'GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_PATH', 'TRIPLINE_SARIF', 'TRIPLINE_JUNIT', 'TRIPLINE_WEBHOOK_URL', 'TRIPLINE_JSONL']) Reflect.deleteProperty(watchEnv, k);
+  const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: watchEnv });
+  closeSync(fd);
+  child.unref();
+  const pid = child.pid ?? 0;
+  if (await waitForWatch(log, pid)) {
+    return { state: { mode: 'watch', pid: String(pid), jsonl, log, sudo: prefix.length > 0 ? '1' : '0', dir } };
+  }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+  return { why: `tripline watch did not start (see ${log})` };
+}
+
+/** "ready 1.4 s after the step started": node's start, loading the bundle, the checks, the sensor's attach. */
+export function setUpTime(): string {
+  return `${(process.uptime()).toFixed(1)} s`;
+}
+
+export async function mainPhase(env: Env): Promise<number> {
+  if (!checkInputs(env)) return 1;
+  const mode = input(env, 'mode', 'auto');
+  addPath(env, BIN);
+  const config = input(env, 'config');
   let why = 'mode: run was asked for';
   if (mode !== 'run') {
-    const prefix = privilege(env);
-    if (prefix === undefined) why = 'not root and no passwordless sudo';
-    else if (!hasBpftrace() && !(run(prefix, ['apt-get', 'update', '-qq']) && run(prefix, ['apt-get', 'install', '-y', '-qq', 'bpftrace']))) why = 'bpftrace is not installed and apt-get could not install it';
-    else {
-      const jsonl = join(dir, 'watch.jsonl');
-      const log = join(dir, 'watch.log');
-      const fd = openOutputFile(log, { append: true });
-      // Made now, by the runner's user: the watch (root) then writes into a file the post step,
-      // not root, can read (a file root creates is 0600).
-      closeSync(openOutputFile(jsonl));
-      const [file = '', ...args] = [...prefix, process.execPath, TRIPLINE, 'watch', '--quiet', '--jsonl', jsonl, ...configArgs];
-      // The watch writes only its JSONL: the post step makes the summary, annotations and other
-      // outputs once (the main step's runner files are not the post step's, and a webhook must not get everything twice).
-      const watchEnv: NodeJS.ProcessEnv = { ...process.env, ...env, TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), NO_COLOR: '1', TRIPLINE_GITHUB: 'off' };
-      for (const k of ['GITHUB_STEP_SUMMARY', 'GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_PATH', 'TRIPLINE_SARIF', 'TRIPLINE_JUNIT', 'TRIPLINE_WEBHOOK_URL', 'TRIPLINE_JSONL']) Reflect.deleteProperty(watchEnv, k);
-      const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: watchEnv });
-      closeSync(fd);
-      child.unref();
-      const pid = child.pid ?? 0;
-      if (await waitForWatch(log, pid)) {
-        saveState(env, { mode: 'watch', pid: String(pid), jsonl, log, sudo: prefix.length > 0 ? '1' : '0', dir });
-        console.log(`Tripline is watching every process of this job (eBPF); the report comes in the post step. Log: ${log}`);
-        return 0;
-      }
-      why = `tripline watch did not start (see ${log})`;
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
+    // The pre step started the watch when the Action runs from a repository (not from ./).
+    const prePid = env.STATE_mode === 'watch' ? Number(env.STATE_pid) : Number.NaN;
+    const preWhy = env.STATE_prewhy;
+    if (Number.isInteger(prePid) && prePid > 0 && isOurWatch(prePid)) {
+      console.log(`Tripline has been watching every process of this job since the pre step (eBPF); the report comes in the post step. Log: ${env.STATE_log ?? '?'}`);
+      return 0;
     }
+    if (Number.isInteger(prePid) && prePid > 0) console.log('::warning title=Tripline::the watch the pre step started has stopped: part of the job was not watched; starting it again');
+    const started = preWhy !== undefined && preWhy !== '' ? { why: preWhy } : await startWatch(env);
+    if ('state' in started) {
+      saveState(env, started.state);
+      console.log(`Tripline is watching every process of this job (eBPF, ready ${setUpTime()} after the step started); the report comes in the post step. Log: ${started.state.log ?? '?'}`);
+      return 0;
+    }
+    why = started.why;
     if (mode === 'watch') {
       console.log(`::error title=Tripline::cannot watch this job: ${why}`);
       return 1;
@@ -103,14 +146,15 @@ export async function mainPhase(env: Env): Promise<number> {
   }
   // Run mode: later steps wrap their commands; their detections are appended to one file, made
   // now (empty) so that the post step can tell "nothing found" from a file that went missing.
-  const jsonl = join(dir, 'run.jsonl');
+  const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
+  const jsonl = join(jobDir(env), 'run.jsonl');
   closeSync(openOutputFile(jsonl, { append: true }));
   // The post step writes the summary and annotations once for all steps: the wrapped steps do not.
   exportVariables(env, {
     TRIPLINE_JSONL: jsonl, TRIPLINE_JSONL_APPEND: '1', TRIPLINE_GITHUB: 'off', TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'),
     ...(config === '' ? {} : { TRIPLINE_CONFIG: resolve(workspace, config) }),
   });
-  saveState(env, { mode: 'run', jsonl, dir });
+  saveState(env, { mode: 'run', jsonl, dir: jobDir(env) });
   console.log(`::notice title=Tripline::Not watching the whole job (${why}). Wrap the steps to check with: tripline run -- COMMAND (tripline is on PATH); the post step reports what they found.`);
   return 0;
 }

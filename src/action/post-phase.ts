@@ -8,18 +8,9 @@ import { resolve } from 'node:path';
 import { main } from '../cli/main.ts';
 import { EXIT } from '../cli/exit-codes.ts';
 import { input, printUntrusted, type Env } from './runner-files.ts';
+import { isOurWatch } from './watch-process.ts';
 
 const STOP_TIMEOUT_MS = 30_000;
-
-/** Whether `pid` is still our watch (not a process that got its pid after the watch ended). */
-function isOurWatch(pid: number): boolean {
-  try {
-    const argv = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8').split('\0');
-    return argv.some((a) => a.endsWith('tripline.js')) && argv.includes('watch');
-  } catch {
-    return false;
-  }
-}
 
 /** 'stopped', 'gone' (it had ended before the post step: someone or something stopped it), or 'stuck'. */
 async function stopWatch(pid: number, sudo: boolean): Promise<'stopped' | 'gone' | 'stuck'> {
