@@ -6,8 +6,8 @@ import { loadTriplineConfig, type Sourced } from '../config/tripline-config.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { EXIT } from './exit-codes.ts';
 import { CONFIG_HELP } from './help-text.ts';
-import type { RecipesIo } from './recipes-command.ts';
-import { parseCommandOptions } from './command-options.ts';
+import type { CommandIo } from './detection-session.ts';
+import { parseCommandLine } from './command-line.ts';
 import { UsageError } from './usage-error.ts';
 
 const COMMENT_COLUMN = 50;
@@ -21,16 +21,39 @@ function commented(text: string, comment: string): string {
   return `${text.padEnd(COMMENT_COLUMN)}  # ${comment}`;
 }
 
-export function configCommand(args: readonly string[], io: RecipesIo): number {
+export function configCommand(args: readonly string[], io: CommandIo): number {
   const [sub, ...rest] = args;
-  if (sub === '--help' || sub === '-h' || sub === 'help' || sub === undefined) {
+  if (sub === undefined) {
     io.stderr.write(`${CONFIG_HELP}\n`);
-    return sub === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.usage;
   }
-  if (sub !== 'show') throw new UsageError(`config: unknown subcommand "${sub}" (show)`);
-  const flag = parseCommandOptions('config show', rest, { values: ['config'], flags: [] }).values.get('config');
-  const c = loadTriplineConfig({ config: flag }, io.env, io.cwd);
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    io.stdout.write(`${CONFIG_HELP}\n`);
+    return EXIT.ok;
+  }
+  if (sub !== 'show') throw new UsageError(`config: unknown subcommand "${sub}" (show); see tripline config --help`);
+  const o = parseCommandLine({ command: 'config show', options: { config: { type: 'string' }, json: { type: 'boolean' } }, operands: 'none' }, rest);
+  if (o.help) {
+    io.stdout.write(`${CONFIG_HELP}\n`);
+    return EXIT.ok;
+  }
+  const c = loadTriplineConfig({ config: o.values.get('config') }, io.env, io.cwd);
   for (const d of c.recipeDiagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
+  if (o.flags.has('json')) {
+    const sourced = <T>(v: Sourced<T>): { value: T | null; source: string } => ({ value: v.value ?? null, source: v.source });
+    io.stdout.write(`${JSON.stringify({
+      file: c.file ?? null,
+      environment: sourced(c.environment), failOn: sourced(c.failOn), sensor: sourced(c.sensor),
+      outputs: { jsonl: sourced(c.jsonl) },
+      recipes: {
+        enabled: sourced(c.enabled), disabled: sourced(c.disabled),
+        directories: c.recipeDirectories.map((d) => ({ path: d.value, source: d.source })),
+        running: c.recipes.map((r) => ({ id: r.id, source: r.source, exceptions: r.exceptions.length })),
+      },
+      exceptions: c.exceptions.map((e) => ({ name: e.exception.name, recipe: e.recipe ?? null, origin: e.exception.origin })),
+    }, null, 2)}\n`);
+    return EXIT.ok;
+  }
   const out: string[] = [
     `# effective configuration; file: ${c.file ?? 'none (looked for --config, TRIPLINE_CONFIG, ./tripline.yaml, /etc/tripline/config.yaml)'}`,
     line('environment', c.environment.value === undefined ? { value: 'auto', source: c.environment.source } : c.environment),

@@ -6,6 +6,7 @@ import type { OutputsConfig, Sourced } from '../config/tripline-config.ts';
 import { attributePackage } from '../context/package-attribution.ts';
 import { detectCi, detectEnvironment, EnvironmentError } from '../context/environment-detector.ts';
 import { readHostInfo } from '../context/host-info.ts';
+import { withStep, type StepTracker } from '../context/step-attribution.ts';
 import { DetectionPipeline } from '../engine/detection-pipeline.ts';
 import type { EngineOutput, EngineTrace } from '../engine/engine.ts';
 import type { Detection } from '../model/detection.ts';
@@ -34,6 +35,11 @@ export interface CliIo {
   readonly cwd: string;
 }
 
+/** What a command writes to: stdout for its answer (help, listings, JSON), stderr for the rest. */
+export interface CommandIo extends CliIo {
+  readonly stdout: NodeJS.WritableStream;
+}
+
 export interface SessionOptions {
   readonly command: string;
   /** The configured kind (undefined: decided from CI variables) and where that came from. */
@@ -55,6 +61,8 @@ export interface SessionOptions {
   readonly onClosed?: (detection: Detection) => void;
   /** false: `finals` stays empty (report delivers files of any size, and counts through onClosed). */
   readonly keepFinals?: boolean;
+  /** The workflow step of each subject, from the processes' environments (watch); else tripline's own step. */
+  readonly steps?: StepTracker;
 }
 
 /**
@@ -77,9 +85,11 @@ export class DetectionSession {
   private readonly io: CliIo;
   private readonly onClosed: ((detection: Detection) => void) | undefined;
   private readonly keepFinals: boolean;
+  private readonly steps: StepTracker | undefined;
 
   constructor(options: SessionOptions, io: CliIo) {
     this.io = io;
+    this.steps = options.steps;
     this.onClosed = options.onClosed;
     this.keepFinals = options.keepFinals !== false;
     let environment: Environment;
@@ -225,7 +235,8 @@ export class DetectionSession {
   private prepare(d: Detection): Detection {
     const s = d.subject;
     const pkg = s.package ?? attributePackage(s.process, s.members, s.ancestry, readText);
-    return redactDetection(pkg === s.package ? d : { ...d, subject: { ...s, package: pkg } });
+    const attributed = pkg === s.package ? d : { ...d, subject: { ...s, package: pkg } };
+    return redactDetection(this.steps === undefined ? attributed : withStep(attributed, this.steps.stepOf(s.process, s.ancestry)));
   }
 }
 

@@ -1,4 +1,9 @@
-// The text of `tripline --help` and of each command's help.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PROJECT_URL } from '../model/tripline-project.ts';
+
+// The text of `tripline --help` and of each command's and subcommand's help (printed on stdout
+// by --help and -h; the main help also on stderr when no command is given).
 
 export const MAIN_HELP = `tripline — catches processes fingerprinting this host's network configuration
 
@@ -9,7 +14,8 @@ Usage:
   tripline recipes list|show|validate|explain   read, check and understand the recipes
   tripline config show                          the effective configuration and where each value came from
   tripline report [options] FILE.jsonl...       send recorded detections to SARIF, JUnit, GitHub, webhook
-  tripline --help | --version
+  tripline completion bash|zsh                  a shell completion script
+  tripline help [COMMAND] | --help | --version
 
 What it detects: os_network_fingerprint (Discovery TA0007, System Information
 Discovery T1082, importance low): a process, or a script and the commands it
@@ -21,16 +27,15 @@ Configuration: tripline.yaml (--config FILE, TRIPLINE_CONFIG, ./tripline.yaml or
 /etc/tripline/config.yaml); TRIPLINE_* variables override it, flags override both.
 Exit status 78 when the configuration file has errors.
 
-Run 'tripline run --help', 'tripline watch --help' or 'tripline recipes --help' for
-their options.`;
+Every command answers --help (-h). Documentation: ${PROJECT_URL}`;
 
 export const RUN_HELP = `Usage: tripline run [options] -- COMMAND [ARGS...]
 
 Runs COMMAND under a sensor, with its stdin, stdout and stderr untouched: strace
-(ptrace, no root needed) or bpftrace (eBPF, root; far less overhead per call, about
-4 s to attach and detach). Prints a one-line notice on stderr when a detection is
-made and a full report on stderr when the command (and everything it started) has
-ended.
+(ptrace, no root needed) or eBPF (root; Tripline's compiled sensor, or bpftrace where it
+cannot load; far less overhead per call, about 0.3 s to attach). Prints a one-line
+notice on stderr when a detection is made and a full report on stderr when the command
+(and everything it started) has ended.
 
 Options (each overrides TRIPLINE_* variables and the configuration file):
   --config FILE          the configuration file (default: TRIPLINE_CONFIG, ./tripline.yaml,
@@ -46,8 +51,8 @@ Options (each overrides TRIPLINE_* variables and the configuration file):
   --environment KIND     ci, staging, production, development or unknown; decides the
                          guidance shown (default: TRIPLINE_ENVIRONMENT, else ci when CI
                          variables are set, else unknown)
-  --sensor SENSOR        auto (default: ebpf when root and bpftrace work, else ptrace),
-                         ptrace or ebpf
+  --sensor SENSOR        auto (default: ebpf when root and an eBPF program can run, else
+                         ptrace), ptrace or ebpf
   --quiet                no live notices and no full report; one summary line instead
   -h, --help             this help
 
@@ -60,8 +65,8 @@ including ones left in the background.`;
 
 export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--output KIND[=TARGET]]... [--jsonl FILE] [--environment KIND] [--quiet] [--health-interval S]
 
-Watches every process on the host with the eBPF sensor (bpftrace; needs root) until
-SIGINT or SIGTERM. Prints a notice on stderr the moment a detection is made and the
+Watches every process on the host with the eBPF sensor (root: Tripline's compiled
+sensor, or bpftrace where it cannot load) until SIGINT or SIGTERM. Prints a notice on stderr the moment a detection is made and the
 full detection when it is final (a window passed without new evidence, or at stop).
 
 SIGHUP reloads the configuration file and every recipe: if all of it is valid, the
@@ -79,17 +84,20 @@ Options:
                          events lost, lines that came late, gaps, pending lines
   -h, --help             this help
 
-If bpftrace dies it is restarted with backoff; the gap (from the last line it delivered)
-is reported, and detections of processes that lived through it say their evidence may
-be incomplete. So do detections of processes live while bpftrace lost events (buffer
-overflow). The stop summary counts events lost, gaps and lines applied late.`;
+If the sensor dies it is restarted with backoff; the gap (from the last event it
+delivered) is reported, and detections of processes that lived through it say their
+evidence may be incomplete. So do detections of processes live while the sensor lost
+events (buffer overflow). The stop summary counts events lost, gaps and events applied
+late.
+
+Without root, use 'tripline run -- COMMAND' instead: it needs no privileges (ptrace).`;
 
 
 export const RECIPES_HELP = `Usage:
-  tripline recipes [--config FILE] list
-  tripline recipes [--config FILE] show ID
+  tripline recipes list [--config FILE] [--json]
+  tripline recipes show ID [--config FILE] [--json]
   tripline recipes validate FILE...
-  tripline recipes [--config FILE] explain ID [run options] -- COMMAND [ARGS...]
+  tripline recipes explain ID [--config FILE] [run options] -- COMMAND [ARGS...]
 
 list      every loaded recipe (built-in, and from recipes.directories in the
           configuration or TRIPLINE_RECIPE_DIRS), whether it runs, and its source
@@ -104,9 +112,50 @@ explain   runs COMMAND with only recipe ID (like tripline run) and shows, for
           did not and why, which exceptions applied, and why it fired or stayed
           silent. Exits with COMMAND's status.
 
-The recipe format is described in docs/recipes/format.md.`;
+--json prints list and show as JSON on stdout, for scripts. The recipe format is
+described in ${docPath('docs/recipes/format.md')}.`;
 
-export const CONFIG_HELP = `Usage: tripline config show [--config FILE]
+export const RECIPES_LIST_HELP = `Usage: tripline recipes list [--config FILE] [--json]
+
+Every loaded recipe: built-in ones and those of recipes.directories in the
+configuration (or TRIPLINE_RECIPE_DIRS), whether it runs, its importance, MITRE
+tactic/technique, number of exceptions, and where it came from.
+
+Options:
+  --config FILE   the configuration file (see tripline --help)
+  --json          one JSON array on stdout instead of the table
+  -h, --help      this help`;
+
+export const RECIPES_SHOW_HELP = `Usage: tripline recipes show ID [--config FILE] [--json]
+
+The recipe ID as the engine runs it, as YAML (or JSON with --json), exceptions from the
+configuration included, each with the file and line it came from.
+
+Options:
+  --config FILE   the configuration file (see tripline --help)
+  --json          the recipe as one JSON object on stdout
+  -h, --help      this help`;
+
+export const RECIPES_VALIDATE_HELP = `Usage: tripline recipes validate FILE...
+
+Checks recipe files against schema/recipe-v1.schema.json and what a schema cannot
+check (regexes, globs, placeholders, duplicate ids). Every problem is printed on
+stderr as file:line:column: error[code]: message, with a hint; a summary line on
+stdout. Exit status 1 if there is an error, 0 otherwise.
+
+Options:
+  -h, --help      this help`;
+
+export const RECIPES_EXPLAIN_HELP = `Usage: tripline recipes explain ID [--config FILE] [run options] -- COMMAND [ARGS...]
+
+Runs COMMAND with only recipe ID (like tripline run, whose options it takes) and shows
+on stdout, for each process, which accesses counted and for which directory, which
+did not and why, which exceptions applied, and why the recipe fired or stayed silent.
+Writes no output files. Exit status: COMMAND's.
+
+Options: those of tripline run (see tripline run --help).`;
+
+export const CONFIG_HELP = `Usage: tripline config show [--config FILE] [--json]
 
 Prints the effective configuration: each value with where it came from (a flag, a
 TRIPLINE_* variable, file:line:column of the configuration file, or the default),
@@ -114,10 +163,15 @@ the recipe directories, the recipes that run, and the configured exceptions.
 
 Variables: TRIPLINE_CONFIG, TRIPLINE_ENVIRONMENT, TRIPLINE_FAIL_ON, TRIPLINE_SENSOR,
 TRIPLINE_JSONL, TRIPLINE_RECIPE_DIRS (colon-separated, added to the file's),
-TRIPLINE_RECIPES_ENABLED and TRIPLINE_RECIPES_DISABLED (comma-separated).`;
+TRIPLINE_RECIPES_ENABLED and TRIPLINE_RECIPES_DISABLED (comma-separated).
+
+Options:
+  --config FILE   the configuration file (see tripline --help)
+  --json          the same as one JSON object on stdout: each value with its source
+  -h, --help      this help`;
 
 
-export const REPORT_HELP = `Usage: tripline report [--config FILE] [--output KIND[=TARGET]]... [--fail-on LEVEL] [--quiet] FILE.jsonl...
+export const REPORT_HELP = `Usage: tripline report [--config FILE] [--output KIND[=TARGET]]... [--fail-on LEVEL] [--quiet] [--json] FILE.jsonl...
 
 Reads the detections that tripline run or watch wrote with --jsonl and sends them to the
 outputs: --output sarif=FILE, junit=FILE, webhook=URL, github (annotations on stdout,
@@ -125,7 +179,36 @@ Markdown job summary to GITHUB_STEP_SUMMARY, step outputs to GITHUB_OUTPUT), plu
 the configuration file. Prints each detection on stderr unless --quiet (the first 100; all go
 to the outputs). Files of any size are read a line at a time; a line may hold 16 MiB.
 
+--json prints a summary on stdout as one JSON object: detections per importance, the
+highest, per recipe, and the problems found in the files.
+
 Exit status: 0; 77 when --fail-on (or fail_on) matched; otherwise 64 for a bad command line,
 or a file that is missing, unreadable or not a regular file, or a line that is not a
 tripline.detection/v1 object: each problem is named (file and line) and every detection that
 could be read is still reported.`;
+
+export const DEMO_HELP = `Usage: tripline demo
+
+Runs a small built-in shell script under the real sensor (eBPF as root, else ptrace):
+it reads a few kernel network settings, one cat per setting, across several areas of
+/proc/sys/net, as hardening audits and reconnaissance scripts do. Tripline reports it
+as a detection, with the built-in recipes whatever the configuration says.
+
+Options:
+  -h, --help      this help`;
+
+export const COMPLETION_HELP = `Usage: tripline completion bash|zsh
+
+Prints a completion script for the shell on stdout. Install it with, for bash:
+  tripline completion bash > /etc/bash_completion.d/tripline
+or for zsh (a directory on your fpath):
+  tripline completion zsh > "\${fpath[1]}/_tripline"
+
+Options:
+  -h, --help      this help`;
+
+/** A documentation file of the installed package, or its URL when the package is not found on disk. */
+export function docPath(relative: string): string {
+  const local = fileURLToPath(new URL(`../../${relative}`, import.meta.url));
+  return existsSync(local) ? local : `${PROJECT_URL}/blob/main/${relative}`;
+}

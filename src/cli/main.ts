@@ -1,49 +1,72 @@
 // The tripline command line: dispatches to a command, and is the one place errors become
-// messages and exit codes.
+// messages and exit codes. Commands are imported when used: `--help` and `--version` load
+// nothing else, and `run` does not load the report or recipe tooling.
 
-import { ConfigError } from '../config/tripline-config.ts';
+import { ConfigError } from '../config/config-error.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { visible } from '../model/visible.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
-import { configCommand } from './config-command.ts';
-import { demoCommand } from './demo-command.ts';
+import { nearest } from './command-line.ts';
+import type { CommandIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
-import { triplineVersion } from './tripline-version.ts';
 import { MAIN_HELP } from './help-text.ts';
-import { recipesCommand, type RecipesIo } from './recipes-command.ts';
-import { reportCommand } from './report-command.ts';
-import { runCommand } from './run-command.ts';
-import { watchCommand } from './watch-command.ts';
+import { triplineVersion } from './tripline-version.ts';
 import { UsageError } from './usage-error.ts';
 
-export async function main(argv: readonly string[], io: RecipesIo): Promise<number> {
+export type MainIo = CommandIo;
+
+type Command = (args: readonly string[], io: MainIo) => Promise<number> | number;
+
+/** Every command, loaded on first use. */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  run: async () => (await import('./run-command.ts')).runCommand,
+  watch: async () => (await import('./watch-command.ts')).watchCommand,
+  demo: async () => (await import('./demo-command.ts')).demoCommand,
+  recipes: async () => (await import('./recipes-command.ts')).recipesCommand,
+  config: async () => (await import('./config-command.ts')).configCommand,
+  report: async () => (await import('./report-command.ts')).reportCommand,
+  completion: async () => (await import('./completion-command.ts')).completionCommand,
+};
+
+/** The command names, for completion and suggestions. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+export async function main(argv: readonly string[], io: MainIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'run':
-        return await runCommand(rest, io);
-      case 'demo':
-        return await demoCommand(io);
-      case 'watch':
-        return await watchCommand(rest, io);
-      case 'recipes':
-        return await recipesCommand(rest, io);
-      case 'config':
-        return configCommand(rest, io);
-      case 'report':
-        return await reportCommand(rest, io);
       case '--version':
       case '-V':
-        io.stderr.write(`tripline ${triplineVersion()}\n`);
+      case '-v':
+      case 'version':
+        io.stdout.write(`tripline ${triplineVersion()}\n`);
         return EXIT.ok;
       case undefined:
+        // No command is a usage error: the help goes where errors go.
+        io.stderr.write(`${MAIN_HELP}\n`);
+        return EXIT.usage;
       case '--help':
       case '-h':
-      case 'help':
-        io.stderr.write(`${MAIN_HELP}\n`);
-        return command === undefined ? EXIT.usage : EXIT.ok;
-      default:
-        throw new UsageError(`unknown command "${command}" (try tripline --help)`);
+        io.stdout.write(`${MAIN_HELP}\n`);
+        return EXIT.ok;
+      case 'help': {
+        // `tripline help run` is `tripline run --help`.
+        const [topic, ...extra] = rest;
+        if (topic === undefined) {
+          io.stdout.write(`${MAIN_HELP}\n`);
+          return EXIT.ok;
+        }
+        if (extra.length > 0 && COMMANDS[topic] === undefined) throw new UsageError(`help: unknown command "${topic}"`);
+        return await main([topic, ...extra, '--help'], io);
+      }
+      default: {
+        const load = COMMANDS[command];
+        if (load === undefined) {
+          const near = command.startsWith('-') ? undefined : nearest(command, COMMAND_NAMES);
+          throw new UsageError(`unknown ${command.startsWith('-') ? 'option' : 'command'} "${command}"${near === undefined ? '' : ` (did you mean ${near}?)`}; see tripline --help`);
+        }
+        return await (await load())(rest, io);
+      }
     }
   } catch (error) {
     // Messages quote argv, file names and file content: shown with control characters escaped.

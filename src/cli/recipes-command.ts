@@ -9,17 +9,16 @@ import { formatDiagnostic, hasErrors, type Diagnostic } from '../model/diagnosti
 import { ExplainCollector } from '../outputs/explain-report.ts';
 import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
 import { BUILTIN_RECIPE_DIR, loadRecipeFiles } from '../recipes/recipe-loader.ts';
-import { recipeToYaml } from '../recipes/recipe-writer.ts';
-import type { CliIo } from './detection-session.ts';
+import { recipeToJson, recipeToYaml } from '../recipes/recipe-writer.ts';
+import type { CliIo, CommandIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
-import { RECIPES_HELP } from './help-text.ts';
+import { RECIPES_EXPLAIN_HELP, RECIPES_HELP, RECIPES_LIST_HELP, RECIPES_SHOW_HELP, RECIPES_VALIDATE_HELP } from './help-text.ts';
+import { nearest, parseCommandLine, type ParsedCommandLine } from './command-line.ts';
 import { traceCommand } from './run-command.ts';
 import { parseRunOptions } from './run-options.ts';
 import { UsageError } from './usage-error.ts';
 
-export interface RecipesIo extends CliIo {
-  readonly stdout: NodeJS.WritableStream;
-}
+export type RecipesIo = CommandIo;
 
 /** Takes `--config FILE` / `--config=FILE` given before the subcommand (never from a command's own arguments). */
 function takeConfig(args: readonly string[]): { config: string | undefined; rest: string[] } {
@@ -47,40 +46,75 @@ function printDiagnostics(io: CliIo, diagnostics: readonly Diagnostic[]): void {
   for (const d of diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
 }
 
+const CONFIG = { config: { type: 'string' } } as const;
+const JSON_FLAG = { json: { type: 'boolean' } } as const;
+
 export async function recipesCommand(args: readonly string[], io: RecipesIo): Promise<number> {
-  const { config: configFlag, rest } = takeConfig(args);
+  const { config: before, rest } = takeConfig(args);
   const [sub, ...subArgs] = rest;
+  /** --config before the subcommand or among its options; not both. */
+  const configOf = (o: ParsedCommandLine): string | undefined => {
+    const own = o.values.get('config');
+    if (own !== undefined && before !== undefined) throw new UsageError(`recipes ${sub ?? ''}: --config given twice`);
+    return own ?? before;
+  };
   switch (sub) {
-    case 'list':
-      return listRecipes(loadTriplineConfig({ config: configFlag }, io.env, io.cwd), io);
+    case 'list': {
+      const o = parseCommandLine({ command: 'recipes list', options: { ...CONFIG, ...JSON_FLAG }, operands: 'none' }, subArgs);
+      if (o.help) return help(io, RECIPES_LIST_HELP);
+      return listRecipes(loadTriplineConfig({ config: configOf(o) }, io.env, io.cwd), io, o.flags.has('json'));
+    }
     case 'show': {
-      const [id, extra] = subArgs;
+      const o = parseCommandLine({ command: 'recipes show', options: { ...CONFIG, ...JSON_FLAG }, operands: 'any' }, subArgs);
+      if (o.help) return help(io, RECIPES_SHOW_HELP);
+      const [id, extra] = o.operands;
       if (id === undefined || extra !== undefined) throw new UsageError('recipes show: give one recipe id (see tripline recipes list)');
-      const config = loadTriplineConfig({ config: configFlag }, io.env, io.cwd);
+      const config = loadTriplineConfig({ config: configOf(o) }, io.env, io.cwd);
       printDiagnostics(io, config.recipeDiagnostics);
       const recipe = config.recipes.find((r) => r.id === id) ?? config.loadedRecipes.find((r) => r.id === id);
       if (recipe === undefined) throw new UsageError(`recipes show: no recipe "${id}"; loaded: ${config.loadedRecipes.map((r) => r.id).join(', ')}`);
-      io.stdout.write(recipeToYaml(recipe));
+      io.stdout.write(o.flags.has('json') ? `${JSON.stringify(recipeToJson(recipe), null, 2)}\n` : recipeToYaml(recipe));
       return EXIT.ok;
     }
-    case 'validate':
-      return validateRecipes(subArgs, io);
+    case 'validate': {
+      const o = parseCommandLine({ command: 'recipes validate', options: {}, operands: 'any' }, subArgs);
+      if (o.help) return help(io, RECIPES_VALIDATE_HELP);
+      return validateRecipes(o.operands, io);
+    }
     case 'explain':
-      return explainRecipe(subArgs, configFlag, io);
+      return explainRecipe(subArgs, before, io);
     case undefined:
+      io.stderr.write(`${RECIPES_HELP}\n`);
+      return EXIT.usage;
     case '--help':
     case '-h':
     case 'help':
-      io.stderr.write(`${RECIPES_HELP}\n`);
-      return sub === undefined ? EXIT.usage : EXIT.ok;
-    default:
-      throw new UsageError(`recipes: unknown subcommand "${sub}" (list, show, validate or explain)`);
+      return help(io, RECIPES_HELP);
+    default: {
+      const near = nearest(sub, ['list', 'show', 'validate', 'explain']);
+      throw new UsageError(`recipes: unknown subcommand "${sub}"${near === undefined ? '' : ` (did you mean ${near}?)`}; use list, show, validate or explain`);
+    }
   }
 }
 
-function listRecipes(config: TriplineConfig, io: RecipesIo): number {
+function help(io: RecipesIo, text: string): number {
+  io.stdout.write(`${text}\n`);
+  return EXIT.ok;
+}
+
+function listRecipes(config: TriplineConfig, io: RecipesIo, json: boolean): number {
   printDiagnostics(io, config.recipeDiagnostics);
   const active = new Set(config.recipes.map((r) => r.id));
+  if (json) {
+    io.stdout.write(`${JSON.stringify(config.loadedRecipes.map((r) => {
+      const effective = config.recipes.find((x) => x.id === r.id) ?? r;
+      return {
+        id: r.id, name: r.name, enabled: active.has(r.id), importance: r.importance, tactic: r.tactic, technique: r.technique,
+        exceptions: effective.exceptions.length, source: r.source,
+      };
+    }), null, 2)}\n`);
+    return EXIT.ok;
+  }
   const rows = config.loadedRecipes.map((r) => {
     const effective = config.recipes.find((x) => x.id === r.id) ?? r;
     return [r.id, active.has(r.id) ? 'on' : 'off', r.importance, `${r.tactic.id}/${r.technique.id}`, String(effective.exceptions.length), r.source];
@@ -108,12 +142,11 @@ function validateRecipes(files: readonly string[], io: RecipesIo): number {
 /** Runs the command with this one recipe and shows, per process, what counted and why it fired or not. */
 async function explainRecipe(args: readonly string[], configFlag: string | undefined, io: RecipesIo): Promise<number> {
   const [id, ...after] = args;
+  if (id === '--help' || id === '-h') return help(io, RECIPES_EXPLAIN_HELP);
   if (id === undefined || id.startsWith('-')) throw new UsageError('recipes explain: usage: tripline recipes explain ID [run options] -- COMMAND [ARGS...]');
-  const options = parseRunOptions(after);
-  if (options.help) {
-    io.stderr.write(`${RECIPES_HELP}\n`);
-    return EXIT.ok;
-  }
+  const options = parseRunOptions(after, 'recipes explain');
+  if (options.help) return help(io, RECIPES_EXPLAIN_HELP);
+  if (options.config !== undefined && configFlag !== undefined) throw new UsageError('recipes explain: --config given twice');
   const config = loadTriplineConfig({ ...options, config: options.config ?? configFlag }, io.env, io.cwd);
   printDiagnostics(io, config.recipeDiagnostics);
   const recipe = config.recipes.find((r) => r.id === id) ?? config.loadedRecipes.find((r) => r.id === id);

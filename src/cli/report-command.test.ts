@@ -123,4 +123,18 @@ void describe('tripline report', () => {
     assert.equal(r.code, 64, r.stderr);
     assert.match(r.stderr, /half\.jsonl:1: not a valid tripline\.detection\/v1 object: \/sensor must have properties? eventsLost/);
   }));
+
+  void test('--json: the summary as the last line on stdout, with the problems', () => withDir(async (dir) => {
+    writeFileSync(join(dir, 'a.jsonl'), `${sysctlLine()}${sysctlLine()}not json\n`);
+    const r = await runMain(['report', '--json', '--quiet', '--fail-on', 'low', 'a.jsonl'], dir);
+    assert.equal(r.code, 77, r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
+    assert.equal(summary.detections, 2);
+    assert.equal(summary.highestImportance, 'low');
+    assert.deepEqual(summary.byImportance, { low: 2 });
+    assert.deepEqual(summary.byRecipe, { os_network_fingerprint: 2 });
+    assert.equal(summary.problems, 1);
+    assert.deepEqual(summary.problemsShown, [{ where: 'a.jsonl:3', problem: (summary.problemsShown as { problem: string }[])[0]?.problem }]);
+    assert.equal(summary.failing, true);
+  }));
 });

@@ -9,6 +9,7 @@ import type { Detection, DetectionSensor } from '../model/detection.ts';
 import { importanceRank, isImportance, type Importance } from '../model/importance.ts';
 import { visible } from '../model/visible.ts';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { withoutCommands } from '../outputs/github-output.ts';
 import { SensorLossTally } from '../outputs/sensor-loss-text.ts';
@@ -16,8 +17,8 @@ import { formatDetection } from '../outputs/text-report.ts';
 import { DetectionSession } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
 import { REPORT_HELP } from './help-text.ts';
-import type { RecipesIo } from './recipes-command.ts';
-import { parseCommandOptions } from './command-options.ts';
+import type { CommandIo } from './detection-session.ts';
+import { parseCommandLine } from './command-line.ts';
 import { LineFileError, readBoundedLines } from './read-bounded-lines.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -37,16 +38,21 @@ interface ReportOptions {
   readonly outputs: string[];
   readonly failOn: string | undefined;
   readonly quiet: boolean;
+  readonly json: boolean;
   readonly files: string[];
 }
 
 function parseReportOptions(args: readonly string[]): ReportOptions | 'help' {
-  const o = parseCommandOptions('report', args, { values: ['config', 'fail-on'], repeatable: ['output'], flags: ['quiet'] }, true);
+  const o = parseCommandLine({
+    command: 'report',
+    options: { config: { type: 'string' }, 'fail-on': { type: 'string' }, output: { type: 'string', multiple: true }, quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' } },
+    operands: 'any',
+  }, args);
   if (o.help) return 'help';
   const failOn = o.values.get('fail-on');
   if (failOn !== undefined && failOn !== 'never' && !isImportance(failOn)) throw new UsageError(`report: --fail-on "${failOn}" is not a level; use never, low, medium, high or critical`);
-  if (o.positionals.length === 0) throw new UsageError('report: give one or more JSONL files written by tripline run or watch (--jsonl)');
-  return { config: o.values.get('config'), outputs: [...(o.lists.get('output') ?? [])], failOn, quiet: o.flags.has('quiet'), files: [...o.positionals] };
+  if (o.operands.length === 0) throw new UsageError('report: give one or more JSONL files written by tripline run or watch (--jsonl)');
+  return { config: o.values.get('config'), outputs: [...(o.lists.get('output') ?? [])], failOn, quiet: o.flags.has('quiet'), json: o.flags.has('json'), files: [...o.operands] };
 }
 
 let detectionCheck: ValidateFunction | undefined;
@@ -65,12 +71,17 @@ function isDetection(value: unknown): string | undefined {
 /** What went wrong with the input: the first few in words, all counted. */
 class InputProblems {
   readonly shown: string[] = [];
+  /** The same, unescaped, for --json (JSON escapes what it must). */
+  readonly listed: { where: string; problem: string }[] = [];
   count = 0;
 
   add(where: string, what: string): void {
     this.count++;
     const detail = what.length > DETAIL_CHARS ? `${what.slice(0, DETAIL_CHARS - 3)}...` : what;
-    if (this.shown.length < PROBLEMS_SHOWN) this.shown.push(`report: ${visible(where)}: ${visible(detail)}`);
+    if (this.shown.length < PROBLEMS_SHOWN) {
+      this.shown.push(`report: ${visible(where)}: ${visible(detail)}`);
+      this.listed.push({ where, problem: detail });
+    }
   }
 }
 
@@ -102,11 +113,12 @@ function parseLine(text: string): { detection: Detection } | { problem: string }
  * detections. A missing or unreadable file, a line that is too long, not JSON or not a
  * detection is a problem naming file and line; everything else still goes through.
  */
-async function deliverFiles(files: readonly string[], session: DetectionSession, problems: InputProblems): Promise<void> {
+async function deliverFiles(files: readonly string[], cwd: string, session: DetectionSession, problems: InputProblems): Promise<void> {
   let sinceTurn = 0;
   for (const file of files) {
     try {
-      for await (const read of readBoundedLines(file, MAX_LINE_BYTES)) {
+      // Named as given; read relative to the command's working directory.
+      for await (const read of readBoundedLines(resolve(cwd, file), MAX_LINE_BYTES)) {
         const where = `${file}:${String(read.line)}`;
         if ('tooLong' in read) {
           problems.add(where, `line of ${String(read.tooLong)} bytes, longer than the ${String(MAX_LINE_BYTES)} allowed; skipped`);
@@ -131,10 +143,10 @@ async function deliverFiles(files: readonly string[], session: DetectionSession,
   }
 }
 
-export async function reportCommand(args: readonly string[], io: RecipesIo): Promise<number> {
+export async function reportCommand(args: readonly string[], io: CommandIo): Promise<number> {
   const options = parseReportOptions(args);
   if (options === 'help') {
-    io.stderr.write(`${REPORT_HELP}\n`);
+    io.stdout.write(`${REPORT_HELP}\n`);
     return EXIT.ok;
   }
   const config = loadTriplineConfig({ config: options.config, outputs: options.outputs, failOn: options.failOn }, io.env, io.cwd);
@@ -144,6 +156,8 @@ export async function reportCommand(args: readonly string[], io: RecipesIo): Pro
   // Nothing is kept but a count, the highest importance and the first texts to print.
   let count = 0;
   let highest: Importance | undefined;
+  const byImportance = new Map<Importance, number>();
+  const byRecipe = new Map<string, number>();
   const loss = new SensorLossTally();
   const texts: Detection[] = [];
   const session = new DetectionSession({
@@ -154,12 +168,14 @@ export async function reportCommand(args: readonly string[], io: RecipesIo): Pro
     onClosed: (d) => {
       count++;
       loss.add(d);
+      byImportance.set(d.recipe.importance, (byImportance.get(d.recipe.importance) ?? 0) + 1);
+      byRecipe.set(d.recipe.id, (byRecipe.get(d.recipe.id) ?? 0) + 1);
       if (highest === undefined || importanceRank(d.recipe.importance) > importanceRank(highest)) highest = d.recipe.importance;
       if (!options.quiet && texts.length < TEXTS_SHOWN) texts.push(d);
     },
   }, io);
   const problems = new InputProblems();
-  await deliverFiles(options.files, session, problems);
+  await deliverFiles(options.files, io.cwd, session, problems);
   await session.finish();
   // Printed once the annotations are out: in a GitHub job log, text quoting files and processes
   // is shown with workflow commands suspended, and no annotation may fall inside that window.
@@ -178,7 +194,16 @@ export async function reportCommand(args: readonly string[], io: RecipesIo): Pro
   const incomplete = loss.brief();
   session.say(`tripline: ${String(count)} detection(s) from ${String(options.files.length)} file(s)${incomplete === undefined ? '' : `; ${incomplete}`}${skipped}`);
   const failOn = config.failOn.value;
-  if (failOn !== 'never' && highest !== undefined && importanceRank(highest) >= importanceRank(failOn)) {
+  const failing = failOn !== 'never' && highest !== undefined && importanceRank(highest) >= importanceRank(failOn);
+  if (options.json) {
+    // For scripts: the same facts as the lines on stderr, as the last line on stdout.
+    io.stdout.write(`${JSON.stringify({
+      detections: count, highestImportance: highest ?? null, byImportance: Object.fromEntries(byImportance), byRecipe: Object.fromEntries(byRecipe),
+      incomplete: loss.incomplete, files: options.files.length, problems: problems.count, problemsShown: problems.listed,
+      outputFailures: session.outputFailures, failOn, failing,
+    })}\n`);
+  }
+  if (failing) {
     session.say(`tripline: failing: detections at or above "${failOn}" (--fail-on)`);
     return EXIT.policy;
   }

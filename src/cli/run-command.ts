@@ -17,12 +17,12 @@ import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
 import type { CommandOutcome, Sensor, SensorObserver } from '../sensors/sensor.ts';
 import { SensorSupervisor } from '../sensors/sensor-supervisor.ts';
 import { probeStrace, StraceSensor, type StraceInstallation } from '../sensors/strace/strace-sensor.ts';
-import { DetectionSession, type CliIo } from './detection-session.ts';
+import { DetectionSession, type CommandIo } from './detection-session.ts';
 import { EXIT, signalExitCode } from './exit-codes.ts';
 import { RUN_HELP } from './help-text.ts';
 import { parseRunOptions } from './run-options.ts';
 
-export type RunIo = CliIo;
+export type RunIo = CommandIo;
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
@@ -44,7 +44,7 @@ export interface RunPlan {
 export async function runCommand(args: readonly string[], io: RunIo): Promise<number> {
   const options = parseRunOptions(args);
   if (options.help) {
-    io.stderr.write(`${RUN_HELP}\n`);
+    io.stdout.write(`${RUN_HELP}\n`);
     return EXIT.ok;
   }
   const config = loadTriplineConfig(options, io.env, io.cwd);

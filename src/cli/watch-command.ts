@@ -12,11 +12,13 @@ import { SensorSupervisor, WATCH_RESTART_DELAYS_MS } from '../sensors/sensor-sup
 import { visible } from '../model/visible.ts';
 import { UsageError } from './usage-error.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
+import { StepTracker } from '../context/step-attribution.ts';
+import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
 import { ConfigReloader, loadConfigOffThread, type ReloadOutcome } from './config-reload.ts';
-import { DAEMON_SESSION, DetectionSession, type CliIo } from './detection-session.ts';
+import { DAEMON_SESSION, DetectionSession, type CommandIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
 import { WATCH_HELP } from './help-text.ts';
-import { parseCommandOptions } from './command-options.ts';
+import { parseCommandLine } from './command-line.ts';
 
 interface WatchOptions {
   readonly config: string | undefined;
@@ -29,7 +31,14 @@ interface WatchOptions {
 }
 
 export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help' {
-  const o = parseCommandOptions('watch', args, { values: ['config', 'jsonl', 'environment', 'health-interval'], repeatable: ['output'], flags: ['quiet'] });
+  const o = parseCommandLine({
+    command: 'watch',
+    options: {
+      config: { type: 'string' }, jsonl: { type: 'string' }, environment: { type: 'string' }, 'health-interval': { type: 'string' },
+      output: { type: 'string', multiple: true }, quiet: { type: 'boolean', short: 'q' },
+    },
+    operands: 'none',
+  }, args);
   if (o.help) return 'help';
   const health = o.values.get('health-interval') ?? '60';
   if (!/^\d{1,6}$/.test(health)) throw new UsageError(`watch: --health-interval takes whole seconds (0 turns the health line off), not "${visible(health)}"`);
@@ -39,10 +48,10 @@ export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help
   };
 }
 
-export async function watchCommand(args: readonly string[], io: CliIo): Promise<number> {
+export async function watchCommand(args: readonly string[], io: CommandIo): Promise<number> {
   const options = parseWatchOptions(args);
   if (options === 'help') {
-    io.stderr.write(`${WATCH_HELP}\n`);
+    io.stdout.write(`${WATCH_HELP}\n`);
     return EXIT.ok;
   }
   // SIGHUP is taken from the start to the very end: its default action would kill the daemon
@@ -59,14 +68,20 @@ export async function watchCommand(args: readonly string[], io: CliIo): Promise<
   }
 }
 
-async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (reload: () => void) => void): Promise<number> {
+async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: (reload: () => void) => void): Promise<number> {
   const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl, outputs: options.outputs };
   const config = loadTriplineConfig(flags, io.env, io.cwd);
   for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
+  // The probes' own hint names run's --sensor ptrace, which watch does not take: say what works here.
+  if (process.getuid?.() !== 0) {
+    throw new SensorUnavailableError('tripline watch needs root: it loads eBPF programs (CAP_BPF and CAP_PERFMON) to watch every process on the host', 'run it with sudo; without root, wrap one command instead: tripline run -- COMMAND (ptrace, no privileges needed)');
+  }
   const install = probeEbpf(io.env);
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
+  // The workflow step of each process, read from its environment when it execs or is first seen.
+  const steps = new StepTracker();
   const session: DetectionSession = new DetectionSession({
-    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true,
+    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, steps,
     // Read when a detection is made: a compiled sensor the kernel refuses gives way to bpftrace at start.
     sensor: {
       get name(): string { return sensor.describe().name; },
@@ -85,7 +100,7 @@ async function watchWithReload(options: WatchOptions, io: CliIo, setReload: (rel
   });
   // The supervisor restarts a sensor that dies, with growing delays, and reports the gap.
   const supervisor = new SensorSupervisor({
-    create: (observer) => new EbpfSensor({ install, procfs: LIVE_PROCFS, roots: kernelRoots(config.recipes) }, observer),
+    create: (observer) => new EbpfSensor({ install, procfs: { ...LIVE_PROCFS, facts: (pid) => { steps.observe(pid); return LIVE_PROCFS.facts(pid); } }, roots: kernelRoots(config.recipes) }, observer),
     onEvents: (events) => {
       session.push(events);
     },

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { compileSchemaCheck, type SchemaCheck } from '../documents/schema-validator.ts';
 import { parseYamlDocument, type YamlDocument } from '../documents/yaml-document.ts';
 import { documentTrust, readDocumentFile } from '../documents/document-file.ts';
+import { ConfigError } from './config-error.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
 import { isEnvironmentKind, type EnvironmentKind } from '../model/environment.ts';
 import { isImportance, type Importance } from '../model/importance.ts';
@@ -80,15 +81,7 @@ export interface TriplineConfig {
   readonly recipeDiagnostics: readonly Diagnostic[];
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  /**
-   * @param fromFlag the bad value came from the command line (a usage error, not a configuration one)
-   */
-  constructor(message: string, readonly diagnostics: readonly Diagnostic[] = [], readonly fromFlag = false) {
-    super(message);
-  }
-}
+export { ConfigError } from './config-error.ts';
 
 const SYSTEM_CONFIG = '/etc/tripline/config.yaml';
 const SCHEMA_URL = new URL('../../schema/config-v1.schema.json', import.meta.url);

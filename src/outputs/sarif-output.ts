@@ -19,9 +19,10 @@ import { redactText } from './secret-redactor.ts';
 import { sensorLossText } from './sensor-loss-text.ts';
 import { openOutputFile } from './output-file.ts';
 import { visible } from './terminal-text.ts';
+import { PROJECT_URL } from '../model/tripline-project.ts';
 
 /** The project's home page: the driver's informationUri and the base of built-in recipes' documentation. */
-export const TRIPLINE_HOME = 'https://github.com/tripline-dev/tripline';
+export const TRIPLINE_HOME = PROJECT_URL;
 
 const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
 const SRCROOT = '%SRCROOT%';

@@ -2,6 +2,7 @@
 // touched, what it means where it happened, and what to do.
 
 import { describePackage, type Detection, type DetectionProcess, type EvidenceFile } from '../model/detection.ts';
+import { documentationLink } from '../model/tripline-project.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { Palette } from './palette.ts';
 import { redactArgv } from './secret-redactor.ts';
@@ -96,7 +97,7 @@ export function formatDetection(d: Detection, palette: Palette, width: number): 
   d.guidance.actions.forEach((a, i) => {
     out.push(`${i === 0 ? `  ${'do'.padEnd(9)} ` : indent}${i + 1}. ${wrap(visible(a), textWidth - 3, `${indent}   `)}`);
   });
-  out.push(`  ${'docs'.padEnd(9)} ${d.recipe.documentation}   id ${d.id}`);
+  out.push(`  ${'docs'.padEnd(9)} ${visible(documentationLink(d.recipe.documentation))}   id ${visible(d.id)}`);
   return out.join('\n');
 }
 

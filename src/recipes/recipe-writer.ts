@@ -25,13 +25,14 @@ function exception(e: RecipeException): Record<string, unknown> {
   return out;
 }
 
-export function recipeToYaml(r: Recipe): string {
+/** The recipe as a recipe file would spell it (snake_case keys, durations with units). */
+function recipeDocument(r: Recipe): Record<string, unknown> {
   const limits: Record<string, number> = {};
   if (r.limits.perProcess !== undefined) limits.per_process = r.limits.perProcess;
   if (r.limits.perExe !== undefined) limits.per_exe = r.limits.perExe;
   if (r.limits.perAncestry !== undefined) limits.per_ancestry = r.limits.perAncestry;
   if (r.limits.perHost !== undefined) limits.per_host = r.limits.perHost;
-  const data = {
+  return {
     id: r.id, name: r.name, description: r.description, version: r.version, tactic: r.tactic, technique: r.technique,
     related: r.related, importance: r.importance, documentation: r.documentation,
     match: {
@@ -49,6 +50,19 @@ export function recipeToYaml(r: Recipe): string {
     ...(Object.keys(limits).length > 0 ? { limits } : {}),
     guidance: r.guidance,
   };
+}
+
+/**
+ * The recipe as JSON for scripts (`recipes show --json`): the recipe file's keys, plus where it
+ * was loaded from and where each exception was written.
+ */
+export function recipeToJson(r: Recipe): Record<string, unknown> {
+  const data = recipeDocument(r);
+  return { ...data, source: r.source, exceptions: r.exceptions.map((e) => ({ ...exception(e), origin: e.origin })) };
+}
+
+export function recipeToYaml(r: Recipe): string {
+  const data = recipeDocument(r);
   const doc = new Document(data);
   doc.commentBefore = ` recipe ${r.id}, loaded from ${r.source}`;
   visit(doc, {
