@@ -25,6 +25,8 @@ import { parseRunOptions } from './run-options.ts';
 export type RunIo = CommandIo;
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+/** An attach that takes longer than this is said while it happens. */
+const ATTACH_NOTICE_MS = 1_000;
 
 /** What a run does, once flags, TRIPLINE_* variables and the configuration file are resolved. */
 export interface RunPlan {
@@ -114,12 +116,19 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
   });
   const sensor = supervisor.sensor;
 
-  const startedMs = Date.now();
   const signals = new SignalForwarder();
   const processes = session.pipeline.normalizer.processes;
   signals.everyone = () => processes.livePids();
   try {
-    await supervisor.start();
+    // bpftrace compiles its program first (seconds, more under load): say why nothing happens yet.
+    const slow = options.quiet ? undefined : setTimeout(() => {
+      session.say(`tripline: sensor: attaching ${visible(sensor.describe().name)} (eBPF); the command starts once it is attached`);
+    }, ATTACH_NOTICE_MS);
+    try {
+      await supervisor.start();
+    } finally {
+      clearTimeout(slow);
+    }
     if (sensor.fallbackReason !== undefined && !options.quiet) {
       const d = sensor.describe();
       session.say(`tripline: sensor: ${d.name} ${d.version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
@@ -139,11 +148,13 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
     await session.finish();
     options.onFinished?.(session);
     const h = sensor.health();
+    const t = sensor.timings();
     return report(options, session, {
       exitCode: outcome.failed ? EXIT.sensor : commandExitCode(outcome.exit),
       exitText: outcome.exitText, warnings: [...outcome.warnings],
       lines: h.lines, unparsed: h.unparsed, unparsedSamples: h.unparsedSamples,
-    }, sensor.describe().label, startedMs, io);
+      durationMs: outcome.durationMs, attachMs: t.attachMs, detachMs: t.detachMs,
+    }, sensor.describe().label, io);
   } finally {
     signals.detach();
   }
@@ -157,6 +168,9 @@ function commandExitCode(exit: CommandOutcome['exit']): number {
 
 interface SensorOutcome {
   readonly exitCode: number;
+  readonly durationMs: number;
+  readonly attachMs: number | undefined;
+  readonly detachMs: number | undefined;
   readonly exitText: string;
   readonly warnings: string[];
   readonly lines: number;
@@ -164,7 +178,7 @@ interface SensorOutcome {
   readonly unparsedSamples: readonly { line: number; reason: string; text: string }[];
 }
 
-function report(options: RunPlan, session: DetectionSession, outcome: SensorOutcome, sensorText: string, startedMs: number, io: RunIo): number {
+function report(options: RunPlan, session: DetectionSession, outcome: SensorOutcome, sensorText: string, io: RunIo): number {
   const finals = session.finals;
   const warnings = [...outcome.warnings, ...session.outputFailures];
   const unresolvable = session.pipeline.normalizer.stats.unresolvable;
@@ -180,7 +194,7 @@ function report(options: RunPlan, session: DetectionSession, outcome: SensorOutc
     if (line !== undefined) session.say(line);
   } else {
     session.say(formatReport(finals, {
-      command: options.command, exit: outcome.exitText, durationMs: Date.now() - startedMs, sensor: sensorText,
+      command: options.command, exit: outcome.exitText, durationMs: outcome.durationMs, attachMs: outcome.attachMs, detachMs: outcome.detachMs, sensor: sensorText,
       lines: outcome.lines, unparsed: outcome.unparsed, unparsedSamples: outcome.unparsedSamples, warnings,
       // Ends the report with the loss: incomplete detections, and what the sensor lost in the whole run.
       sensorLost: session.pipeline.engine.loss.totalLost,

@@ -30,6 +30,9 @@ interface WatchOptions {
   readonly healthIntervalS: number;
 }
 
+/** An attach that takes longer than this is said while it happens. */
+const ATTACH_NOTICE_MS = 1_000;
+
 export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help' {
   const o = parseCommandLine({
     command: 'watch',
@@ -144,7 +147,15 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
     if (!stopping) reloadRecipes(outcome, session, (recipes) => sensor.unobserved(recipes));
   });
   try {
-    await supervisor.start();
+    // bpftrace compiles its program first (seconds, more under load): say why nothing happens yet.
+    const slow = setTimeout(() => {
+      session.say(`tripline: sensor: attaching ${visible(sensor.describe().name)} (eBPF) ...`);
+    }, ATTACH_NOTICE_MS);
+    try {
+      await supervisor.start();
+    } finally {
+      clearTimeout(slow);
+    }
     if (sensor.fallbackReason !== undefined) session.say(`tripline: sensor: ${sensor.describe().name} ${sensor.describe().version} instead of the compiled sensor, which did not start: ${visible(sensor.fallbackReason)}`);
     else if (install.why !== undefined) session.say(`tripline: sensor: ${sensorName(install)} (${visible(install.why)})`);
     const tier = sensor.describe().tier;
@@ -158,7 +169,7 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
       session.reopenOutputs();
       reloader.request();
     });
-    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (${sensor.describe().label}; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes and reopens output files, Ctrl-C or SIGTERM stops`);
+    session.say(`tripline: watching every process on ${session.pipeline.engine.watchedRoots.join(', ')} (${sensor.describe().label}, attached in ${((sensor.timings().attachMs ?? 0) / 1000).toFixed(2)} s; recipes: ${config.recipes.map((r) => r.id).join(', ')}); SIGHUP reloads the recipes and reopens output files, Ctrl-C or SIGTERM stops`);
     await stopped;
   } finally {
     stopping = true;

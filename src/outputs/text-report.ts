@@ -12,8 +12,12 @@ import { visible } from './terminal-text.ts';
 export interface RunSummary {
   readonly command: readonly string[];
   readonly exit: string;
+  /** How long the command ran (the sensor's attach and detach excluded: they are given apart). */
   readonly durationMs: number;
   readonly sensor: string;
+  /** How long the sensor took to attach before the command started, and to detach after it ended (eBPF). */
+  readonly attachMs?: number | undefined;
+  readonly detachMs?: number | undefined;
   readonly lines: number;
   readonly unparsed: number;
   readonly unparsedSamples: readonly { line: number; reason: string; text: string }[];
@@ -106,7 +110,7 @@ export function formatReport(detections: readonly Detection[], summary: RunSumma
   // The wrapped command line is as secret-prone as any argv (a token passed as an argument).
   const cmd = visible(shellQuote(redactArgv(summary.command)));
   const head = `${detections.length} detection${detections.length === 1 ? '' : 's'} in ${cmd.length > 80 ? `${cmd.slice(0, 77)}...` : cmd}`;
-  out.push(`${palette.bold('tripline:')} ${detections.length > 0 ? palette.yellow(head) : head} (${summary.exit}, ${formatDuration(summary.durationMs)}, ${summary.sensor}, ${summary.lines} trace lines)`);
+  out.push(`${palette.bold('tripline:')} ${detections.length > 0 ? palette.yellow(head) : head} (${summary.exit}, ${formatDuration(summary.durationMs)}, ${summary.sensor}${summary.attachMs === undefined ? '' : `, attach ${formatDuration(summary.attachMs)}`}${summary.detachMs === undefined ? '' : `, detach ${formatDuration(summary.detachMs)}`}, ${summary.lines} trace lines)`);
   for (const w of summary.warnings) out.push(`${palette.red('warning:')} ${w}`);
   if (summary.unparsed > 0) {
     out.push(palette.dim(`note: ${summary.unparsed} trace line(s) could not be parsed and were skipped; first ones:`));

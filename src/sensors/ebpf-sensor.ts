@@ -261,6 +261,7 @@ export class EbpfSensor implements Sensor {
    * the kernel refuses gives way to bpftrace when the installation names a fallback.
    */
   async start(): Promise<void> {
+    const started = performance.now();
     try {
       await this.startProgram();
     } catch (error) {
@@ -275,7 +276,15 @@ export class EbpfSensor implements Sensor {
         throw new SensorUnavailableError(`${error.message}; and bpftrace, the fallback, cannot run: ${fallbackError.message}`, fallbackError.hint);
       }
       await this.startProgram();
+    } finally {
+      this.lastTimings.attachMs = performance.now() - started;
     }
+  }
+
+  private readonly lastTimings: { attachMs: number | undefined; detachMs: number | undefined } = { attachMs: undefined, detachMs: undefined };
+
+  timings(): { readonly attachMs: number | undefined; readonly detachMs: number | undefined } {
+    return { ...this.lastTimings };
   }
 
   private async startProgram(): Promise<void> {
@@ -402,6 +411,7 @@ export class EbpfSensor implements Sensor {
   private async stopAfter(settled: boolean): Promise<void> {
     if (this.child === undefined) return;
     const child = this.child;
+    const started = performance.now();
     // A program that already died (watch between restarts) has nothing left to catch up on: its
     // gap is reported.
     const running = child.exitCode === null && child.signalCode === null;
@@ -410,6 +420,7 @@ export class EbpfSensor implements Sensor {
     child.kill('SIGINT');
     await this.closed;
     this.child = undefined;
+    this.lastTimings.detachMs = performance.now() - started;
   }
 
   /**
@@ -420,6 +431,8 @@ export class EbpfSensor implements Sensor {
    */
   async runCommand(spec: CommandSpec): Promise<CommandOutcome> {
     const [file = '', ...args] = spec.command;
+    const started = performance.now();
+    let ended: number | undefined;
     const child = spawn(file, args, { cwd: spec.cwd, env: spec.env, stdio: 'inherit' });
     const rootPid = child.pid;
     if (rootPid !== undefined) {
@@ -444,13 +457,15 @@ export class EbpfSensor implements Sensor {
       const quietMs = (): number => (this.ordered ? 0 : this.holdMs() + QUIET_AFTER_EXIT_MS);
       while (this.diedReason === undefined) {
         if (anyAlive()) quietSince = undefined;
-        else quietSince ??= Date.now();
-        if (quietSince !== undefined && Date.now() - quietSince >= quietMs()) {
+        else quietSince ??= performance.now();
+        if (quietSince !== undefined && performance.now() - quietSince >= quietMs()) {
           // A background child whose FORK was later than the hold is known only once the sensor
           // has caught up: ask, and go on waiting if one turns out to be alive.
           const caughtUp = await this.drain();
           if (!anyAlive()) {
             settled = caughtUp;
+            // Everything ended before the barrier was asked for.
+            ended = quietSince;
             break;
           }
           quietSince = undefined;
@@ -458,6 +473,7 @@ export class EbpfSensor implements Sensor {
         await new Promise((resolve) => setTimeout(resolve, this.ordered ? 10 : 50));
       }
     } finally {
+      ended ??= performance.now();
       await this.stopAfter(settled);
     }
     const name = sensorName(this.install);
@@ -477,6 +493,7 @@ export class EbpfSensor implements Sensor {
       exit: status.signal !== null ? { signal: status.signal } : status.code === null ? undefined : { code: status.code },
       exitText: status.signal !== null ? `killed by ${status.signal}` : `exit ${String(status.code)}`,
       failed: died !== undefined,
+      durationMs: ended - started,
       warnings,
     };
   }

@@ -46,6 +46,10 @@ class ScriptedSensor implements Sensor {
     return [];
   }
 
+  timings(): { attachMs: undefined; detachMs: undefined } {
+    return { attachMs: undefined, detachMs: undefined };
+  }
+
   nowMs(): number {
     return this.clock;
   }

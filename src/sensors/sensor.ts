@@ -69,6 +69,8 @@ export interface CommandOutcome {
   readonly exitText: string;
   /** Observing failed while the command ran (the sensor died): part of what it did was not seen. */
   readonly failed: boolean;
+  /** From the command's start until it and everything it started had ended (the sensor's attach and detach excluded). */
+  readonly durationMs: number;
   /** What the reader must know about the observation: loss, a dead sensor, unread lines. */
   readonly warnings: readonly string[];
 }
@@ -91,6 +93,8 @@ export interface Sensor {
   /** Whether the last stop() delivered everything up to its start (false: it gave up waiting). */
   readonly drained: boolean;
   health(): SensorHealth;
+  /** How long the last start took to attach, and the last stop to detach (undefined: nothing to attach, or not yet). */
+  timings(): { readonly attachMs: number | undefined; readonly detachMs: number | undefined };
   /** One line per recipe root this sensor, as it runs now, cannot observe (unescaped). */
   unobserved(recipes: readonly Recipe[]): string[];
   /** Now, on the clock of the events. */

@@ -249,19 +249,24 @@ export class StraceSensor implements Sensor {
     };
   }
 
+  timings(): { attachMs: undefined; detachMs: undefined } {
+    return { attachMs: undefined, detachMs: undefined };
+  }
+
   async runCommand(spec: CommandSpec): Promise<CommandOutcome> {
+    const started = performance.now();
     const result = await runUnderStrace({
       command: spec.command, cwd: spec.cwd, env: spec.env, strace: this.install,
       onEvents: this.observer.onEvents,
       onRoot: spec.onStarted,
     });
     this.last = result;
-    return straceOutcome(result, spec.processes, this.install.seccompBpf);
+    return { ...straceOutcome(result, spec.processes, this.install.seccompBpf), durationMs: performance.now() - started };
   }
 }
 
 /** The command's fate as the trace saw it, checked against strace's own exit. */
-function straceOutcome(result: StraceRunResult, processes: CommandSpec['processes'], seccompBpf: boolean): CommandOutcome {
+function straceOutcome(result: StraceRunResult, processes: CommandSpec['processes'], seccompBpf: boolean): Omit<CommandOutcome, 'durationMs'> {
   const root = result.rootPid === undefined ? undefined : processes.get(result.rootPid);
   const warnings: string[] = [];
   let exit: CommandOutcome['exit'];
