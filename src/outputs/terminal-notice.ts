@@ -1,4 +1,5 @@
-// The one-line notice printed the moment a detection is made.
+// The one-line notice printed the moment a detection is made. Its count is the one at that
+// moment: evidence keeps growing after it, and the final report gives the whole count.
 
 import { describePackage, type Detection } from '../model/detection.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
@@ -15,7 +16,7 @@ export function formatNotice(d: Detection, palette: Palette): string {
   const pkg = d.subject.package === null ? '' : `${visible(describePackage(d.subject.package))}: `;
   const loss = sensorLossShort(d);
   const incomplete = loss === undefined ? '' : palette.red(`; evidence may be incomplete (${loss})`);
-  return `${palette.bold('tripline:')} ${palette.yellow(d.recipe.id)} (${d.recipe.importance}) — ${pkg}pid ${p.pid} ${shown}${by} read ${d.evidence.directoryCount} directories under ${root}${incomplete}`;
+  return `${palette.bold('tripline:')} ${palette.yellow(d.recipe.id)} (${d.recipe.importance}) — ${pkg}pid ${p.pid} ${shown}${by} read ${d.evidence.directoryCount} directories under ${root} so far (the final report counts them all)${incomplete}`;
 }
 
 export class TerminalNotice {

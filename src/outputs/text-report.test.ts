@@ -109,7 +109,7 @@ test('the live notice of an incomplete detection ends with a short note; a compl
   const [d] = replayFixture('three-areas.strace').opened;
   assert.ok(d);
   assert.doesNotMatch(formatNotice(d, PLAIN), /incomplete/);
-  assert.match(formatNotice(incomplete(d, 1, []), PLAIN), /read 3 directories under \/proc\/sys\/net; evidence may be incomplete \(1 event lost\)$/);
+  assert.match(formatNotice(incomplete(d, 1, []), PLAIN), /read 3 directories under \/proc\/sys\/net so far \(the final report counts them all\); evidence may be incomplete \(1 event lost\)$/);
   assert.match(formatNotice(incomplete(d, 7, [{ start: d.time, end: null }]), PLAIN), /; evidence may be incomplete \(7 events lost, sensor down\)$/);
 });
 
