@@ -81,10 +81,10 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   }
   const install = probeEbpf(io.env);
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
-  // The workflow step of each process, read from its environment when it execs or is first seen.
-  const steps = new StepTracker();
+  // In GitHub Actions, the workflow step of each process, read from its environment when first seen.
+  const steps = io.env.GITHUB_ACTIONS === 'true' ? new StepTracker() : undefined;
   const session: DetectionSession = new DetectionSession({
-    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, steps,
+    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, ...(steps === undefined ? {} : { steps }),
     // Read when a detection is made: a compiled sensor the kernel refuses gives way to bpftrace at start.
     sensor: {
       get name(): string { return sensor.describe().name; },
@@ -103,7 +103,7 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   });
   // The supervisor restarts a sensor that dies, with growing delays, and reports the gap.
   const supervisor = new SensorSupervisor({
-    create: (observer) => new EbpfSensor({ install, procfs: { ...LIVE_PROCFS, facts: (pid) => { steps.observe(pid); return LIVE_PROCFS.facts(pid); } }, roots: kernelRoots(config.recipes) }, observer),
+    create: (observer) => new EbpfSensor({ install, procfs: steps === undefined ? LIVE_PROCFS : { ...LIVE_PROCFS, facts: (pid) => { steps.observe(pid); return LIVE_PROCFS.facts(pid); } }, roots: kernelRoots(config.recipes) }, observer),
     onEvents: (events) => {
       session.push(events);
     },

@@ -42,3 +42,12 @@ test('a kind that does not exist is an error naming where it came from', () => {
   assert.throws(() => detectEnvironment('prod', {}), (e: unknown) => e instanceof EnvironmentError && e.message.includes('--environment') && e.message.includes('"prod"'));
   assert.throws(() => detectEnvironment(undefined, { TRIPLINE_ENVIRONMENT: 'qa' }), /TRIPLINE_ENVIRONMENT: "qa"/);
 });
+
+test('GitHub Actions: the step tripline runs in, from GITHUB_ACTION and the action a uses: step runs', () => {
+  assert.deepEqual(detectCi({ GITHUB_ACTIONS: 'true', GITHUB_ACTION: 'scan' })?.step, { id: 'scan' });
+  assert.deepEqual(
+    detectCi({ GITHUB_ACTIONS: 'true', GITHUB_ACTION: '__actions_checkout', GITHUB_ACTION_REPOSITORY: 'actions/checkout', GITHUB_ACTION_REF: 'v4' })?.step,
+    { id: '__actions_checkout', action: 'actions/checkout@v4' },
+  );
+  assert.equal(detectCi({ GITHUB_ACTIONS: 'true' })?.step, undefined);
+});

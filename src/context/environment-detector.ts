@@ -2,6 +2,7 @@
 // and the CI provider's run context. Reads only the variables it is given.
 
 import { isEnvironmentKind, type CiContext, type Environment, type EnvironmentKind } from '../model/environment.ts';
+import { stepFromVariables } from './step-attribution.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -14,6 +15,7 @@ function defined(fields: Record<string, string | undefined>): Record<string, str
 /** The CI run context from the provider's own variables, or undefined outside CI. */
 export function detectCi(env: Env): CiContext | undefined {
   if (env.GITHUB_ACTIONS === 'true') {
+    const step = stepFromVariables((name) => env[name]);
     const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
     const url = env.GITHUB_REPOSITORY !== undefined && env.GITHUB_RUN_ID !== undefined
       ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined;
@@ -23,6 +25,8 @@ export function detectCi(env: Env): CiContext | undefined {
         repository: env.GITHUB_REPOSITORY, workflow: env.GITHUB_WORKFLOW, job: env.GITHUB_JOB, runId: env.GITHUB_RUN_ID,
         runAttempt: env.GITHUB_RUN_ATTEMPT, sha: env.GITHUB_SHA, ref: env.GITHUB_REF, actor: env.GITHUB_ACTOR, url,
       }),
+      // The step tripline itself runs in (run); watch replaces it with each subject's own.
+      ...(step === undefined ? {} : { step }),
     };
   }
   if (env.GITLAB_CI === 'true') {

@@ -19,6 +19,21 @@ export interface CiContext {
   readonly ref?: string;
   readonly actor?: string;
   readonly url?: string;
+  /** The workflow step that started the subject (GitHub Actions), when known. */
+  readonly step?: CiStep;
+}
+
+/**
+ * A GitHub Actions step, from the GITHUB_ACTION variable every process of the step inherits
+ * (read from the step's process environment by `watch`, from tripline's own by `run`).
+ */
+export interface CiStep {
+  /** GITHUB_ACTION: the step's `id:`, `__run`, `__run_2`... for an unnamed run step, `__owner_repo` for an unnamed uses step. */
+  readonly id: string;
+  /** For a `uses:` step, GITHUB_ACTION_REPOSITORY@GITHUB_ACTION_REF. */
+  readonly action?: string;
+  /** The process whose environment named the step (watch), or absent when tripline's own environment did (run). */
+  readonly pid?: number;
 }
 
 export interface Environment {

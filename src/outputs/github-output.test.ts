@@ -20,6 +20,8 @@ function hostile(): Detection {
   d.subject = { ...d.subject, process: p, ancestry: [{ ...p, pid: 1 }] };
   d.evidence = { ...d.evidence, files: d.evidence.files.map((f, i) => (i === 0 ? { ...f, path: '/proc/sys/net/`x`\n<script>' } : f)) };
   d.guidance = { ...d.guidance, implications: `${HOSTILE_ARGV.join(' ')} read things`, actions: [`Find ${HOSTILE_ARGV.join(' ')}`] };
+  // The step comes from a process's environment: as hostile as its argv.
+  d.environment = { ...d.environment, ci: { provider: 'github-actions', step: { id: HOSTILE_ARGV.join(' '), action: '<img src=x onerror=alert(1)>@`v`\n::error::x', pid: 5 } } };
   return d;
 }
 
@@ -104,6 +106,22 @@ void describe('github output escaping', () => {
       assert.equal(row.replace(/\\\|/g, '').split('|').length - 1, 6, row);
     }
     assert.match(md, /### 1\. OS network fingerprint/);
+  });
+
+  void test('the workflow step that started the subject is in the annotation, the table row and the details', () => {
+    const base = replayFixture('sysctl-a.strace').closed[0];
+    assert.ok(base);
+    assert.doesNotMatch(annotationOf(base), /step /);
+    const d: Detection = { ...base, environment: { ...base.environment, ci: { provider: 'github-actions', step: { id: 'install', action: 'actions/setup-node@v4', pid: 42 } } } };
+    assert.match(annotationOf(d), /::step install \(actions\/setup-node@v4\): sysctl -a \(pid /);
+    const md = summaryOf([d]);
+    assert.match(md, /\| step `install`: `sysctl -a` pid /);
+    assert.match(md, /\*\*Step:\*\* `install` \(`actions\/setup-node@v4`\)/);
+    // A hostile step stays inside code spans and one annotation line.
+    const h = hostile();
+    assert.equal(annotationOf(h).split('\n').length, 1);
+    assert.match(annotationOf(h), /step ::error::pwned x\\n::set-output/);
+    assert.match(summaryOf([h]), /\*\*Step:\*\* `+::error::pwned x\\n::set-output/);
   });
 
   void test('writes the summary and step outputs to the runner files', () => {

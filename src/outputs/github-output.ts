@@ -48,6 +48,13 @@ export function markdownText(text: string): string {
   return visible(text).replace(/[\\`*_{}[\]()#+\-.!|<>&~:@/"'=^$%;,?]/g, (c) => `\\${c}`);
 }
 
+/** "step build (actions/setup-node@v4)": the workflow step that started the subject, when known. */
+export function stepText(d: Detection): string | undefined {
+  const step = d.environment.ci?.step;
+  if (step === undefined) return undefined;
+  return `step ${step.id}${step.action === undefined ? '' : ` (${step.action})`}`;
+}
+
 function command(p: DetectionProcess, max = 160): string {
   const c = shellQuote(p.argv.length > 0 ? p.argv : [p.comm]);
   return c.length > max ? `${c.slice(0, max - 3)}...` : c;
@@ -63,7 +70,8 @@ const LEVEL: Readonly<Record<Importance, 'notice' | 'warning' | 'error'>> = { lo
  */
 export function annotationOf(d: Detection): string {
   const p = d.subject.process;
-  const who = d.subject.package === null ? '' : `${describePackage(d.subject.package)}: `;
+  const step = stepText(d);
+  const who = `${step === undefined ? '' : `${step}: `}${d.subject.package === null ? '' : `${describePackage(d.subject.package)}: `}`;
   const lossText = sensorLossText(d);
   const loss = lossText === undefined ? '' : `${lossText.charAt(0).toUpperCase()}${lossText.slice(1)}. `;
   const message = `${who}${command(p)} (pid ${String(p.pid)}) read ${String(d.evidence.directoryCount)} directories under ${d.evidence.roots.join(', ')}: ${d.evidence.directories.slice(0, 6).join(', ')}. ${loss}${d.guidance.actions[0] ?? ''}`;
@@ -94,7 +102,9 @@ export function summaryOf(all: readonly Detection[], problems: readonly string[]
     }
     out.push('| # | recipe | importance | who | what |', '|---|---|---|---|---|');
     detections.forEach((d, i) => {
-      const who = `${d.subject.package === null ? '' : `${markdownCode(describePackage(d.subject.package), true)} `}${markdownCode(command(d.subject.process, 80), true)} pid ${String(d.subject.process.pid)}`;
+      const step = d.environment.ci?.step;
+      const inStep = step === undefined ? '' : `step ${markdownCode(step.id, true)}: `;
+      const who = `${inStep}${d.subject.package === null ? '' : `${markdownCode(describePackage(d.subject.package), true)} `}${markdownCode(command(d.subject.process, 80), true)} pid ${String(d.subject.process.pid)}`;
       const short = sensorLossShort(d);
       const incomplete = short === undefined ? '' : ` — **may be incomplete** (${markdownText(short)})`;
       out.push(`| ${String(i + 1)} | ${markdownText(d.recipe.id)} | ${d.recipe.importance} | ${who} | ${String(d.evidence.directoryCount)} directories under ${markdownCode(d.evidence.roots.join(', '), true)}${incomplete} |`);
@@ -106,6 +116,8 @@ export function summaryOf(all: readonly Detection[], problems: readonly string[]
       const start = out.length;
       const p = d.subject.process;
       out.push(`### ${String(i + 1)}. ${markdownText(d.recipe.name)} (${markdownText(d.recipe.technique.id)}, ${d.recipe.importance})`, '');
+      const step = d.environment.ci?.step;
+      if (step !== undefined) out.push(`**Step:** ${markdownCode(step.id)}${step.action === undefined ? '' : ` (${markdownCode(step.action)})`}`, '');
       if (d.subject.package !== null) out.push(`**Package:** ${markdownCode(describePackage(d.subject.package))} in ${markdownCode(d.subject.package.directory)}`, '');
       out.push('**Process**', '', markdownBlock([
         `${String(p.pid)} ${command(p, 400)}`,

@@ -322,7 +322,7 @@ describe('redactDetection', () => {
     const command = ARGV.map((a) => `'${a}'`).join(' ');
     return {
       ...d,
-      environment: { ...d.environment, ci: { provider: 'gitlab', url: 'https://ci:hunter22@gitlab.example/p/-/jobs/1', ref: 'main' } },
+      environment: { ...d.environment, ci: { provider: 'gitlab', url: 'https://ci:hunter22@gitlab.example/p/-/jobs/1', ref: 'main', step: { id: `--token ${GH}`, action: 'https://u:p4ss@example.com/a@v1', pid: 9 } } },
       subject: {
         ...d.subject,
         process: { ...d.subject.process, argv: ARGV, cwd: '/home/u/DB_PASSWORD=hunter22' },

@@ -234,9 +234,12 @@ function redactFile(f: EvidenceFile, r: (text: string) => string): EvidenceFile 
 function redactCi(ci: CiContext, r: (text: string) => string): CiContext {
   const out: { -readonly [K in keyof CiContext]: CiContext[K] } = { ...ci };
   for (const key of Object.keys(ci) as (keyof CiContext)[]) {
+    if (key === 'step') continue;
     const value = ci[key];
     if (value !== undefined) out[key] = r(value);
   }
+  // The step comes from a process's environment: its strings are redacted like the rest.
+  if (ci.step !== undefined) out.step = { ...ci.step, id: r(ci.step.id), ...(ci.step.action === undefined ? {} : { action: r(ci.step.action) }) };
   return out;
 }
 
