@@ -2,9 +2,11 @@
 // /etc/tripline/config.yaml), overridden by TRIPLINE_* variables, overridden by flags. Every
 // effective value remembers where it came from, for `tripline config show`.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { compileSchemaCheck, type SchemaCheck } from '../documents/schema-validator.ts';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { schemaCheck } from '../documents/schema-validator.ts';
+import { validate as validateConfigV1 } from '../documents/validators/config-v1.ts';
 import { parseYamlDocument, type YamlDocument } from '../documents/yaml-document.ts';
 import { documentTrust, readDocumentFile } from '../documents/document-file.ts';
 import { ConfigError } from './config-error.ts';
@@ -13,7 +15,7 @@ import { isEnvironmentKind, type EnvironmentKind } from '../model/environment.ts
 import { isImportance, type Importance } from '../model/importance.ts';
 import type { Recipe, RecipeException } from '../model/recipe.ts';
 import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
-import { checkException, convertException, loadRecipeFiles, recipeFilesIn, recipeSchemaText, type RawException } from '../recipes/recipe-loader.ts';
+import { checkException, convertException, loadRecipeFiles, recipeFilesIn, type RawException } from '../recipes/recipe-loader.ts';
 
 export const SENSOR_CHOICES = ['auto', 'ptrace', 'ebpf'] as const;
 export type SensorChoice = (typeof SENSOR_CHOICES)[number];
@@ -84,16 +86,9 @@ export interface TriplineConfig {
 export { ConfigError } from './config-error.ts';
 
 const SYSTEM_CONFIG = '/etc/tripline/config.yaml';
-const SCHEMA_URL = new URL('../../schema/config-v1.schema.json', import.meta.url);
 
-let configSchemaCheck: SchemaCheck | undefined;
-function checkConfigSchema(doc: YamlDocument): Diagnostic[] {
-  configSchemaCheck ??= compileSchemaCheck(
-    JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as object,
-    [JSON.parse(recipeSchemaText()) as object],
-  );
-  return configSchemaCheck(doc);
-}
+/** Generated from schema/config-v1.schema.json (which refers to the recipe schema) ahead of time (npm run build:validators). */
+const checkConfigSchema = schemaCheck(validateConfigV1 as unknown as ValidateFunction);
 
 interface RawConfig {
   readonly recipes?: { readonly directories?: readonly string[]; readonly enabled?: readonly string[]; readonly disabled?: readonly string[] };

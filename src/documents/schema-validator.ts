@@ -2,18 +2,18 @@
 // error into a diagnostic at its place, with a hint (the nearest known key, the allowed
 // values, or the schema's own description of the expected form).
 
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { closestName } from './closest-name.ts';
 import type { DocumentPath, YamlDocument } from './yaml-document.ts';
 
 export type SchemaCheck = (doc: YamlDocument) => Diagnostic[];
 
-/** Compiles `schema` once; the returned check reports all problems of a document at once. */
-export function compileSchemaCheck(schema: object, referenced: readonly object[] = []): SchemaCheck {
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
-  for (const r of referenced) ajv.addSchema(r);
-  const validate: ValidateFunction = ajv.compile(schema);
+/**
+ * The check of a validator (generated ahead of time: validator-source.ts): every schema error
+ * as a diagnostic at its place in the document, all problems of a document at once.
+ */
+export function schemaCheck(validate: ValidateFunction): SchemaCheck {
   return (doc) => {
     if (validate(doc.value)) return [];
     const seen = new Set<string>();

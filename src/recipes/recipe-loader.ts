@@ -5,7 +5,9 @@
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { compileSchemaCheck, describePath } from '../documents/schema-validator.ts';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { describePath, schemaCheck } from '../documents/schema-validator.ts';
+import { validate as validateRecipeV1 } from '../documents/validators/recipe-v1.ts';
 import { closestName } from '../documents/closest-name.ts';
 import { parseYamlDocument, type DocumentPath, type YamlDocument } from '../documents/yaml-document.ts';
 import { readDocumentFile, type DocumentTrust } from '../documents/document-file.ts';
@@ -22,11 +24,8 @@ const SCHEMA_URL = new URL('../../schema/recipe-v1.schema.json', import.meta.url
 /** The recipes Tripline ships, loaded through this same loader. */
 export const BUILTIN_RECIPE_DIR = new URL('../../recipes/builtin/', import.meta.url);
 
-let recipeSchemaCheck: ReturnType<typeof compileSchemaCheck> | undefined;
-function checkRecipeSchema(doc: YamlDocument): Diagnostic[] {
-  recipeSchemaCheck ??= compileSchemaCheck(JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as object);
-  return recipeSchemaCheck(doc);
-}
+/** Generated from schema/recipe-v1.schema.json ahead of time (npm run build:validators). */
+const checkRecipeSchema = schemaCheck(validateRecipeV1 as unknown as ValidateFunction);
 
 /** The recipe schema itself (for `tripline recipes schema` and editors). */
 export function recipeSchemaText(): string {
