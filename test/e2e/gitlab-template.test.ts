@@ -71,7 +71,7 @@ void test('GitLab template: wrapped commands append to the JSON Lines, after_scr
   for (const d of detections) {
     assert.equal(d.environment.kind, 'ci');
     assert.equal(d.environment.ci?.provider, 'gitlab-ci');
-    assert.equal(d.environment.ci?.job, 'test');
+    assert.equal(d.environment.ci.job, 'test');
     assert.equal(d.environment.ci.url, 'https://gitlab.example/acme/shop/-/jobs/4242');
   }
   const junit = readFileSync(join(project, junitPath), 'utf8');
