@@ -33,7 +33,8 @@ async function attachDetach(program: Program): Promise<{ attachMs: number; detac
     let seen = Buffer.alloc(0);
     child.stdout.on('data', (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]).subarray(-4096);
-      // The compiled sensor's first record is READY (type 1); bpftrace prints a READY line.
+      // The compiled sensor writes its TIER and READY records together once attached (its first
+      // bytes); bpftrace prints a READY line.
       if (program === 'compiled' ? seen.length >= 4 : seen.includes('READY\t')) resolve();
     });
     child.once('exit', () => {

@@ -14,6 +14,7 @@ import type { Recipe, RecipeException } from '../src/model/recipe.ts';
 import { BUILTIN_RECIPES } from '../src/recipes/builtin-recipes.ts';
 import { StraceEventStream } from '../src/sensors/strace/strace-event-stream.ts';
 import { benchEbpfPrograms } from './ebpf-programs.ts';
+import { benchStartup } from './startup.ts';
 import { benchMemory } from './memory.ts';
 import { benchEvidenceUnderLoad } from './evidence-under-load.ts';
 import { benchRecipeLoading, benchReload } from './recipe-loading.ts';
@@ -141,12 +142,13 @@ function benchReplay(): void {
 
 try {
   // BENCH_ONLY=replay (the user-space part, seconds instead of minutes), or a comma-separated
-  // list of workloads, ebpf, programs, replay, loading, memory, load; everything when unset.
+  // list of workloads, ebpf, programs, startup, replay, loading, memory, load; everything when unset.
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
   const selected = (name: string): boolean => only === undefined || only.includes(name);
   if (selected('workloads')) benchWorkloads();
   if (selected('ebpf')) await benchEbpf();
   if (selected('programs')) await benchEbpfPrograms();
+  if (selected('startup')) benchStartup();
   if (selected('replay')) benchReplay();
   if (selected('loading')) {
     benchRecipeLoading();
