@@ -230,3 +230,21 @@ test('a recycled pid waits for the FORK of the new process; a line after its pro
   assert.deepEqual(second.filter((e) => e.kind === 'access').map((e) => e.timeMs), [50e-6]);
   assert.equal(stream.stats.orphans, 0);
 });
+
+test('/proc is read once per unknown process, and not at all for a child whose FORK is on its way', () => {
+  const reads = new Map<number, number>();
+  const counting: ProcfsReader = { ...EMPTY_PROCFS, facts: (pid) => { reads.set(pid, (reads.get(pid) ?? 0) + 1); return undefined; } };
+  const stream = new BpfEventStream({ procfs: counting, offsetNs: 0n });
+  // The recording, every FILE line of it pushed 200 times: what a busy process sends within one hold.
+  for (const line of FIXTURE.split('\n')) {
+    const times = line.startsWith('FILE\t') ? 200 : 1;
+    for (let i = 0; i < times; i++) stream.push(line);
+  }
+  stream.release();
+  const files = FIXTURE.split('\n').filter((l) => l.startsWith('FILE\t')).length;
+  const total = [...reads.values()].reduce((a, b) => a + b, 0);
+  assert.ok(files > 10, 'the recording has FILE lines');
+  // EXEC lines read /proc themselves (the image just run); FILE lines at most once per process.
+  for (const [pid, n] of reads) assert.ok(n <= 2, `pid ${String(pid)} read ${String(n)} times`);
+  assert.ok(total < files, `${String(total)} reads for ${String(files * 200)} FILE lines`);
+});

@@ -238,7 +238,31 @@ export class BpfEventStream {
     }
     this.see(rec.ns);
     if (rec.ns <= this.releasedUpTo) this.stats.late++;
+    // A FORK read but not applied yet (held for the hold time) will introduce its child: the
+    // child's lines need no /proc read of their own meanwhile.
+    if (rec.type === 'fork' && !rec.thread) remember(this.forksAhead, rec.childTid, rec.ns, MAX_AHEAD);
     this.insert(this.enrich(rec));
+  }
+
+  /** Children whose FORK was read and not yet applied: pid → the FORK's time. */
+  private readonly forksAhead = new Map<number, bigint>();
+  /** /proc as read on the arrival of a process's first line whose FORK was not seen: by pid and start. */
+  private readonly arrivalFacts = new Map<string, ProcessFacts | undefined>();
+
+  /**
+   * What /proc says of a process when a line of it arrives and it is not known yet: read once per
+   * process (not once per line: a `sysctl -a` makes thousands of lines within one hold), and not
+   * at all when its FORK is already on its way.
+   */
+  private factsOnArrival(tgid: number, startNs: bigint): ProcessFacts | undefined {
+    if (this.isSame(tgid, startNs)) return undefined;
+    const forkNs = this.forksAhead.get(tgid);
+    if (forkNs !== undefined && startNs <= forkNs) return undefined;
+    const key = `${String(tgid)}:${String(startNs)}`;
+    if (this.arrivalFacts.has(key)) return this.arrivalFacts.get(key);
+    const facts = this.options.procfs.facts(tgid);
+    remember(this.arrivalFacts, key, facts, MAX_AHEAD);
+    return facts;
   }
 
   /** Where "Lost N events" last came (monotonic ns of the newest line then), if ever. */
@@ -324,7 +348,7 @@ export class BpfEventStream {
       realpath = procfs.realpath(rec.path.startsWith('/') ? rec.path : `${cwd}/${rec.path}`);
     }
     // A process not (yet) known may be gone by the time its FORK line comes: read /proc now.
-    const facts = this.isSame(rec.tgid, rec.startNs) ? undefined : procfs.facts(rec.tgid);
+    const facts = this.factsOnArrival(rec.tgid, rec.startNs);
     return { ns: rec.ns, record: rec, ...optional('base', base), ...optional('realpath', realpath), ...optional('facts', facts) };
   }
 
@@ -462,6 +486,7 @@ export class BpfEventStream {
           this.exited.delete(rec.childTid);
           // The child runs its parent's image (same exec count) until it execs.
           this.known.set(rec.childTid, { start: rec.ns, exec: rec.parentExecId });
+          if (this.forksAhead.get(rec.childTid) === rec.ns) this.forksAhead.delete(rec.childTid);
           if (this.known.size > MAX_KNOWN) {
             const oldest = this.known.keys().next().value;
             if (oldest !== undefined && oldest !== rec.childTid) this.known.delete(oldest);
@@ -672,4 +697,17 @@ function fileEvent(rec: FileRecord, p: Pending, timeMs: number): SensorEvent | u
     event.base = basePath === undefined ? base : { ...base, path: basePath };
   }
   return event;
+}
+
+/** Entries kept by the arrival caches (processes whose FORK is pending, /proc read on arrival). */
+const MAX_AHEAD = 8_192;
+
+/** Sets `key` in a map kept to `max` entries, the oldest going first. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) {
+    const oldest = map.keys().next();
+    if (oldest.done !== true) map.delete(oldest.value);
+  }
 }
