@@ -20,7 +20,7 @@ const reason = ebpfUnavailable();
  * its processes reaches it, and a step whose processes had all ended by then is not named
  * (docs/detection-event.md).
  */
-const STEP = 'sysctl -a > /dev/null & p=$!; wait $p; i=0; until grep -q "pid $p " "$WATCH_LOG" || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done';
+const STEP = 'sysctl -a > /dev/null & p=$!; echo "sysctl pid $p"; wait $p; i=0; until grep -q "pid $p " "$WATCH_LOG" || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done';
 
 void test('the Action in watch mode, without node_modules: the pre step watches the whole job, post stops the watch and reports', { skip: reason ?? false, timeout: 180_000 }, () => withTempDir(async (dir) => {
   const action = copyAction(join(dir, 'action-checkout'));
@@ -64,13 +64,16 @@ void test('the Action in watch mode, without node_modules: the pre step watches 
     // Per-step attribution: each detection names the step whose processes ran sysctl, read from
     // their environments; the Action's own step (tripline watch's environment) is never named.
     const detections = readFileSync(state.jsonl ?? '', 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Detection);
-    const steps = detections.filter((d) => d.subject.process.comm === 'sysctl').map((d) => d.environment.ci?.step?.id).sort();
+    // The watch sees the whole host: other tests' sysctl may run meanwhile. These are the steps' own.
+    const ours = [early, step].map((r) => Number(/sysctl pid (\d+)/.exec(r.stdout)?.[1]));
+    const steps = detections.filter((d) => ours.includes(d.subject.process.pid)).map((d) => d.environment.ci?.step?.id).sort();
     assert.deepEqual(steps, ['__actions_checkout', 'fingerprint'], JSON.stringify(detections.map((d) => d.environment.ci)));
     assert.match(summary, /\| step `fingerprint`: `sysctl -a` pid /);
     assert.match(summary, /\| step `__actions_checkout`: `sysctl -a` pid /);
     assert.match(post.stdout, /^::notice title=Tripline%3A os_network_fingerprint \(low\)::step fingerprint: sysctl -a /m);
     const sarif = JSON.parse(readFileSync(`${runner.workspace}/tripline.sarif`, 'utf8')) as { runs: { results: { properties: { environment: { ci: { step?: { id: string } } } } }[] }[] };
-    assert.deepEqual(sarif.runs[0]?.results.map((r) => r.properties.environment.ci.step?.id).sort(), ['__actions_checkout', 'fingerprint']);
+    const sarifSteps = sarif.runs[0]?.results.map((r) => r.properties.environment.ci.step?.id).filter((id) => id !== undefined).sort();
+    assert.deepEqual(sarifSteps, ['__actions_checkout', 'fingerprint']);
   } finally {
     try {
       process.kill(pid, 'SIGKILL');
