@@ -2,12 +2,11 @@
 // each detection printed as it is made and reported when final, until SIGINT/SIGTERM. If
 // the sensor (the compiled eBPF sensor, or bpftrace) dies it is restarted with backoff and the gap is reported.
 
-import type { Recipe } from '../model/recipe.ts';
 import { loadTriplineConfig, type ConfigFlags } from '../config/tripline-config.ts';
 import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { formatDetection } from '../outputs/text-report.ts';
 import { EbpfSensor, kernelRoots, probeEbpf, sensorName } from '../sensors/ebpf-sensor.ts';
-import type { SensorHealth } from '../sensors/sensor.ts';
+import type { Sensor, SensorHealth } from '../sensors/sensor.ts';
 import { SensorSupervisor, WATCH_RESTART_DELAYS_MS } from '../sensors/sensor-supervisor.ts';
 import { visible } from '../model/visible.ts';
 import { UsageError } from './usage-error.ts';
@@ -144,7 +143,7 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   }, 1_000);
   // Files are read and checked in a worker thread: event processing goes on meanwhile; only the swap runs here.
   const reloader = new ConfigReloader(() => loadConfigOffThread(flags, io.env, io.cwd), (outcome) => {
-    if (!stopping) reloadRecipes(outcome, session, (recipes) => sensor.unobserved(recipes));
+    if (!stopping) void reloadRecipes(outcome, session, sensor);
   });
   try {
     // bpftrace compiles its program first (seconds, more under load): say why nothing happens yet.
@@ -204,7 +203,7 @@ export function formatHealth(h: SensorHealth, linesPerSecond: number, gaps: numb
  * logged. Detections open at that moment are closed and reported. The environment and outputs
  * are kept from the start.
  */
-function reloadRecipes(outcome: ReloadOutcome, session: DetectionSession, unwatched: (recipes: readonly Recipe[]) => string[]): void {
+async function reloadRecipes(outcome: ReloadOutcome, session: DetectionSession, sensor: Sensor): Promise<void> {
   const current = session.pipeline.engine.activeRecipes;
   const keep = `keeping the ${String(current.length)} recipe(s) running (${current.map((r) => r.id).join(', ')})`;
   // Whatever went wrong, the daemon keeps watching with what it has.
@@ -225,6 +224,13 @@ function reloadRecipes(outcome: ReloadOutcome, session: DetectionSession, unwatc
   }
   for (const d of next.recipeDiagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
   session.replaceRecipes(next.recipes);
-  for (const note of unwatched(next.recipes)) session.say(`tripline: warning: ${visible(note)}`);
+  // The compiled sensor filters on the new recipes' roots in the kernel from now on; "reloaded" is
+  // said once they are in force.
+  try {
+    await sensor.watchRoots(kernelRoots(next.recipes));
+  } catch (error) {
+    session.say(`tripline: warning: ${visible((error as Error).message)}`);
+  }
+  for (const note of sensor.unobserved(next.recipes)) session.say(`tripline: warning: ${visible(note)}`);
   session.say(`tripline: reloaded: ${String(next.recipes.length)} recipe(s) (${next.recipes.map((r) => r.id).join(', ')}), ${String(next.recipes.reduce((n, r) => n + r.exceptions.length, 0))} exception(s)`);
 }

@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { fileURLToPath } from 'node:url';
 import { visible } from '../model/visible.ts';
 import { findSensorProgram, notRootOnly } from './executable-lookup.ts';
-import { RecordDecoder, RecordStreamError, RECORDS_VERSION, type TierInfo } from './compiled/record-decoder.ts';
+import { RecordDecoder, RecordStreamError, RECORDS_VERSION, type RootsAnswer, type TierInfo } from './compiled/record-decoder.ts';
 import { LineSplitter } from './line-splitter.ts';
 import type { ProcfsReader } from './procfs-reader.ts';
 import { SensorUnavailableError } from './sensor-errors.ts';
@@ -105,7 +105,8 @@ function coveredByProc(root: string): boolean {
  * /proc/sys/net): absolute, deduplicated, a root under another dropped, at most 8.
  */
 export function kernelRoots(recipes: readonly Recipe[]): string[] {
-  const all = [...new Set(recipes.flatMap((r) => r.match.roots))].filter((root) => root.startsWith('/') && !coveredByProc(root)).sort();
+  // A root with a tab or a line break could not be passed to the loader's stdin: watched by ptrace only.
+  const all = [...new Set(recipes.flatMap((r) => r.match.roots))].filter((root) => root.startsWith('/') && !/[\t\n\0]/.test(root) && !coveredByProc(root)).sort();
   const kept = all.filter((root) => !all.some((other) => other !== root && (other === '/' || root.startsWith(`${other}/`))));
   return kept.filter((root) => Buffer.byteLength(root) <= KERNEL_ROOT_BYTES).slice(0, MAX_KERNEL_ROOTS);
 }
@@ -119,7 +120,7 @@ export function unwatchedByEbpf(recipes: readonly Recipe[], install?: EbpfInstal
       if (coveredByProc(root)) continue;
       if (compiled && given.some((g) => root === g || root.startsWith(`${g}/`) || g === '/')) continue;
       out.push(compiled
-        ? `recipe ${r.id} watches ${root}, which the compiled eBPF sensor is not filtering on (it takes ${String(MAX_KERNEL_ROOTS)} roots of up to ${String(KERNEL_ROOT_BYTES)} bytes, given when it starts: a root added by a reload is watched from the next start); use --sensor ptrace, or restart watch`
+        ? `recipe ${r.id} watches ${root}, which the compiled eBPF sensor is not filtering on (it takes ${String(MAX_KERNEL_ROOTS)} roots of up to ${String(KERNEL_ROOT_BYTES)} bytes, without tabs or line breaks); use --sensor ptrace for this recipe`
         : `recipe ${r.id} watches ${root}, which bpftrace's program does not observe (its kernel filter passes only ${EBPF_WATCHED_ROOTS.join(', ')}); use the compiled sensor or the ptrace sensor (tripline run --sensor ptrace) for this recipe`);
     }
   }
@@ -131,6 +132,8 @@ const TRACEFS = '/sys/kernel/tracing';
 /** bpftrace compiles the program with LLVM first: 2 s idle, over 30 s measured beside two test suites and a busy loop per core. */
 const READY_TIMEOUT_MS = 90_000;
 const RELEASE_EVERY_MS = 25;
+/** How long the compiled sensor may take to put new roots in force. */
+const ROOTS_ANSWER_MS = 10_000;
 /** The compiled sensor's hold floor (see newStream). */
 const COMPILED_HOLD_NS = 20_000_000n;
 
@@ -189,9 +192,14 @@ export class EbpfSensor implements Sensor {
 
   /** Why the program ended on its own while observing (undefined while it runs, or when stopped). */
   private diedReason: string | undefined;
+  /** The recipe roots the compiled sensor filters on (given at start, changed by watchRoots). */
+  private roots: readonly string[];
+  /** Who waits for the loader's answer to new roots, in the order they were sent. */
+  private rootsWaiters: ((answer: RootsAnswer | undefined) => void)[] = [];
 
   constructor(readonly options: EbpfSensorOptions, private readonly observer: SensorObserver) {
     this.install = options.install;
+    this.roots = options.roots ?? [];
     this.stream = this.newStream();
   }
 
@@ -219,8 +227,37 @@ export class EbpfSensor implements Sensor {
     };
   }
 
+  /**
+   * Filters on these recipe roots from now on (a reload changed the recipes). The compiled sensor
+   * takes them while it runs and answers once they are in force; bpftrace's program sees
+   * /proc/sys/net only, and unobserved() says so. Rejects when the loader refused them.
+   */
+  async watchRoots(roots: readonly string[]): Promise<void> {
+    this.roots = [...roots];
+    const child = this.child;
+    if (this.install.program !== 'compiled' || child?.stdin == null || child.exitCode !== null || child.signalCode !== null) return;
+    const stdin = child.stdin;
+    const answer = new Promise<RootsAnswer | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        resolve(undefined);
+      }, ROOTS_ANSWER_MS);
+      this.rootsWaiters.push((a) => {
+        clearTimeout(timer);
+        resolve(a);
+      });
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+    });
+    stdin.write(`ROOTS${roots.map((r) => `\t${r}`).join('')}\n`);
+    const got = await answer;
+    if (got === undefined) throw new Error(`${sensorName(this.install)} did not confirm the new recipe roots within ${String(ROOTS_ANSWER_MS / 1000)} s`);
+    if (got.error !== 0) throw new Error(`${sensorName(this.install)} refused the new recipe roots (errno ${String(got.error)}); it filters on ${String(got.count)} root(s)`);
+  }
+
   unobserved(recipes: readonly Recipe[]): string[] {
-    return unwatchedByEbpf(recipes, this.install, this.options.roots);
+    return unwatchedByEbpf(recipes, this.install, this.roots);
   }
 
   /** The hold in force (ms): how long lines wait for other CPUs' earlier lines. */
@@ -306,7 +343,8 @@ export class EbpfSensor implements Sensor {
     const name = sensorName(this.install);
     const params = [String(process.pid), String(statSync('/proc').dev), String(treeRoot)];
     const child = compiled
-      ? spawn(this.install.path, [...params, ...(this.options.roots ?? [])], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] })
+      // stdin takes new roots while it runs (watchRoots).
+      ? spawn(this.install.path, [...params, ...this.roots], { env: {}, stdio: ['pipe', 'pipe', 'pipe'] })
       : spawn(this.install.path, ['-B', 'none', PROGRAM_PATH, ...params], {
         env: { ...process.env, BPFTRACE_STRLEN: '52', BPFTRACE_PERF_RB_PAGES: '1024', BPFTRACE_MAP_KEYS_MAX: '65536' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -327,6 +365,11 @@ export class EbpfSensor implements Sensor {
     // Records go to the stream of this program, even if they are read after a restart began.
     if (compiled) {
       const decoder = new RecordDecoder();
+      decoder.onRoots = (answer) => {
+        this.rootsWaiters.shift()?.(answer);
+      };
+      // A loader that ends while roots are being set leaves nobody to answer.
+      child.stdin?.on('error', () => undefined);
       child.stdout.on('data', (chunk: Buffer) => {
         try {
           decoder.push(chunk, (record) => {

@@ -46,6 +46,10 @@ class ScriptedSensor implements Sensor {
     return [];
   }
 
+  watchRoots(): Promise<void> {
+    return Promise.resolve();
+  }
+
   timings(): { attachMs: undefined; detachMs: undefined } {
     return { attachMs: undefined, detachMs: undefined };
   }

@@ -95,6 +95,8 @@ export interface Sensor {
   health(): SensorHealth;
   /** How long the last start took to attach, and the last stop to detach (undefined: nothing to attach, or not yet). */
   timings(): { readonly attachMs: number | undefined; readonly detachMs: number | undefined };
+  /** Observes these recipe roots from now on (a reload); resolves once they are in force. */
+  watchRoots(roots: readonly string[]): Promise<void>;
   /** One line per recipe root this sensor, as it runs now, cannot observe (unescaped). */
   unobserved(recipes: readonly Recipe[]): string[];
   /** Now, on the clock of the events. */

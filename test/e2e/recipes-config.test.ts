@@ -3,36 +3,15 @@
 // and the report says so; explain, validate, show, list and config show on real files.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cleanEnv, describeRun, E2E_SENSOR, runCli, runTripline, TEST_TIMEOUT, withTempDir, RECIPE_ID, REPO_DIR } from './run-tripline.ts';
 
 const opts = { timeout: TEST_TIMEOUT };
 
-const ACCOUNT_RECIPE = `id: account_db_survey
-name: Account database survey
-description: A process read several account databases.
-version: 0.1.0
-tactic: { id: TA0007, name: Discovery }
-technique: { id: T1087, name: Account Discovery }
-importance: medium
-match:
-  roots: [/etc]
-  include:
-    - regex: "/etc/(passwd|group|shadow|gshadow)-?"
-aggregate:
-  count: files
-  threshold: 3
-  scopes:
-    - { scope: process, window: 30s }
-guidance:
-  ci: { implications: "{command} read account files {files} in {where}.", actions: ["Find out why {comm} reads them."] }
-  staging: { implications: "{command} read account files.", actions: ["Check it."] }
-  production: { implications: "{command} read account files.", actions: ["Check it."] }
-  development: { implications: "{command} read account files.", actions: ["Check it."] }
-  unknown: { implications: "{command} read account files.", actions: ["Check it."] }
-`;
+/** A user recipe on another tree than /proc/sys/net: several account databases read by one process. */
+const ACCOUNT_RECIPE = readFileSync(new URL('../fixtures/recipes/good-account-db-survey.yaml', import.meta.url), 'utf8');
 
 void describe('recipes and configuration, end to end', () => {
   void test('a user recipe in a directory named by tripline.yaml fires on a real program', opts, () => withTempDir(async (dir) => {

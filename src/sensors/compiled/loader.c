@@ -18,9 +18,13 @@
  * Besides the program's records it writes TIER, READY once attached, TICK every 100 ms (time
  * goes on when nothing is traced) and LOST whenever the kernel-side loss counters grew. Stops
  * on SIGINT or SIGTERM after draining the ring buffer, and when stdout is closed.
+ *
+ * stdin takes new recipe roots while it runs (a reload): a line "ROOTS\t/a\t/b\n" (up to 8
+ * roots; none at all empties the set) replaces them, answered by a ROOTS record.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -156,6 +160,91 @@ static int set_roots(int map_fd, int nroots, char **roots)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ new roots on stdin -- */
+
+struct line_in {
+	char buf[TL_MAX_ROOTS * (TL_ROOT_MAX + 1) + 64];
+	size_t len;
+	int overlong;
+};
+
+/* Applies one ROOTS line: the roots are emptied while the map is rewritten, then set in force. */
+static void apply_roots_line(char *line, struct tripline_bpf *skel)
+{
+	struct tl_roots r = { .type = TL_REC_ROOTS, .size = sizeof(r) };
+	static char store[TL_MAX_ROOTS][TL_ROOT_MAX];
+	char *roots[TL_MAX_ROOTS];
+	int n = 0, bad = strncmp(line, "ROOTS", 5) != 0 || (line[5] != '\0' && line[5] != '\t');
+	/* Tab-separated roots after the word; each copied, so the line itself is left as read. */
+	for (const char *p = line + 5; !bad && *p == '\t';) {
+		const char *root = p + 1;
+		size_t len = strcspn(root, "\t");
+		if (n >= TL_MAX_ROOTS || root[0] != '/' || len < 2 || len >= TL_ROOT_MAX) {
+			bad = 1;
+			break;
+		}
+		memcpy(store[n], root, len);
+		store[n][len] = '\0';
+		roots[n] = store[n];
+		n++;
+		p = root + len;
+	}
+	if (bad) {
+		r.error = EINVAL;
+		r.count = skel->bss->nroots;
+	} else {
+		skel->bss->nroots = 0;
+		__sync_synchronize();
+		struct { __u32 len; char s[TL_ROOT_MAX]; } empty;
+		memset(&empty, 0, sizeof(empty));
+		int fd = bpf_map__fd(skel->maps.roots);
+		if (set_roots(fd, n, roots) != 0) {
+			r.error = errno;
+			n = 0;
+		}
+		for (__u32 key = (__u32)n; key < TL_MAX_ROOTS; key++)
+			bpf_map_update_elem(fd, &key, &empty, BPF_ANY);
+		__sync_synchronize();
+		skel->bss->nroots = (__u32)n;
+		r.count = (__u32)n;
+	}
+	r.ns = now_ns();
+	emit(&r, sizeof(r));
+}
+
+/* Reads what stdin has; applies each whole line. 0 at end of input, -1 on error, else 1. */
+static int read_roots(struct line_in *in, struct tripline_bpf *skel)
+{
+	ssize_t got = read(STDIN_FILENO, in->buf + in->len, sizeof(in->buf) - 1 - in->len);
+	if (got < 0)
+		return errno == EINTR || errno == EAGAIN ? 1 : -1;
+	if (got == 0)
+		return 0;
+	in->len += (size_t)got;
+	for (;;) {
+		char *nl = memchr(in->buf, '\n', in->len);
+		if (!nl) {
+			/* A line longer than any valid one: refused whole once its end comes. */
+			if (in->len == sizeof(in->buf) - 1) {
+				in->overlong = 1;
+				in->len = 0;
+			}
+			return 1;
+		}
+		*nl = '\0';
+		if (in->overlong) {
+			struct tl_roots r = { .type = TL_REC_ROOTS, .size = sizeof(r), .ns = now_ns(), .count = skel->bss->nroots, .error = EINVAL };
+			emit(&r, sizeof(r));
+			in->overlong = 0;
+		} else {
+			apply_roots_line(in->buf, skel);
+		}
+		size_t used = (size_t)(nl - in->buf) + 1;
+		memmove(in->buf, nl + 1, in->len - used);
+		in->len -= used;
+	}
+}
+
 /* ---------------------------------------------------------------- the security-hook probe -- */
 
 #define NHOOKS (TL_HOOK_DIR_READ - TL_HOOK_FILE_OPEN + 1)
@@ -218,7 +307,6 @@ static void probe_hooks(struct tl_tier *t, __u32 self_pid, __u64 proc_dev, int n
 	h->rodata->proc_dev = proc_dev;
 	/* A tree filter, as in a run: this process alone is in it (the verifier sees the map lookup). */
 	h->rodata->tree_root = me;
-	h->rodata->nroots = (__u32)nroots;
 	/* A probe's worth of room: the tree filter lets only this process's records through. */
 	bpf_map__set_max_entries(h->maps.events, 256 << 10);
 	bpf_map__set_max_entries(h->maps.tree, 16);
@@ -235,6 +323,7 @@ static void probe_hooks(struct tl_tier *t, __u32 self_pid, __u64 proc_dev, int n
 		set_tier(t, TL_HOOKS_UNATTACHED, e, "security hooks loaded, but their maps could not be set: %s", strerror(e));
 		goto out;
 	}
+	h->bss->nroots = (__u32)nroots;
 	err = tripline_hooks_bpf__attach(h);
 	if (err) {
 		set_tier(t, TL_HOOKS_UNATTACHED, -err, "security hooks loaded, but the kernel refused to attach them: %s", strerror(-err));
@@ -353,7 +442,6 @@ int main(int argc, char **argv)
 	skel->rodata->tripline_pid = (__u32)self_pid;
 	skel->rodata->proc_dev = proc_dev;
 	skel->rodata->tree_root = (__u32)tree_root;
-	skel->rodata->nroots = (__u32)nroots;
 	/*
 	 * The security-hook probe runs beside the tracepoint tier's load (mostly the kernel's
 	 * verifier; the probe mostly parses vmlinux BTF in user space), and ends before the
@@ -383,6 +471,7 @@ int main(int argc, char **argv)
 		tripline_bpf__destroy(skel);
 		return 1;
 	}
+	skel->bss->nroots = (__u32)nroots;
 	err = tripline_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr, "tripline-sensor: cannot attach: %s\n", strerror(-err));
@@ -418,12 +507,22 @@ int main(int argc, char **argv)
 
 	__u64 reported[2] = { 0, 0 };
 	__u64 next_tick = now_ns();
+	/* The ring buffer's epoll fd and stdin (new roots); stdin closed or /dev/null drops out. */
+	struct pollfd fds[2] = { { .fd = ring_buffer__epoll_fd(rb), .events = POLLIN }, { .fd = STDIN_FILENO, .events = POLLIN } };
+	static struct line_in in;
 	while (!stopping && !out_failed) {
-		err = ring_buffer__poll(rb, 100);
-		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "tripline-sensor: ring buffer poll failed: %s\n", strerror(-err));
+		int ready_fds = poll(fds, 2, 100);
+		if (ready_fds < 0 && errno != EINTR) {
+			fprintf(stderr, "tripline-sensor: poll failed: %s\n", strerror(errno));
 			break;
 		}
+		err = ring_buffer__consume(rb);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "tripline-sensor: ring buffer read failed: %s\n", strerror(-err));
+			break;
+		}
+		if (ready_fds > 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && read_roots(&in, skel) <= 0)
+			fds[1].fd = -1;
 		__u64 now = now_ns();
 		if (now >= next_tick) {
 			__u64 totals[2] = { 0, 0 };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { RecordDecoder, RecordStreamError, RECORDS_VERSION, type DecodedRecord } from './record-decoder.ts';
+import { RecordDecoder, RecordStreamError, RECORDS_VERSION, type DecodedRecord, type RootsAnswer } from './record-decoder.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const haveCompiler = spawnSync('cc', ['--version']).status === 0;
@@ -26,22 +26,26 @@ function sampleStream(): Buffer {
   }
 }
 
-function decodeAll(stream: Buffer, chunks: readonly number[] = [stream.length]): { records: DecodedRecord[]; decoder: RecordDecoder } {
+function decodeAll(stream: Buffer, chunks: readonly number[] = [stream.length]): { records: DecodedRecord[]; decoder: RecordDecoder; roots: RootsAnswer[] } {
   const decoder = new RecordDecoder();
   const records: DecodedRecord[] = [];
+  const roots: RootsAnswer[] = [];
+  decoder.onRoots = (answer) => { roots.push(answer); };
   let off = 0;
   for (const n of chunks) {
     decoder.push(stream.subarray(off, off + n), (r) => { records.push(r); });
     off += n;
   }
   if (off < stream.length) decoder.push(stream.subarray(off), (r) => { records.push(r); });
-  return { records, decoder };
+  return { records, decoder, roots };
 }
 
 const compilerOpts = haveCompiler ? {} : { skip: 'no C compiler (cc) to build the sample writer' };
 
 test('records written through tripline-records.h decode field by field', compilerOpts, () => {
-  const { records, decoder } = decodeAll(sampleStream());
+  const { records, decoder, roots } = decodeAll(sampleStream());
+  // ROOTS answers are not events either: told to onRoots, in order.
+  assert.deepEqual(roots, [{ count: 2, error: 0 }, { count: 2, error: 22 }]);
   // The C side's TL_RECORDS_VERSION is the decoder's.
   assert.deepEqual(decoder.ready, { selfPid: 42, treeRoot: 7, version: RECORDS_VERSION });
   // TIER is not an event: kept in `tier`, not passed on.

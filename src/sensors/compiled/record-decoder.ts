@@ -3,7 +3,7 @@
 
 import type { BpfParseFailure, BpfRecord, FileRecord } from '../bpftrace/bpftrace-line-parser.ts';
 
-export const RECORD = { ready: 1, fork: 2, exec: 3, exit: 4, tick: 5, sync: 6, file: 7, lost: 8, tier: 9 } as const;
+export const RECORD = { ready: 1, fork: 2, exec: 3, exit: 4, tick: 5, sync: 6, file: 7, lost: 8, tier: 9, roots: 10 } as const;
 
 /** Sizes and offsets of tripline-records.h (a test compiles the header and checks them). */
 export const LAYOUT = {
@@ -17,6 +17,7 @@ export const LAYOUT = {
   file: { data: 64, max: 64 + 2048 + 4096 },
   /** TIER: a 24-byte head, then reason_len bytes of text. */
   tier: { reason: 24, max: 24 + 256 },
+  roots: 24,
   maxNames: 16,
   nameMax: 64,
 } as const;
@@ -24,8 +25,14 @@ export const LAYOUT = {
 /** No record is longer. */
 const MAX_RECORD = Math.max(LAYOUT.exec.max, LAYOUT.file.max);
 
-/** The records' own version (tl_ready.version): a loader of another version is refused. 2: TIER before READY. */
-export const RECORDS_VERSION = 2;
+/** The records' own version (tl_ready.version): a loader of another version is refused. 2: TIER before READY; 3: ROOTS. */
+export const RECORDS_VERSION = 3;
+
+/** The loader's answer to new recipe roots on its stdin (a ROOTS record): how many are in force, or why not (errno). */
+export interface RootsAnswer {
+  readonly count: number;
+  readonly error: number;
+}
 
 /** Call kinds (enum tl_call) → the syscall names the event stream knows; i386 and io_uring calls are prefixed. */
 const CALLS: readonly string[] = [
@@ -95,6 +102,8 @@ export class RecordDecoder {
    * of passing it to the callback (a malformed one is passed on as an unparsed record).
    */
   tier: TierInfo | undefined;
+  /** Told each ROOTS record (not an event either: never passed to push()'s callback). */
+  onRoots: ((answer: RootsAnswer) => void) | undefined;
 
   /** Decodes every whole record in `chunk` (and what was left of the last one). */
   push(chunk: Buffer, onRecord: (record: DecodedRecord) => void): void {
@@ -105,7 +114,9 @@ export class RecordDecoder {
       if (size < LAYOUT.header || size > MAX_RECORD) throw new RecordStreamError(`record of impossible size ${size} at byte ${off}`);
       if (buf.length - off < size) break;
       const record = buf.subarray(off, off + size);
-      if (record.readUInt32LE(0) === RECORD.tier) {
+      if (record.readUInt32LE(0) === RECORD.roots && record.length >= LAYOUT.roots) {
+        this.onRoots?.({ count: record.readUInt32LE(16), error: record.readInt32LE(20) });
+      } else if (record.readUInt32LE(0) === RECORD.tier) {
         const tier = this.readTier(record);
         if ('type' in tier) onRecord(tier);
         else this.tier = tier;

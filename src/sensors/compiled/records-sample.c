@@ -78,6 +78,11 @@ int main(void)
 	out(&ex, sizeof(ex));
 	struct tl_lost lost = { .type = TL_REC_LOST, .size = sizeof(lost), .ns = 6000, .ringbuf = 5, .state = 2 };
 	out(&lost, sizeof(lost));
+	/* The answers to two ROOTS lines on stdin: two roots in force, then a refused line (EINVAL). */
+	struct tl_roots roots = { .type = TL_REC_ROOTS, .size = sizeof(roots), .ns = 6500, .count = 2, .error = 0 };
+	out(&roots, sizeof(roots));
+	struct tl_roots refused = { .type = TL_REC_ROOTS, .size = sizeof(refused), .ns = 6600, .count = 2, .error = 22 };
+	out(&refused, sizeof(refused));
 	struct tl_header sync = { .type = TL_REC_SYNC, .size = sizeof(sync), .ns = 7000 };
 	out(&sync, sizeof(sync));
 	return 0;

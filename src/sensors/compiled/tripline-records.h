@@ -9,7 +9,7 @@
 #define TRIPLINE_RECORDS_H
 
 /* tl_ready.version; record-decoder.ts's RECORDS_VERSION must match. 2: TIER comes before READY. */
-#define TL_RECORDS_VERSION 2
+#define TL_RECORDS_VERSION 3
 
 #define TL_PATH_MAX 4096
 #define TL_ARGV_MAX 1024
@@ -29,6 +29,7 @@ enum tl_record_type {
 	TL_REC_FILE = 7,
 	TL_REC_LOST = 8,  /* loader: records dropped in the kernel since the last LOST */
 	TL_REC_TIER = 9,  /* loader: which tier writes the FILE records, and why (once, before READY) */
+	TL_REC_ROOTS = 10, /* loader: the recipe roots asked for on stdin are in force (or why not) */
 };
 
 /* Calls, whatever table (native, i386, io_uring) they came through. */
@@ -106,6 +107,15 @@ struct tl_tier {
 	__u16 reason_len;
 	__s32 error;               /* errno of the refusal, 0 when there was none */
 	char reason[TL_TIER_REASON_MAX]; /* reason_len bytes, not NUL-terminated; the record ends there */
+};
+
+/* The answer to a ROOTS line on the loader's stdin. */
+struct tl_roots {
+	__u32 type;
+	__u32 size;
+	__u64 ns;
+	__u32 count;               /* roots in force now */
+	__s32 error;               /* 0, or why the line was refused (EINVAL) or a root not set (errno) */
 };
 
 struct tl_lost {

@@ -22,8 +22,12 @@ const volatile __u32 tripline_pid = 0;
 const volatile __u64 proc_dev = 0;
 /* 0 = every process (watch); else only its descendants (run). */
 const volatile __u32 tree_root = 0;
-/* How many entries of `roots` are set: trees of the loaded recipes besides /proc/sys/net. */
-const volatile __u32 nroots = 0;
+/*
+ * How many entries of `roots` are in force: trees of the loaded recipes besides /proc/sys/net.
+ * Writable (.bss): the loader sets it after the roots, and changes both when the recipes are
+ * reloaded (0 while it rewrites them).
+ */
+volatile __u32 nroots;
 
 #define PROC_SUPER_MAGIC 0x9fa0
 #define TS_COMPAT 0x0002

@@ -224,6 +224,11 @@ export class StraceSensor implements Sensor {
     return Promise.resolve();
   }
 
+  /** strace reports every traced call with its path, wherever it points: nothing to change. */
+  watchRoots(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** strace reports every traced call with its path, wherever it points. */
   unobserved(): string[] {
     return [];
