@@ -528,6 +528,66 @@ void describe('engine: the built-in default exceptions', () => {
     assert.equal(sysctlRun('/usr/bin/udevadm', ['/lib/systemd/systemd-sysctl', '--prefix=/net/ipv4/conf/veth1', '--prefix=/net/ipv6/conf/veth1']).opened.length, 0);
     assert.equal(sysctlRun('/usr/bin/udevadm', ['/lib/systemd/systemd-sysctl']).opened.length, 1);
   });
+
+  // Container plumbing, as measured under watch (docs/recipes/os_network_fingerprint.md,
+  // "Container plumbing"): the engine (pid 60, started by a shell) reads its settings, its network
+  // helper (pid 61) reads more, and the container's process (pid 62, exec'd by the engine's
+  // runtime) reads what it reads.
+  const BRIDGE = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+  const PODMAN0 = '/proc/sys/net/ipv4/conf/podman0/route_localnet';
+  const ETH0 = '/proc/sys/net/ipv6/conf/eth0/autoconf';
+  const NETAVARK = ['/usr/lib/podman/netavark', '--config', '/run/containers/networks', '--rootless=false', 'setup', '/run/netns/netns-1'];
+  const PODMAN_READS = [BRIDGE, IPV4, CORE];
+  const NETAVARK_READS = [IPV4, PODMAN0, ETH0];
+  // dockerd reads 2; its set-ipv6 re-exec reads ipv6/conf/all and docker-proxy core/somaxconn.
+  const DOCKERD_READS = [BRIDGE, IPV4];
+  const DOCKER_HELPERS: readonly (readonly [readonly string[], string])[] = [[['/usr/sbin/dockerd', 'set-ipv6', '/var/run/docker/netns/1', 'all', 'false'], IPV6], [['/usr/sbin/docker-proxy', '-proto', 'tcp'], CORE]];
+  const containerStart = (engine: string, engineReads: readonly string[], helpers: readonly (readonly [readonly string[], ...string[]])[], options: { uid?: number; helperParent?: string; inside?: readonly string[] } = {}): World => {
+    const w = new World({ uid: options.uid ?? 0 }).exec(60, 0, '/usr/bin/bash').exec(60, 1, engine, engine, 'run', '--rm', '-p', '8080:80', 'img', 'true');
+    let t = 2;
+    for (const file of engineReads) w.touch(60, t++, file);
+    let parent = 60;
+    if (options.helperParent !== undefined) { w.fork(60, 59, t).exec(59, t++, options.helperParent); parent = 59; }
+    let pid = 70;
+    for (const [argv, ...reads] of helpers) {
+      w.fork(parent, pid, t).exec(pid, t++, argv[0] ?? '', ...argv);
+      for (const file of reads) w.touch(pid, t++, file);
+      w.exit(pid++, t++);
+    }
+    w.fork(60, 62, t).exec(62, t++, '/bin/busybox', 'busybox', ...(options.inside ?? ['true']));
+    for (const file of options.inside?.[0] === 'sysctl' ? [CORE, IPV4, UNIX, IPV6] : []) w.touch(62, t++, file);
+    return w.exit(62, t++).exit(60, t).flush();
+  };
+  const podmanStart = (helper: readonly string[] = NETAVARK, options: Parameters<typeof containerStart>[3] = {}): World =>
+    containerStart('/usr/bin/podman', PODMAN_READS, [[helper, ...NETAVARK_READS]], options);
+  const dockerStart = (options: Parameters<typeof containerStart>[3] = {}): World =>
+    containerStart('/usr/sbin/dockerd', DOCKERD_READS, DOCKER_HELPERS.map(([argv, file]) => [argv, file] as const), options);
+
+  void test('podman and netavark starting a container with a published port, as root, are excepted', () => {
+    assert.equal(podmanStart().opened.length, 0);
+  });
+
+  void test('the CNI bridge plugin run by podman is excepted', () => {
+    assert.equal(podmanStart(['/usr/lib/cni/bridge']).opened.length, 0);
+  });
+
+  void test('dockerd and the helpers it starts, as root, are excepted', () => {
+    assert.equal(dockerStart().opened.length, 0);
+  });
+
+  void test('a sysctl -a inside the container still fires, as the container\'s process, not the engine', () => {
+    for (const w of [podmanStart(NETAVARK, { inside: ['sysctl', '-a'] }), dockerStart({ inside: ['sysctl', '-a'] })]) {
+      assert.deepEqual(w.opened.map((d) => [d.subject.process.pid, d.subject.process.exe]), [[62, '/bin/busybox']]);
+    }
+  });
+
+  void test('container plumbing run by another user (rootless), or a helper run by something else, is not excepted', () => {
+    assert.deepEqual(podmanStart(NETAVARK, { uid: 1000 }).opened.map((d) => d.subject.process.exe).sort(), ['/usr/bin/podman', '/usr/lib/podman/netavark'], 'rootless podman');
+    assert.deepEqual(dockerStart({ uid: 1000 }).opened.map((d) => [d.subject.scope, d.subject.process.exe]), [['process-tree', '/usr/sbin/dockerd']], 'dockerd as a user');
+    assert.deepEqual(podmanStart(NETAVARK, { helperParent: '/usr/bin/bash' }).opened.map((d) => d.subject.process.exe), ['/usr/lib/podman/netavark'], 'netavark started by a shell');
+    assert.deepEqual(podmanStart(['/usr/lib/podman/netavark', 'version']).opened.map((d) => d.subject.process.exe), ['/usr/lib/podman/netavark'], 'netavark without setup/teardown');
+    assert.deepEqual(podmanStart(['/usr/lib/cni/bridge'], { helperParent: '/usr/bin/containerd' }).opened.map((d) => d.subject.process.exe), ['/usr/lib/cni/bridge'], 'CNI bridge run by containerd: not measured');
+  });
 });
 
 void describe('engine: lineage when a dead process\'s pid is taken over (clone3 set_tid)', () => {
