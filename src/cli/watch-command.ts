@@ -12,6 +12,8 @@ import { visible } from '../model/visible.ts';
 import { UsageError } from './usage-error.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { StepTracker } from '../context/step-attribution.ts';
+import { ContainerTracker } from '../context/container-identity.ts';
+import { DockerApiResolver } from '../context/runtime-client.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
 import { ConfigReloader, loadConfigOffThread, type ReloadOutcome } from './config-reload.ts';
 import { DAEMON_SESSION, DetectionSession, type CommandIo } from './detection-session.ts';
@@ -82,8 +84,10 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   // In GitHub Actions, the workflow step of each process, read from its environment when first seen.
   const steps = io.env.GITHUB_ACTIONS === 'true' ? new StepTracker() : undefined;
+  // The container of each process, from its cgroup when first seen; the runtime is asked about each container once, in the background.
+  const containers = new ContainerTracker(new DockerApiResolver());
   const session: DetectionSession = new DetectionSession({
-    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, ...(steps === undefined ? {} : { steps }),
+    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, ...(steps === undefined ? {} : { steps }), containers,
     // Read when a detection is made: a compiled sensor the kernel refuses gives way to bpftrace at start.
     sensor: {
       get name(): string { return sensor.describe().name; },
@@ -102,7 +106,7 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   });
   // The supervisor restarts a sensor that dies, with growing delays, and reports the gap.
   const supervisor = new SensorSupervisor({
-    create: (observer) => new EbpfSensor({ install, procfs: steps === undefined ? LIVE_PROCFS : { ...LIVE_PROCFS, facts: (pid) => { steps.observe(pid); return LIVE_PROCFS.facts(pid); } }, roots: kernelRoots(config.recipes) }, observer),
+    create: (observer) => new EbpfSensor({ install, procfs: { ...LIVE_PROCFS, facts: (pid) => { steps?.observe(pid); containers.observe(pid); return LIVE_PROCFS.facts(pid); } }, roots: kernelRoots(config.recipes) }, observer),
     onEvents: (events) => {
       session.push(events);
     },
@@ -212,14 +216,13 @@ async function reloadRecipes(outcome: ReloadOutcome, session: DetectionSession, 
     return;
   }
   if (outcome.kind === 'config-error') {
-    session.say(`tripline: reload failed: ${outcome.message}; ${keep}`);
-    for (const d of outcome.diagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
+    // One write: a log reader sees the failure and its reasons together.
+    session.say([`tripline: reload failed: ${outcome.message}; ${keep}`, ...outcome.diagnostics.map((d) => `tripline: ${formatDiagnostic(d)}`)].join('\n'));
     return;
   }
   const next = outcome.config;
   if (hasErrors(next.recipeDiagnostics)) {
-    session.say(`tripline: reload failed: a recipe file has errors; ${keep}`);
-    for (const d of next.recipeDiagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
+    session.say([`tripline: reload failed: a recipe file has errors; ${keep}`, ...next.recipeDiagnostics.map((d) => `tripline: ${formatDiagnostic(d)}`)].join('\n'));
     return;
   }
   for (const d of next.recipeDiagnostics) session.say(`tripline: ${formatDiagnostic(d)}`);
