@@ -7,6 +7,7 @@ import { attributePackage } from '../context/package-attribution.ts';
 import { detectCi, detectEnvironment, EnvironmentError } from '../context/environment-detector.ts';
 import { readHostInfo } from '../context/host-info.ts';
 import { withStep, type StepTracker } from '../context/step-attribution.ts';
+import { withContainers, type ContainerTracker } from '../context/container-identity.ts';
 import { DetectionPipeline } from '../engine/detection-pipeline.ts';
 import type { EngineOutput, EngineTrace } from '../engine/engine.ts';
 import type { Detection } from '../model/detection.ts';
@@ -63,6 +64,8 @@ export interface SessionOptions {
   readonly keepFinals?: boolean;
   /** The workflow step of each subject, from the processes' environments (watch); else tripline's own step. */
   readonly steps?: StepTracker;
+  /** The container of each process (watch): in every detection, and for the exceptions' container conditions. */
+  readonly containers?: ContainerTracker;
 }
 
 /**
@@ -86,10 +89,12 @@ export class DetectionSession {
   private readonly onClosed: ((detection: Detection) => void) | undefined;
   private readonly keepFinals: boolean;
   private readonly steps: StepTracker | undefined;
+  private readonly containers: ContainerTracker | undefined;
 
   constructor(options: SessionOptions, io: CliIo) {
     this.io = io;
     this.steps = options.steps;
+    this.containers = options.containers;
     this.onClosed = options.onClosed;
     this.keepFinals = options.keepFinals !== false;
     let environment: Environment;
@@ -158,6 +163,7 @@ export class DetectionSession {
       probe: LIVE_FILE_SYSTEM_PROBE,
       closeIdleLive: options.closeIdleLive === true,
       ...(options.trace === undefined ? {} : { trace: options.trace }),
+      ...(options.containers === undefined ? {} : { containers: options.containers }),
     });
   }
 
@@ -236,7 +242,8 @@ export class DetectionSession {
     const s = d.subject;
     const pkg = s.package ?? attributePackage(s.process, s.members, s.ancestry, readText);
     const attributed = pkg === s.package ? d : { ...d, subject: { ...s, package: pkg } };
-    return redactDetection(this.steps === undefined ? attributed : withStep(attributed, this.steps.stepOf(s.process, s.ancestry)));
+    const stepped = this.steps === undefined ? attributed : withStep(attributed, this.steps.stepOf(s.process, s.ancestry));
+    return redactDetection(this.containers === undefined ? stepped : withContainers(stepped, this.containers));
   }
 }
 

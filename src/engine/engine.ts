@@ -4,6 +4,7 @@
 import type { Detection } from '../model/detection.ts';
 import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
 import type { ProcessInfo } from '../model/process-info.ts';
+import type { ContainerIdentity, ContainerView } from '../model/container.ts';
 import { scopeWindowMs, type LimitKind, type Recipe, type RecipeException, type SubjectScope } from '../model/recipe.ts';
 import { parentDirectory } from '../model/canonical-path.ts';
 import { classifyAccess, type Classification } from './access-classifier.ts';
@@ -65,6 +66,8 @@ export interface EngineOptions {
   readonly closeIdleLive?: boolean;
   /** Told every decision; for explaining a run, off otherwise. */
   readonly trace?: (step: EngineTrace) => void;
+  /** The container of each process (watch), for the container and Kubernetes conditions of exceptions. */
+  readonly containers?: ContainerView;
 }
 
 interface Subject {
@@ -114,6 +117,8 @@ interface CachedExceptions {
   /** The parent as it was: a parent that exec'd since changes what parent_exe means. */
   readonly parent: ProcessInfo | undefined;
   readonly parentExe: string | null | undefined;
+  /** The container as known then: the runtime's answer, once it comes, is a new object. */
+  readonly container: ContainerIdentity | null | undefined;
   readonly byRecipe: Map<Recipe, RecipeException | null>;
 }
 /** How recipe files spell each limit. */
@@ -343,19 +348,25 @@ export class Engine {
     let entry = this.exceptionCache.get(pid);
     const parent = this.processes.parent(pid);
     const parentExe = parent?.verifiedExe ?? parent?.exe;
+    const containers = this.options.containers;
+    // The chain is walked per access only when containers are tracked (a process not read in time takes its parent's).
+    let ancestry = containers === undefined ? undefined : this.processes.ancestry(pid);
+    const container = ancestry === undefined ? undefined : containers?.containerOf(p, ancestry);
     if (
       entry === undefined || entry.startMs !== p.startMs || entry.exe !== p.exe || entry.verifiedExe !== p.verifiedExe || entry.uid !== p.uid ||
-      entry.argv !== p.argv || entry.parent !== parent || entry.parentExe !== parentExe
+      entry.argv !== p.argv || entry.parent !== parent || entry.parentExe !== parentExe || entry.container !== container
     ) {
       if (this.exceptionCache.size >= EXCEPTION_CACHE_SIZE) this.exceptionCache.clear();
-      entry = { startMs: p.startMs, exe: p.exe, verifiedExe: p.verifiedExe, uid: p.uid, argv: p.argv, parent, parentExe, byRecipe: new Map() };
+      entry = { startMs: p.startMs, exe: p.exe, verifiedExe: p.verifiedExe, uid: p.uid, argv: p.argv, parent, parentExe, container, byRecipe: new Map() };
       this.exceptionCache.set(pid, entry);
     }
     const cached = entry.byRecipe.get(recipe);
     if (cached !== undefined) return cached ?? undefined;
+    // The process's own container when watch read it; else the one Tripline runs in (run).
     const found = matcher({
-      process: p, ancestry: this.processes.ancestry(pid), environment: this.context.environment.kind,
-      containerId: this.context.host.container?.id,
+      process: p, ancestry: ancestry ??= this.processes.ancestry(pid), environment: this.context.environment.kind,
+      containerId: containers === undefined || container === undefined ? this.context.host.container?.id : container?.id,
+      container,
     });
     entry.byRecipe.set(recipe, found ?? null);
     return found;

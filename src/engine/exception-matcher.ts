@@ -1,10 +1,13 @@
 // Exceptions compiled for the hot path: does an accessing process match one of a recipe's
-// anchored exceptions (exe, argv, parent or ancestor exe, uid, container, environment)?
+// anchored exceptions (exe, argv, parent or ancestor exe, uid, container id, image and name,
+// Kubernetes namespace and pod labels, environment)?
 
+import type { ContainerIdentity } from '../model/container.ts';
 import type { EnvironmentKind } from '../model/environment.ts';
 import type { ProcessInfo } from '../model/process-info.ts';
 import type { RecipeException } from '../model/recipe.ts';
 import { compileAnchoredRegex, compileExeTest, type PathTest } from '../recipes/path-pattern.ts';
+import { compileTextTest, type TextTest } from '../recipes/text-pattern.ts';
 import { shellQuote } from './guidance-renderer.ts';
 
 export interface ExceptionSubject {
@@ -14,6 +17,11 @@ export interface ExceptionSubject {
   readonly environment: EnvironmentKind;
   /** The container the process runs in, or undefined on the host. */
   readonly containerId: string | undefined;
+  /**
+   * The process's own container as `watch` knows it (null: on the host; undefined: not known).
+   * Image, name and Kubernetes conditions match only a container the runtime told about.
+   */
+  readonly container?: ContainerIdentity | null | undefined;
 }
 
 export type ExceptionMatcher = (subject: ExceptionSubject) => RecipeException | undefined;
@@ -27,6 +35,28 @@ interface CompiledException {
   readonly uid: ReadonlySet<number> | undefined;
   readonly container: readonly string[] | undefined;
   readonly environment: ReadonlySet<string> | undefined;
+  readonly containerImage: TextTest | undefined;
+  readonly containerName: TextTest | undefined;
+  readonly k8sNamespace: TextTest | undefined;
+  readonly k8sPodLabels: readonly (readonly [string, TextTest])[] | undefined;
+}
+
+/** Whether the process's container, as the runtime described it, meets the container and Kubernetes conditions. */
+function containerFactsMatch(c: CompiledException, container: ContainerIdentity | null | undefined): boolean {
+  if (c.containerImage === undefined && c.containerName === undefined && c.k8sNamespace === undefined && c.k8sPodLabels === undefined) return true;
+  if (container === null || container === undefined || !container.resolved) return false;
+  if (c.containerImage !== undefined && (container.image === null || !c.containerImage(container.image))) return false;
+  if (c.containerName !== undefined && (container.name === null || !c.containerName(container.name))) return false;
+  const pod = container.pod;
+  if (c.k8sNamespace !== undefined && (pod === null || !c.k8sNamespace(pod.namespace))) return false;
+  if (c.k8sPodLabels !== undefined) {
+    if (pod === null) return false;
+    for (const [key, test] of c.k8sPodLabels) {
+      const value = Object.hasOwn(pod.labels, key) ? pod.labels[key] : undefined;
+      if (value === undefined || !test(value)) return false;
+    }
+  }
+  return true;
 }
 
 /**
@@ -62,6 +92,7 @@ function matches(c: CompiledException, s: ExceptionSubject): boolean {
   if (c.exe !== undefined && !exeMatches(c.exe, p)) return false;
   if (c.uid !== undefined && (p.uid === undefined || !c.uid.has(p.uid))) return false;
   if (c.container !== undefined && !containerMatches(c.container, s.containerId)) return false;
+  if (!containerFactsMatch(c, s.container)) return false;
   if (c.parentExe !== undefined || c.ancestorExe !== undefined) {
     const images = lineageImages(s);
     if (c.parentExe !== undefined && !exeMatches(c.parentExe, images[0])) return false;
@@ -89,6 +120,20 @@ export function compileExceptions(exceptions: readonly RecipeException[]): Excep
     uid: e.uid.length === 0 ? undefined : new Set(e.uid),
     container: nonEmpty(e.container),
     environment: e.environment.length === 0 ? undefined : new Set(e.environment),
+    containerImage: compileTextTest(e.containerImage ?? []),
+    containerName: compileTextTest(e.containerName ?? []),
+    k8sNamespace: compileTextTest(e.k8sNamespace ?? []),
+    k8sPodLabels: podLabelTests(e.k8sPodLabels),
   }));
   return (subject) => compiled.find((c) => matches(c, subject))?.exception;
+}
+
+function podLabelTests(labels: Readonly<Record<string, readonly string[]>> | undefined): readonly (readonly [string, TextTest])[] | undefined {
+  if (labels === undefined) return undefined;
+  const tests: (readonly [string, TextTest])[] = [];
+  for (const [key, patterns] of Object.entries(labels)) {
+    const test = compileTextTest(patterns);
+    if (test !== undefined) tests.push([key, test]);
+  }
+  return tests.length === 0 ? undefined : tests;
 }

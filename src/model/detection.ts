@@ -1,5 +1,6 @@
 // The detection event, schema tripline.detection/v1 (schema/detection-v1.schema.json).
 
+import type { ContainerRuntime, PodIdentity, ProcessNamespaces } from './container.ts';
 import type { CiContext, EnvironmentKind } from './environment.ts';
 import type { Importance } from './importance.ts';
 import type { MitreRef, SubjectScope } from './recipe.ts';
@@ -19,6 +20,24 @@ export interface DetectionProcess {
   /** ISO 8601 time the process was first seen (fork or exec), or null if it predates the trace. */
   readonly start: string | null;
   readonly exit: { readonly time: string; readonly code: number | null; readonly signal: string | null } | null;
+  /**
+   * The container the process ran in (null: on the host), under `watch`; absent where it was
+   * not looked at (`run`, replays) or could not be told.
+   */
+  readonly container?: DetectionContainer | null;
+  /** Its pid and mount namespace ids, under `watch`, when they were read. */
+  readonly namespaces?: ProcessNamespaces;
+}
+
+/** A process's container in a detection: the cgroup's runtime and id, and what the runtime said (null until it answered). */
+export interface DetectionContainer {
+  readonly runtime: ContainerRuntime;
+  readonly id: string;
+  readonly name: string | null;
+  readonly image: string | null;
+  readonly imageDigest: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly pod: PodIdentity | null;
 }
 
 export interface EvidenceFile {
@@ -126,4 +145,18 @@ export interface Detection {
     readonly implications: string;
     readonly actions: readonly string[];
   };
+}
+
+/**
+ * "container web-1 (localhost/app:1) podman 0123456789ab, pod monitoring/node-exporter-x", or
+ * undefined for a process on the host or whose container is not known. Attacker-chosen text:
+ * every output escapes it.
+ */
+export function describeContainer(c: DetectionContainer | null | undefined): string | undefined {
+  if (c === null || c === undefined) return undefined;
+  const id = /^[0-9a-f]{64}$/.test(c.id) ? c.id.slice(0, 12) : c.id;
+  const name = c.name === null ? '' : ` ${c.name}`;
+  const image = c.image === null ? '' : ` (${c.image})`;
+  const pod = c.pod === null ? '' : `, pod ${c.pod.namespace}/${c.pod.name}`;
+  return `container${name}${image} ${c.runtime} ${id}${pod}`;
 }

@@ -82,6 +82,14 @@ export interface RecipeException {
   readonly uid: readonly number[];
   /** Container ids (full or a prefix of at least 12 hex digits), or "none" for a process on the host. */
   readonly container: readonly string[];
+  /** Images (as the runtime names them: localhost/x:1, docker.io/prom/node-exporter:v1.8.2) or globs the process's container must run. */
+  readonly containerImage?: readonly string[];
+  /** Container names or globs. */
+  readonly containerName?: readonly string[];
+  /** Kubernetes namespaces or globs of the container's pod. */
+  readonly k8sNamespace?: readonly string[];
+  /** Pod labels: each key must be present with a value matching one of its values or globs. */
+  readonly k8sPodLabels?: Readonly<Record<string, readonly string[]>>;
   readonly environment: readonly EnvironmentKind[];
   /** Where it was written (file:line), for explain and diagnostics. */
   readonly origin: string;

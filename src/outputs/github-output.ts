@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { importanceRank, type Importance } from '../model/importance.ts';
-import { describePackage, type Detection, type DetectionProcess } from '../model/detection.ts';
+import { describeContainer, describePackage, type Detection, type DetectionProcess } from '../model/detection.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { DetectionOutput } from './output.ts';
 import { appendOutputFile } from './output-file.ts';
@@ -104,7 +104,9 @@ export function summaryOf(all: readonly Detection[], problems: readonly string[]
     detections.forEach((d, i) => {
       const step = d.environment.ci?.step;
       const inStep = step === undefined ? '' : `step ${markdownCode(step.id, true)}: `;
-      const who = `${inStep}${d.subject.package === null ? '' : `${markdownCode(describePackage(d.subject.package), true)} `}${markdownCode(command(d.subject.process, 80), true)} pid ${String(d.subject.process.pid)}`;
+      const where = describeContainer(d.subject.process.container);
+      const inContainer = where === undefined ? '' : ` in ${markdownCode(where, true)}`;
+      const who = `${inStep}${d.subject.package === null ? '' : `${markdownCode(describePackage(d.subject.package), true)} `}${markdownCode(command(d.subject.process, 80), true)} pid ${String(d.subject.process.pid)}${inContainer}`;
       const short = sensorLossShort(d);
       const incomplete = short === undefined ? '' : ` — **may be incomplete** (${markdownText(short)})`;
       out.push(`| ${String(i + 1)} | ${markdownText(d.recipe.id)} | ${d.recipe.importance} | ${who} | ${String(d.evidence.directoryCount)} directories under ${markdownCode(d.evidence.roots.join(', '), true)}${incomplete} |`);
@@ -119,6 +121,8 @@ export function summaryOf(all: readonly Detection[], problems: readonly string[]
       const step = d.environment.ci?.step;
       if (step !== undefined) out.push(`**Step:** ${markdownCode(step.id)}${step.action === undefined ? '' : ` (${markdownCode(step.action)})`}`, '');
       if (d.subject.package !== null) out.push(`**Package:** ${markdownCode(describePackage(d.subject.package))} in ${markdownCode(d.subject.package.directory)}`, '');
+      const container = describeContainer(p.container);
+      if (container !== undefined) out.push(`**Container:** ${markdownCode(container)}`, '');
       out.push('**Process**', '', markdownBlock([
         `${String(p.pid)} ${command(p, 400)}`,
         `exe ${p.exe ?? '?'}  cwd ${p.cwd ?? '?'}  uid ${p.uid === null ? '?' : String(p.uid)}`,

@@ -9,7 +9,7 @@ import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Location, Log, ReportingDescriptor, Result } from 'sarif';
 import { listSome, renderGuidance, shellQuote, type GuidanceFacts } from '../engine/guidance-renderer.ts';
-import { describePackage, type Detection, type DetectionProcess } from '../model/detection.ts';
+import { describePackage, type Detection, type DetectionContainer, type DetectionProcess } from '../model/detection.ts';
 import type { EnvironmentKind } from '../model/environment.ts';
 import type { Importance } from '../model/importance.ts';
 import type { Recipe } from '../model/recipe.ts';
@@ -283,6 +283,17 @@ function processProperties(p: DetectionProcess): Record<string, unknown> {
   };
 }
 
+/** The container's runtime and id, and what the runtime said of it, cut to size. */
+function containerProperties(c: DetectionContainer | null): Record<string, unknown> | null {
+  if (c === null) return null;
+  const labels = (l: Readonly<Record<string, string>>): Record<string, string> => Object.fromEntries(Object.entries(l).slice(0, MAX_LIST).map(([k, v]) => [cut(k), cut(v)]));
+  return {
+    runtime: c.runtime, id: cut(c.id), name: c.name === null ? null : cut(c.name), image: c.image === null ? null : cut(c.image),
+    imageDigest: c.imageDigest === null ? null : cut(c.imageDigest), labels: labels(c.labels),
+    pod: c.pod === null ? null : { name: cut(c.pod.name), namespace: cut(c.pod.namespace), uid: c.pod.uid === null ? null : cut(c.pod.uid), labels: labels(c.pod.labels) },
+  };
+}
+
 function evidenceProperties(d: Detection): Record<string, unknown> {
   const counted = d.evidence.files.filter((f) => f.counted).map((f) => f.path);
   return {
@@ -292,6 +303,8 @@ function evidenceProperties(d: Detection): Record<string, unknown> {
     scope: d.subject.scope,
     process: processProperties(d.subject.process),
     ancestry: d.subject.ancestry.slice(0, 64).map((a) => ({ pid: a.pid, command: cut(commandOf(a)) })),
+    // Under watch: the subject's container and pod (null on the host); absent when not looked at.
+    ...(d.subject.process.container === undefined ? {} : { container: containerProperties(d.subject.process.container) }),
     roots: d.evidence.roots,
     directories: d.evidence.directories.slice(0, MAX_LIST).map((x) => cut(x)),
     directoryCount: d.evidence.directoryCount,

@@ -1,7 +1,7 @@
 // The human report printed when the wrapped command ends: per detection who did it, what was
 // touched, what it means where it happened, and what to do.
 
-import { describePackage, type Detection, type DetectionProcess, type EvidenceFile } from '../model/detection.ts';
+import { describeContainer, describePackage, type Detection, type DetectionProcess, type EvidenceFile } from '../model/detection.ts';
 import { documentationLink } from '../model/tripline-project.ts';
 import { shellQuote } from '../engine/guidance-renderer.ts';
 import type { Palette } from './palette.ts';
@@ -73,6 +73,8 @@ export function formatDetection(d: Detection, palette: Palette, width: number): 
   }
   out.push(`  ${'who'.padEnd(9)} pid ${processLine(p)}`);
   out.push(`${indent}exe ${visible(p.exe ?? '?')}, uid ${p.uid ?? '?'}, cwd ${visible(p.cwd ?? '?')}; counted: ${scope}`);
+  const container = describeContainer(p.container);
+  if (container !== undefined) out.push(`  ${'where'.padEnd(9)} ${palette.bold(visible(container))}`);
   if (d.subject.ancestry.length > 0) {
     out.push(`  ${'ancestry'.padEnd(9)} ${d.subject.ancestry.map((a) => processLine(a)).join(`\n${indent}← `)}`);
   }

@@ -19,6 +19,7 @@ import {
 } from '../model/recipe.ts';
 import type { AccessAction } from '../model/sensor-event.ts';
 import { compileAnchoredRegex, compileGlob, compilePathPattern, isGlob } from './path-pattern.ts';
+import { compileTextGlob, isTextGlob } from './text-pattern.ts';
 
 const SCHEMA_URL = new URL('../../schema/recipe-v1.schema.json', import.meta.url);
 /** The recipes Tripline ships, loaded through this same loader. */
@@ -46,6 +47,10 @@ export interface RawException {
   readonly ancestor_exe?: OneOrMany<string>;
   readonly uid?: OneOrMany<number>;
   readonly container?: OneOrMany<string>;
+  readonly container_image?: OneOrMany<string>;
+  readonly container_name?: OneOrMany<string>;
+  readonly k8s_namespace?: OneOrMany<string>;
+  readonly k8s_pod_label?: Readonly<Record<string, OneOrMany<string>>>;
   readonly environment?: OneOrMany<EnvironmentKind>;
 }
 
@@ -153,8 +158,23 @@ export function checkException(raw: unknown, doc: YamlDocument, path: DocumentPa
         'JavaScript (Unicode) regular expression syntax; it must match the whole command line'));
     }
   }
+  const textGlobs: [string, unknown][] = [['container_image', raw.container_image], ['container_name', raw.container_name], ['k8s_namespace', raw.k8s_namespace]];
+  if (isRecord(raw.k8s_pod_label)) for (const [k, v] of Object.entries(raw.k8s_pod_label)) textGlobs.push([`k8s_pod_label.${k}`, v]);
+  for (const [key, v] of textGlobs) {
+    for (const { value, index } of strings(v)) {
+      if (!isTextGlob(value)) continue;
+      const keys = key.startsWith('k8s_pod_label.') ? ['k8s_pod_label', key.slice('k8s_pod_label.'.length)] : [key];
+      const where = index === undefined ? [...path, ...keys] : [...path, ...keys, index];
+      try {
+        compileTextGlob(value);
+      } catch (e) {
+        out.push(at(doc, where, 'bad-glob', `${describePath(where)} is not a valid glob: ${(e as Error).message}`,
+          '* matches any characters, ? one, [...] a class; the pattern must match the whole value'));
+      }
+    }
+  }
   const name = typeof raw.name === 'string' ? raw.name : describePath(path);
-  const others = ['argv', 'uid', 'container', 'environment'].filter((k) => raw[k] !== undefined).length;
+  const others = ['argv', 'uid', 'container', 'container_image', 'container_name', 'k8s_namespace', 'k8s_pod_label', 'environment'].filter((k) => raw[k] !== undefined).length;
   if (anchors + others === 0) {
     out.push(at(doc, path, 'empty-exception', `exception "${name}" has no condition and would silence every process`,
       'anchor it on exe (an absolute path) and, if possible, parent_exe'));
@@ -171,6 +191,10 @@ export function convertException(raw: RawException, origin: string): RecipeExcep
     name: raw.name, reason: raw.reason.trim(), exe: withRealPaths(list(raw.exe)), argv: raw.argv,
     parentExe: withRealPaths(list(raw.parent_exe)), ancestorExe: withRealPaths(list(raw.ancestor_exe)),
     uid: list(raw.uid), container: list(raw.container), environment: list(raw.environment), origin,
+    ...(raw.container_image === undefined ? {} : { containerImage: list(raw.container_image) }),
+    ...(raw.container_name === undefined ? {} : { containerName: list(raw.container_name) }),
+    ...(raw.k8s_namespace === undefined ? {} : { k8sNamespace: list(raw.k8s_namespace) }),
+    ...(raw.k8s_pod_label === undefined ? {} : { k8sPodLabels: Object.fromEntries(Object.entries(raw.k8s_pod_label).map(([k, v]) => [k, list(v)])) }),
   };
 }
 

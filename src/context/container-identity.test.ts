@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { containerFromCgroup, ContainerTracker, namespaceId, withContainers, type ContainerProcReader } from './container-identity.ts';
+import type { ContainerMetadata, ContainerResolver } from './runtime-client.ts';
+import type { ContainerRuntime } from '../model/container.ts';
+import type { DetectionProcess } from '../model/detection.ts';
+
+const ID = 'a'.repeat(40) + '0123456789abcdef01234567';
+const ID2 = 'b'.repeat(64);
+
+describe('containerFromCgroup', () => {
+  const cases: [string, string, { id: string; runtime: string } | null][] = [
+    ['docker, systemd driver (v2)', `0::/system.slice/docker-${ID}.scope\n`, { id: ID, runtime: 'docker' }],
+    ['docker, cgroupfs driver (v1)', `12:memory:/docker/${ID}\n11:cpu,cpuacct:/docker/${ID}\n`, { id: ID, runtime: 'docker' }],
+    ['containerd CRI', `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-${ID}.scope\n`, { id: ID, runtime: 'containerd' }],
+    ['cri-o', `0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podx.slice/crio-${ID}.scope\n`, { id: ID, runtime: 'cri-o' }],
+    ['cri-o conmon is not in the container', `0::/kubepods.slice/crio-conmon-${ID}.scope\n`, null],
+    ['podman, systemd', `0::/machine.slice/libpod-${ID}.scope/container\n`, { id: ID, runtime: 'podman' }],
+    ['podman, cgroupfs (hybrid v1)', `13:pids:/libpod_parent/libpod-${ID}\n1:name=systemd:/libpod_parent/libpod-${ID}\n0::/\n`, { id: ID, runtime: 'podman' }],
+    ['podman conmon', `0::/machine.slice/libpod-conmon-${ID}.scope\n`, null],
+    ['kubelet cgroupfs driver', `0::/kubepods/burstable/pod1234-5678/${ID}\n`, { id: ID, runtime: 'kubernetes' }],
+    ['systemd-nspawn', '0::/machine.slice/machine-debian\\x2dtest.scope/payload\n', { id: 'debian-test', runtime: 'systemd-nspawn' }],
+    ['libvirt qemu is not a container', '0::/machine.slice/machine-qemu\\x2d1\\x2dvm.scope/libvirt\n', null],
+    ['the host', '0::/user.slice/user-0.slice/session-1.scope\n', null],
+    ['a v1 line with a container, v2 on the host root', `0::/\n4:devices:/docker/${ID}\n`, { id: ID, runtime: 'docker' }],
+    ['nested: the inner container', `0::/system.slice/docker-${ID2}.scope/docker/${ID}\n`, { id: ID, runtime: 'docker' }],
+    ['a name that only contains an id is not one', `0::/user.slice/x-docker-${ID}.scope.evil\n`, null],
+    ['garbage', '\0\0::::\n\n:', null],
+  ];
+  for (const [name, text, want] of cases) it(name, () => { assert.deepEqual(containerFromCgroup(text), want); });
+});
+
+it('namespaceId reads the inode of a namespace link and nothing else', () => {
+  assert.equal(namespaceId('pid:[4026531836]', 'pid'), 4026531836);
+  assert.equal(namespaceId('mnt:[4026531841]', 'mnt'), 4026531841);
+  assert.equal(namespaceId('mnt:[4026531841]', 'pid'), null);
+  assert.equal(namespaceId('pid:[99999999999999999999999]', 'pid'), null);
+  assert.equal(namespaceId(undefined, 'pid'), null);
+});
+
+/** A /proc with processes given as pid -> [start ticks, cgroup text]. */
+function fakeProc(world: Map<number, [number, string]>): ContainerProcReader {
+  return {
+    stat: (pid) => {
+      const p = world.get(pid);
+      return p === undefined ? undefined : `${String(pid)} (a b) c) S 1 ${Array.from({ length: 17 }, (_, i) => String(i)).join(' ')} ${String(p[0])} 0`;
+    },
+    cgroup: (pid) => world.get(pid)?.[1],
+    namespace: (pid, kind) => (world.has(pid) ? `${kind}:[${String(4026530000 + pid)}]` : undefined),
+    bootTimeMs: () => 1_000_000,
+  };
+}
+
+class ManualResolver implements ContainerResolver {
+  readonly asked: string[] = [];
+  readonly answers = new Map<string, (m: ContainerMetadata | undefined) => void>();
+  resolve(_runtime: ContainerRuntime, id: string): Promise<ContainerMetadata | undefined> {
+    this.asked.push(id);
+    return new Promise((resolve) => { this.answers.set(id, resolve); });
+  }
+}
+
+describe('ContainerTracker', () => {
+  it('gives the cgroup id at once, the runtime answer later as a new object, and asks once per container', async () => {
+    const world = new Map<number, [number, string]>([[10, [500, `0::/libpod_parent/libpod-${ID}\n`]], [11, [510, `0::/libpod_parent/libpod-${ID}\n`]]]);
+    const resolver = new ManualResolver();
+    const tracker = new ContainerTracker(resolver, fakeProc(world));
+    tracker.observe(10);
+    tracker.observe(11);
+    tracker.observe(10);
+    assert.deepEqual(resolver.asked, [ID]);
+    const before = tracker.containerOf({ pid: 10, startMs: 1_005_000 }, []);
+    assert.equal(before?.id, ID);
+    assert.equal(before.name, null);
+    assert.equal(before.resolved, false);
+    assert.equal(tracker.containerOf({ pid: 11, startMs: undefined }, []), before, 'the same object until more is known');
+    resolver.answers.get(ID)?.({ name: 'web', image: 'localhost/app:1', imageDigest: 'sha256:00', labels: { a: 'b' }, pod: null });
+    await new Promise((r) => setImmediate(r));
+    const after = tracker.containerOf({ pid: 10, startMs: 1_005_000 }, []);
+    assert.notEqual(after, before);
+    assert.equal(after?.name, 'web');
+    assert.equal(after.image, 'localhost/app:1');
+    assert.equal(after.resolved, true);
+    assert.deepEqual(tracker.namespacesOf(10, undefined), { pid: 4026530010, mnt: 4026530010 });
+  });
+
+  it('a process not read in time takes its nearest known ancestor\'s container; the host is null; unknown is undefined', () => {
+    const world = new Map<number, [number, string]>([[20, [600, `0::/system.slice/docker-${ID}.scope\n`]], [30, [700, '0::/user.slice\n']]]);
+    const tracker = new ContainerTracker(undefined, fakeProc(world));
+    tracker.observe(20);
+    tracker.observe(30);
+    tracker.observe(99);
+    assert.equal(tracker.containerOf({ pid: 21, startMs: undefined }, [{ pid: 20, startMs: undefined }])?.id, ID);
+    assert.equal(tracker.containerOf({ pid: 31, startMs: undefined }, [{ pid: 30, startMs: undefined }]), null);
+    assert.equal(tracker.containerOf({ pid: 99, startMs: undefined }, []), undefined);
+  });
+
+  it('a recycled pid is told apart by its start time', () => {
+    const world = new Map<number, [number, string]>([[40, [800, `0::/system.slice/docker-${ID}.scope\n`]]]);
+    const tracker = new ContainerTracker(undefined, fakeProc(world));
+    tracker.observe(40);
+    world.set(40, [1200, '0::/user.slice\n']);
+    tracker.observe(40);
+    // Boot at 1,000,000 ms; 800 ticks = 8 s, 1200 ticks = 12 s.
+    assert.equal(tracker.containerOf({ pid: 40, startMs: 1_008_000 }, [])?.id, ID);
+    assert.equal(tracker.containerOf({ pid: 40, startMs: 1_012_000 }, []), null);
+  });
+
+  it('a process that joins a container before its exec (runc exec) is in that container from then on', () => {
+    const world = new Map<number, [number, string]>([[70, [100, '0::/user.slice\n']]]);
+    const tracker = new ContainerTracker(undefined, fakeProc(world));
+    tracker.observe(70);
+    assert.equal(tracker.containerOf({ pid: 70, startMs: undefined }, []), null);
+    world.set(70, [100, `0::/libpod_parent/libpod-${ID}\n`]);
+    tracker.observe(70);
+    assert.equal(tracker.containerOf({ pid: 70, startMs: undefined }, [])?.id, ID);
+  });
+
+  it('a pid that changed hands during the read is not recorded', () => {
+    const world = new Map<number, [number, string]>([[50, [100, `0::/system.slice/docker-${ID}.scope\n`]]]);
+    const proc = fakeProc(world);
+    const tracker = new ContainerTracker(undefined, { ...proc, cgroup: (pid, limit) => { const text = proc.cgroup(pid, limit); world.set(50, [200, '0::/\n']); return text; } });
+    tracker.observe(50);
+    assert.equal(tracker.containerOf({ pid: 50, startMs: undefined }, []), undefined);
+  });
+
+  it('withContainers fills the subject, ancestry and members', () => {
+    const world = new Map<number, [number, string]>([[60, [100, `0::/system.slice/docker-${ID}.scope\n`]], [61, [110, '0::/\n']]]);
+    const tracker = new ContainerTracker(undefined, fakeProc(world));
+    tracker.observe(60);
+    tracker.observe(61);
+    const proc = (pid: number): DetectionProcess => ({ pid, ppid: null, exe: null, comm: 'x', argv: [], argvTruncated: false, cwd: null, uid: null, start: null, exit: null });
+    const d = withContainers({ subject: { process: proc(62), ancestry: [proc(60), proc(61)], members: [proc(63)] } }, tracker);
+    assert.equal(d.subject.process.container?.id, ID, 'not read: the parent\'s');
+    assert.equal(d.subject.ancestry[0]?.container?.runtime, 'docker');
+    assert.equal(d.subject.ancestry[1]?.container, null);
+    assert.equal(d.subject.members[0]?.container?.id, ID);
+    assert.deepEqual(d.subject.ancestry[0].namespaces, { pid: 4026530060, mnt: 4026530060 });
+    assert.equal('namespaces' in d.subject.process, false);
+  });
+});

@@ -1,0 +1,319 @@
+// The container each process runs in, for `watch`: the runtime and id named by its cgroup path
+// (/proc/PID/cgroup, cgroup v1 and v2), its pid and mount namespace ids, read when the sensor
+// first asks about the process; and, asked once per container and asynchronously, what the
+// runtime knows (name, image, labels, Kubernetes pod). Nothing here waits on the event path: a
+// detection made before the runtime answered shows the cgroup's id alone. /proc is written by
+// the processes it describes: reads are bounded and every string is escaped by the outputs.
+
+import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
+import type { ContainerIdentity, ContainerRuntime, ContainerView, ProcessNamespaces } from '../model/container.ts';
+import type { DetectionProcess } from '../model/detection.ts';
+import type { ContainerMetadata, ContainerResolver } from './runtime-client.ts';
+import { LIVE_PROC_READER, startTicksFromStat } from './step-attribution.ts';
+
+/** How much of /proc/PID/cgroup is read (a line per v1 hierarchy; a few hundred bytes in practice). */
+export const CGROUP_READ_LIMIT = 64 * 1024;
+/** Processes remembered (the oldest forgotten first), entries per pid (a pid is reused), containers remembered. */
+const PID_LIMIT = 16_384;
+const ENTRIES_PER_PID = 4;
+const CONTAINER_LIMIT = 1_024;
+/** Runtime questions in flight at once; a container met while they are all busy is asked about when seen again. */
+const INFLIGHT_LIMIT = 16;
+const START_TOLERANCE_MS = 1_500;
+const USER_HZ = 100;
+
+const HEX64 = '([0-9a-f]{64})';
+/** Per cgroup path component, innermost last; conmon (podman's and cri-o's monitor) runs outside the container. */
+const COMPONENT_PATTERNS: readonly [RegExp, ContainerRuntime][] = [
+  [new RegExp(`^docker-${HEX64}\\.scope$`), 'docker'],
+  [new RegExp(`^cri-containerd-${HEX64}\\.scope$`), 'containerd'],
+  [new RegExp(`^crio-${HEX64}\\.scope$`), 'cri-o'],
+  [new RegExp(`^libpod-${HEX64}(?:\\.scope)?$`), 'podman'],
+];
+
+/** systemd's unit-name escaping (\x2d for "-"), undone for a machine name. */
+function unescapeUnit(text: string): string {
+  return text.replace(/\\x([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** The container one cgroup path names, innermost first (a container in a container is the inner one). */
+function containerFromPath(path: string): { id: string; runtime: ContainerRuntime } | null {
+  const parts = path.split('/');
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const part = parts[i] ?? '';
+    for (const [pattern, runtime] of COMPONENT_PATTERNS) {
+      const m = pattern.exec(part);
+      if (m?.[1] !== undefined) return { id: m[1], runtime };
+    }
+    const parent = i > 0 ? parts[i - 1] : undefined;
+    // /docker/<id> (cgroupfs driver), /kubepods/.../<id> (the kubelet's cgroupfs driver).
+    if (/^[0-9a-f]{64}$/.test(part)) {
+      if (parent === 'docker') return { id: part, runtime: 'docker' };
+      if (parts.some((p) => p.startsWith('kubepods'))) return { id: part, runtime: 'kubernetes' };
+    }
+    // machine.slice/machine-<name>.scope: systemd-nspawn (libvirt's qemu machines are not containers).
+    const machine = /^machine-(.+)\.scope$/.exec(part);
+    if (parent === 'machine.slice' && machine?.[1] !== undefined) {
+      const name = unescapeUnit(machine[1]);
+      if (!name.startsWith('qemu-') && name !== '' && name.length <= 64) return { id: name, runtime: 'systemd-nspawn' };
+    }
+  }
+  return null;
+}
+
+/**
+ * The container a /proc/PID/cgroup text names, or null (the host). Lines are
+ * `hierarchy:controllers:path`; the cgroup v2 line (`0::/...`) is read first, then the v1
+ * lines in order, and the first that names a container wins.
+ */
+export function containerFromCgroup(text: string): { id: string; runtime: ContainerRuntime } | null {
+  const paths: string[] = [];
+  for (const line of text.split('\n')) {
+    const first = line.indexOf(':');
+    const second = first < 0 ? -1 : line.indexOf(':', first + 1);
+    if (second < 0) continue;
+    const path = line.slice(second + 1);
+    if (line.startsWith('0::')) paths.unshift(path);
+    else paths.push(path);
+  }
+  for (const path of paths) {
+    const found = containerFromPath(path);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/** The inode number in a namespace link's target (`pid:[4026531836]`), or null. */
+export function namespaceId(target: string | undefined, kind: 'pid' | 'mnt'): number | null {
+  const m = target === undefined ? null : new RegExp(`^${kind}:\\[(\\d{1,20})\\]$`).exec(target);
+  const n = m?.[1] === undefined ? NaN : Number(m[1]);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** What is read of a live process. */
+export interface ContainerProcReader {
+  stat(pid: number): string | undefined;
+  /** Up to `limit` bytes of /proc/PID/cgroup. */
+  cgroup(pid: number, limit: number): string | undefined;
+  /** The target of /proc/PID/ns/<kind>. */
+  namespace(pid: number, kind: 'pid' | 'mnt'): string | undefined;
+  bootTimeMs(): number | undefined;
+}
+
+function readBounded(path: string, limit: number): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(limit);
+    let length = 0;
+    while (length < limit) {
+      const n = readSync(fd, buffer, length, limit - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return buffer.toString('utf8', 0, length);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export const LIVE_CONTAINER_PROC_READER: ContainerProcReader = {
+  stat: (pid) => LIVE_PROC_READER.stat(pid),
+  cgroup: (pid, limit) => readBounded(`/proc/${String(pid)}/cgroup`, limit),
+  namespace(pid, kind) {
+    try {
+      return readlinkSync(`/proc/${String(pid)}/ns/${kind}`);
+    } catch {
+      return undefined;
+    }
+  },
+  bootTimeMs: () => LIVE_PROC_READER.bootTimeMs(),
+};
+
+interface Seen {
+  readonly startMs: number;
+  /** The container's id, or null on the host. */
+  readonly containerId: string | null;
+  readonly namespaces: ProcessNamespaces;
+}
+
+interface Known {
+  identity: ContainerIdentity;
+  state: 'asking' | 'done' | 'not-asked';
+}
+
+/** The container of each process `watch` sees, read once per exec or first sight, bounded in memory. */
+export class ContainerTracker implements ContainerView {
+  private readonly seen = new Map<number, Seen[]>();
+  private readonly containers = new Map<string, Known>();
+  private readonly bootMs: number | undefined;
+  private inflight = 0;
+  /** Runtime answers that arrived (for tests and the health line). */
+  resolvedCount = 0;
+
+  constructor(
+    private readonly resolver: ContainerResolver | undefined,
+    private readonly proc: ContainerProcReader = LIVE_CONTAINER_PROC_READER,
+    /** Told when the runtime answered about a container. */
+    private readonly onResolved?: (identity: ContainerIdentity) => void,
+  ) {
+    this.bootMs = proc.bootTimeMs();
+  }
+
+  /** Reads the container of `pid` now, once per process (its exec or first line). Never throws, never waits. */
+  observe(pid: number): void {
+    if (this.bootMs === undefined || !Number.isSafeInteger(pid) || pid <= 0) return;
+    const before = this.proc.stat(pid);
+    const ticks = before === undefined ? undefined : startTicksFromStat(before);
+    if (ticks === undefined) return;
+    const startMs = this.bootMs + (ticks * 1000) / USER_HZ;
+    const list = this.seen.get(pid);
+    // Read again each time the sensor asks (each exec, each line of a process not applied yet):
+    // a process can change cgroup and namespaces before its exec (runc exec's init joins the
+    // container's, then execs the command), so the last reading stands.
+    const cgroup = this.proc.cgroup(pid, CGROUP_READ_LIMIT);
+    const namespaces = { pid: namespaceId(this.proc.namespace(pid, 'pid'), 'pid'), mnt: namespaceId(this.proc.namespace(pid, 'mnt'), 'mnt') };
+    // Still the same process after the reads (not one that took the pid meanwhile).
+    const after = this.proc.stat(pid);
+    if (cgroup === undefined || after === undefined || startTicksFromStat(after) !== ticks) return;
+    const found = containerFromCgroup(cgroup);
+    if (found !== null) this.learn(found.id, found.runtime);
+    const entry: Seen = { startMs, containerId: found?.id ?? null, namespaces };
+    const existing = list?.find((e) => e.startMs === startMs);
+    if (existing !== undefined) {
+      if (existing.containerId !== entry.containerId || existing.namespaces.pid !== namespaces.pid || existing.namespaces.mnt !== namespaces.mnt) {
+        this.seen.set(pid, (list ?? []).map((e) => (e === existing ? entry : e)));
+      }
+      // A container the runtime could not be asked about (too many questions at once) is asked now.
+      if (entry.containerId !== null) this.ask(entry.containerId);
+      return;
+    }
+    const next = [...(list ?? []), entry];
+    if (next.length > ENTRIES_PER_PID) next.shift();
+    this.seen.delete(pid);
+    this.seen.set(pid, next);
+    if (this.seen.size > PID_LIMIT) {
+      const oldest = this.seen.keys().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
+  }
+
+  private learn(id: string, runtime: ContainerRuntime): void {
+    const known = this.containers.get(id);
+    if (known !== undefined) {
+      // Most recently used last: the least recently met container is forgotten first.
+      this.containers.delete(id);
+      this.containers.set(id, known);
+      return;
+    }
+    this.containers.set(id, {
+      identity: { runtime, id, name: null, image: null, imageDigest: null, labels: {}, pod: null, resolved: false },
+      state: 'not-asked',
+    });
+    if (this.containers.size > CONTAINER_LIMIT) {
+      const oldest = this.containers.keys().next().value;
+      if (oldest !== undefined) this.containers.delete(oldest);
+    }
+    this.ask(id);
+  }
+
+  private ask(id: string): void {
+    const known = this.containers.get(id);
+    if (this.resolver === undefined || known?.state !== 'not-asked' || this.inflight >= INFLIGHT_LIMIT) return;
+    known.state = 'asking';
+    this.inflight++;
+    const base = known.identity;
+    void this.resolver.resolve(base.runtime, base.id).then(
+      (metadata) => { this.answered(known, base, metadata); },
+      () => { this.answered(known, base, undefined); },
+    );
+  }
+
+  private answered(known: Known, base: ContainerIdentity, metadata: ContainerMetadata | undefined): void {
+    this.inflight--;
+    known.state = 'done';
+    if (metadata === undefined) return;
+    // A new object: exception decisions cached for the old one are made again.
+    known.identity = { ...base, ...metadata, resolved: true };
+    this.resolvedCount++;
+    this.onResolved?.(known.identity);
+  }
+
+  /** The entry of the pid's holder at the process's first-seen time (undefined: predates the trace, the latest). */
+  private entryOf(pid: number, firstSeenMs: number | undefined): Seen | undefined {
+    const list = this.seen.get(pid);
+    if (list === undefined) return undefined;
+    const limit = firstSeenMs === undefined ? Number.POSITIVE_INFINITY : firstSeenMs + START_TOLERANCE_MS;
+    let best: Seen | undefined;
+    for (const e of list) if (e.startMs <= limit && (best === undefined || e.startMs > best.startMs)) best = e;
+    return best;
+  }
+
+  private identityOf(id: string): ContainerIdentity | undefined {
+    return this.containers.get(id)?.identity;
+  }
+
+  /** The process's container, else (not read in time) its nearest known ancestor's; parent first. */
+  containerOf(process: { readonly pid: number; readonly startMs: number | undefined }, ancestry: readonly { readonly pid: number; readonly startMs: number | undefined }[]): ContainerIdentity | null | undefined {
+    for (const p of [process, ...ancestry]) {
+      const entry = this.entryOf(p.pid, p.startMs);
+      if (entry === undefined) continue;
+      if (entry.containerId === null) return null;
+      return this.identityOf(entry.containerId);
+    }
+    return undefined;
+  }
+
+  namespacesOf(pid: number, firstSeenMs: number | undefined): ProcessNamespaces | undefined {
+    return this.entryOf(pid, firstSeenMs)?.namespaces;
+  }
+}
+
+function startOf(p: DetectionProcess): number | undefined {
+  if (p.start === null) return undefined;
+  const ms = Date.parse(p.start);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** A detection's container: the identity without the bookkeeping. */
+function detectionContainer(c: ContainerIdentity): NonNullable<DetectionProcess['container']> {
+  return { runtime: c.runtime, id: c.id, name: c.name, image: c.image, imageDigest: c.imageDigest, labels: c.labels, pod: c.pod };
+}
+
+/**
+ * The detection with each process's container and namespaces (subject, ancestry, members) as
+ * known now: each stage (opened, closed) is filled in when it is prepared, so the closed
+ * detection has the runtime's name and image when the answer came in between.
+ */
+export function withContainers<D extends { readonly subject: { readonly process: DetectionProcess; readonly ancestry: readonly DetectionProcess[]; readonly members: readonly DetectionProcess[] } }>(
+  d: D, tracker: ContainerTracker,
+): D {
+  const s = d.subject;
+  const chain = [s.process, ...s.ancestry].map((p) => ({ pid: p.pid, startMs: startOf(p) }));
+  const fill = (p: DetectionProcess, above: readonly { pid: number; startMs: number | undefined }[]): DetectionProcess => {
+    const start = startOf(p);
+    const container = tracker.containerOf({ pid: p.pid, startMs: start }, above);
+    const namespaces = tracker.namespacesOf(p.pid, start);
+    return {
+      ...p,
+      ...(container === undefined ? {} : { container: container === null ? null : detectionContainer(container) }),
+      ...(namespaces === undefined ? {} : { namespaces }),
+    };
+  };
+  return {
+    ...d,
+    subject: {
+      ...s,
+      process: fill(s.process, chain.slice(1)),
+      ancestry: s.ancestry.map((p, i) => fill(p, chain.slice(i + 2))),
+      // A member is the subject's descendant (or a fork of it): it falls back to the subject's chain.
+      members: s.members.map((p) => fill(p, chain)),
+    },
+  };
+}
