@@ -158,8 +158,12 @@ test('a detached mount of a filesystem never seen being made is not read as Trip
   assert.equal(n.stats.detachedUnknown, 1);
 });
 
+// cwds outside /proc: a walk that climbs out of a cwd back into /proc and names a pid there reads
+// the procfs of the reader's mount namespace (its numbers), which is right, but is not what the
+// property below compares against (Tripline's own numbers). fast-check found that case
+// ([[1], 0, ['..', '..', '1'], 'cwd'] with a cwd of /proc/sys/k1000).
 const links: LinkResolver = {
-  cwdOf: (pid) => (pid >= 1000 ? `/proc/sys/k${pid}` : undefined),
+  cwdOf: (pid) => (pid >= 1000 ? `/srv/k${pid}` : undefined),
   rootOf: () => '/',
   fdOf: () => undefined,
   symlinkAt: () => undefined,
