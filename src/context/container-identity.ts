@@ -174,9 +174,9 @@ export class ContainerTracker implements ContainerView {
     if (ticks === undefined) return;
     const startMs = this.bootMs + (ticks * 1000) / USER_HZ;
     const list = this.seen.get(pid);
-    // Read again each time the sensor asks (each exec, each line of a process not applied yet):
-    // a process can change cgroup and namespaces before its exec (runc exec's init joins the
-    // container's, then execs the command), so the last reading stands.
+    // Read again each time the sensor asks (the first line of a process not yet known, and each
+    // exec): a process can change cgroup and namespaces before its exec (runc exec's init joins
+    // the container's, then execs the command), so the last reading stands.
     const cgroup = this.proc.cgroup(pid, CGROUP_READ_LIMIT);
     const namespaces = { pid: namespaceId(this.proc.namespace(pid, 'pid'), 'pid'), mnt: namespaceId(this.proc.namespace(pid, 'mnt'), 'mnt') };
     // Still the same process after the reads (not one that took the pid meanwhile).
