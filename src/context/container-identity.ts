@@ -9,18 +9,15 @@ import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
 import type { ContainerIdentity, ContainerRuntime, ContainerView, ProcessNamespaces } from '../model/container.ts';
 import type { DetectionProcess } from '../model/detection.ts';
 import type { ContainerMetadata, ContainerResolver } from './runtime-client.ts';
-import { LIVE_PROC_READER, startTicksFromStat } from './step-attribution.ts';
+import { ProcessHistory, readAsSameProcess } from './process-history.ts';
+import { LIVE_PROC_READER } from './step-attribution.ts';
 
 /** How much of /proc/PID/cgroup is read (a line per v1 hierarchy; a few hundred bytes in practice). */
 export const CGROUP_READ_LIMIT = 64 * 1024;
-/** Processes remembered (the oldest forgotten first), entries per pid (a pid is reused), containers remembered. */
-const PID_LIMIT = 16_384;
-const ENTRIES_PER_PID = 4;
+/** Containers remembered (the least recently met forgotten first). */
 const CONTAINER_LIMIT = 1_024;
 /** Runtime questions in flight at once; a container met while they are all busy is asked about when seen again. */
 const INFLIGHT_LIMIT = 16;
-const START_TOLERANCE_MS = 1_500;
-const USER_HZ = 100;
 
 const HEX64 = '([0-9a-f]{64})';
 /** Per cgroup path component, innermost last; conmon (podman's and cri-o's monitor) runs outside the container. */
@@ -137,7 +134,6 @@ export const LIVE_CONTAINER_PROC_READER: ContainerProcReader = {
 };
 
 interface Seen {
-  readonly startMs: number;
   /** The container's id, or null on the host. */
   readonly containerId: string | null;
   readonly namespaces: ProcessNamespaces;
@@ -150,7 +146,7 @@ interface Known {
 
 /** The container of each process `watch` sees, read once per exec or first sight, bounded in memory. */
 export class ContainerTracker implements ContainerView {
-  private readonly seen = new Map<number, Seen[]>();
+  private readonly seen = new ProcessHistory<Seen>();
   private readonly containers = new Map<string, Known>();
   private readonly bootMs: number | undefined;
   private inflight = 0;
@@ -168,39 +164,24 @@ export class ContainerTracker implements ContainerView {
 
   /** Reads the container of `pid` now, once per process (its exec or first line). Never throws, never waits. */
   observe(pid: number): void {
-    if (this.bootMs === undefined || !Number.isSafeInteger(pid) || pid <= 0) return;
-    const before = this.proc.stat(pid);
-    const ticks = before === undefined ? undefined : startTicksFromStat(before);
-    if (ticks === undefined) return;
-    const startMs = this.bootMs + (ticks * 1000) / USER_HZ;
-    const list = this.seen.get(pid);
+    if (this.bootMs === undefined) return;
     // Read again each time the sensor asks (the first line of a process not yet known, and each
     // exec): a process can change cgroup and namespaces before its exec (runc exec's init joins
-    // the container's, then execs the command), so the last reading stands.
-    const cgroup = this.proc.cgroup(pid, CGROUP_READ_LIMIT);
-    const namespaces = { pid: namespaceId(this.proc.namespace(pid, 'pid'), 'pid'), mnt: namespaceId(this.proc.namespace(pid, 'mnt'), 'mnt') };
-    // Still the same process after the reads (not one that took the pid meanwhile).
-    const after = this.proc.stat(pid);
-    if (cgroup === undefined || after === undefined || startTicksFromStat(after) !== ticks) return;
-    const found = containerFromCgroup(cgroup);
-    if (found !== null) this.learn(found.id, found.runtime);
-    const entry: Seen = { startMs, containerId: found?.id ?? null, namespaces };
-    const existing = list?.find((e) => e.startMs === startMs);
-    if (existing !== undefined) {
-      if (existing.containerId !== entry.containerId || existing.namespaces.pid !== namespaces.pid || existing.namespaces.mnt !== namespaces.mnt) {
-        this.seen.set(pid, (list ?? []).map((e) => (e === existing ? entry : e)));
-      }
-      // A container the runtime could not be asked about (too many questions at once) is asked now.
-      if (entry.containerId !== null) this.ask(entry.containerId);
-      return;
-    }
-    const next = [...(list ?? []), entry];
-    if (next.length > ENTRIES_PER_PID) next.shift();
-    this.seen.delete(pid);
-    this.seen.set(pid, next);
-    if (this.seen.size > PID_LIMIT) {
-      const oldest = this.seen.keys().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
+    // the container's, then execs the command), so the last reading stands. Kept only if the pid
+    // is still the same process after the reads (not one that took the pid meanwhile).
+    const read = readAsSameProcess((p) => this.proc.stat(p), pid, this.bootMs, () => {
+      const cgroup = this.proc.cgroup(pid, CGROUP_READ_LIMIT);
+      if (cgroup === undefined) return undefined;
+      return { cgroup, namespaces: { pid: namespaceId(this.proc.namespace(pid, 'pid'), 'pid'), mnt: namespaceId(this.proc.namespace(pid, 'mnt'), 'mnt') } };
+    });
+    if (read === undefined) return;
+    const found = containerFromCgroup(read.value.cgroup);
+    this.seen.set(pid, read.startMs, { containerId: found?.id ?? null, namespaces: read.value.namespaces });
+    // learn() asks the runtime about a container met for the first time; ask() again for one that
+    // could not be asked before (too many questions at once).
+    if (found !== null) {
+      this.learn(found.id, found.runtime);
+      this.ask(found.id);
     }
   }
 
@@ -247,12 +228,7 @@ export class ContainerTracker implements ContainerView {
 
   /** The entry of the pid's holder at the process's first-seen time (undefined: predates the trace, the latest). */
   private entryOf(pid: number, firstSeenMs: number | undefined): Seen | undefined {
-    const list = this.seen.get(pid);
-    if (list === undefined) return undefined;
-    const limit = firstSeenMs === undefined ? Number.POSITIVE_INFINITY : firstSeenMs + START_TOLERANCE_MS;
-    let best: Seen | undefined;
-    for (const e of list) if (e.startMs <= limit && (best === undefined || e.startMs > best.startMs)) best = e;
-    return best;
+    return this.seen.at(pid, firstSeenMs);
   }
 
   private identityOf(id: string): ContainerIdentity | undefined {

@@ -8,6 +8,7 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { DetectionProcess } from '../model/detection.ts';
 import type { CiContext, CiStep } from '../model/environment.ts';
+import { ProcessHistory, readAsSameProcess } from './process-history.ts';
 
 /** Longest step id kept (GitHub's ids are far shorter); longer ones are cut and marked. */
 export const STEP_ID_LIMIT = 128;
@@ -15,13 +16,6 @@ export const STEP_ID_LIMIT = 128;
 export const STEP_ACTION_LIMIT = 256;
 /** How much of a process's environment is read: the step's variables come early in a runner's. */
 export const ENVIRON_READ_LIMIT = 256 * 1024;
-/** Processes remembered (the oldest forgotten first), and entries per pid (a pid is reused). */
-const PID_LIMIT = 16_384;
-const ENTRIES_PER_PID = 4;
-/** How far a process's first-seen time may be before the kernel's start time of the same process. */
-const START_TOLERANCE_MS = 1_500;
-/** Clock ticks per second in /proc/PID/stat (USER_HZ, 100 on every Linux architecture Tripline runs on). */
-const USER_HZ = 100;
 
 function bounded(value: string, limit: number): string {
   return value.length <= limit ? value : `${value.slice(0, limit - 1)}…`;
@@ -119,23 +113,12 @@ export const LIVE_PROC_READER: ProcReader = {
   },
 };
 
-/** The start time in clock ticks since boot (field 22 of /proc/PID/stat; comm may hold spaces and parentheses). */
-export function startTicksFromStat(stat: string): number | undefined {
-  const close = stat.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const ticks = Number(stat.slice(close + 2).split(' ')[19]);
-  return Number.isSafeInteger(ticks) ? ticks : undefined;
-}
-
-interface Seen {
-  /** The process's start (the kernel's), wall clock ms. */
-  readonly startMs: number;
-  readonly step: CiStep | undefined;
-}
+export { startTicksFromStat } from './process-history.ts';
 
 /** The step of each process `watch` sees, read once per exec or first sight, bounded in memory. */
 export class StepTracker {
-  private readonly seen = new Map<number, Seen[]>();
+  /** The step of each process seen (undefined: it had none). */
+  private readonly seen = new ProcessHistory<CiStep | undefined>();
   private readonly bootMs: number | undefined;
 
   constructor(private readonly proc: ProcReader = LIVE_PROC_READER) {
@@ -147,39 +130,18 @@ export class StepTracker {
    * its first line): once per process. Never throws.
    */
   observe(pid: number): void {
-    if (this.bootMs === undefined || !Number.isSafeInteger(pid) || pid <= 0) return;
-    const before = this.proc.stat(pid);
-    const ticks = before === undefined ? undefined : startTicksFromStat(before);
-    if (ticks === undefined) return;
-    const startMs = this.bootMs + (ticks * 1000) / USER_HZ;
-    // Read once per process: the sensor asks again for every line of a process it has not applied yet.
-    if (this.seen.get(pid)?.some((e) => e.startMs === startMs) === true) return;
-    const environ = this.proc.environ(pid, ENVIRON_READ_LIMIT);
-    // The pid must still be the same process after the read (not one that got the pid meanwhile).
-    const after = this.proc.stat(pid);
-    if (environ === undefined || after === undefined || startTicksFromStat(after) !== ticks) return;
-    const found = stepFromEnviron(environ.bytes, environ.complete);
-    const entry: Seen = { startMs, step: found === undefined ? undefined : { ...found, pid } };
-    const list = [...(this.seen.get(pid) ?? [])];
-    list.push(entry);
-    if (list.length > ENTRIES_PER_PID) list.shift();
-    // Most recently seen last, so the oldest pid is the first to go.
-    this.seen.delete(pid);
-    this.seen.set(pid, list);
-    if (this.seen.size > PID_LIMIT) {
-      const oldest = this.seen.keys().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
-    }
+    if (this.bootMs === undefined) return;
+    // Read once per process (the sensor asks at its first line and at each exec); the pid must
+    // still be the same process after the read (not one that got the pid meanwhile).
+    const read = readAsSameProcess((p) => this.proc.stat(p), pid, this.bootMs, (startMs) => (this.seen.has(pid, startMs) ? undefined : this.proc.environ(pid, ENVIRON_READ_LIMIT)));
+    if (read === undefined) return;
+    const found = stepFromEnviron(read.value.bytes, read.value.complete);
+    this.seen.set(pid, read.startMs, found === undefined ? undefined : { ...found, pid });
   }
 
   /** The step of one process as it was: the entry of the pid's holder at the process's first-seen time. */
   private stepOfProcess(p: DetectionProcess): CiStep | undefined {
-    const list = this.seen.get(p.pid);
-    if (list === undefined) return undefined;
-    const firstSeen = p.start === null ? Number.POSITIVE_INFINITY : Date.parse(p.start);
-    let best: Seen | undefined;
-    for (const e of list) if (e.startMs <= firstSeen + START_TOLERANCE_MS && (best === undefined || e.startMs > best.startMs)) best = e;
-    return best?.step;
+    return this.seen.at(p.pid, p.start === null ? undefined : Date.parse(p.start));
   }
 
   /**
