@@ -67,7 +67,12 @@ void test('a daemon session (watch) keeps no final detection: after 300 detectio
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(session.detectionCount, n);
-    assert.equal(readFileSync(join(dir, 'd.jsonl'), 'utf8').split('\n').length - 1, n, 'every one written');
+    // The daemon writes every revision: each detection once closed, under its own id, after its open revision.
+    const lines = readFileSync(join(dir, 'd.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Detection);
+    const closed = lines.filter((d) => d.state === 'closed');
+    assert.equal(closed.length, n, 'every one written');
+    assert.equal(new Set(closed.map((d) => d.id)).size, n);
+    assert.equal(lines.filter((d) => d.state === 'open').length, n);
     gc();
     const alive = reachable.filter((r) => r.deref() !== undefined).length;
     assert.ok(alive <= 5, `${String(alive)} of ${String(n)} final detections are still held by the session or its outputs`);

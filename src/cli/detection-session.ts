@@ -50,6 +50,8 @@ export interface SessionOptions {
   readonly outputs: OutputsConfig | undefined;
   /** Append to the JSONL file rather than start it anew (the daemon). */
   readonly appendJsonl?: boolean;
+  /** Every revision goes to the JSONL file unless the configuration says final only (the daemon); else the final one. */
+  readonly jsonlRevisions?: boolean;
   readonly notices: boolean;
   /** Where GitHub workflow commands go: stderr for run and watch (stdout is the command's), stdout for report. */
   readonly annotations?: (line: string) => void;
@@ -73,7 +75,7 @@ export interface SessionOptions {
  * closed after a quiet window, and no final detection kept (only counted), so that nothing
  * the session holds grows with the number of detections.
  */
-export const DAEMON_SESSION = { appendJsonl: true, closeIdleLive: true, keepFinals: false } as const;
+export const DAEMON_SESSION = { appendJsonl: true, closeIdleLive: true, keepFinals: false, jsonlRevisions: true } as const;
 
 export class DetectionSession {
   readonly pipeline: DetectionPipeline;
@@ -125,7 +127,8 @@ export class DetectionSession {
       }
     };
     const jsonl = o?.jsonl.value;
-    if (jsonl !== undefined) opening(`jsonl ${jsonl}`, () => new JsonlOutput(jsonl, options.appendJsonl === true || o?.jsonlAppend.value === true));
+    const finalOnly = o?.jsonlFinalOnly?.value ?? options.jsonlRevisions !== true;
+    if (jsonl !== undefined) opening(`jsonl ${jsonl}`, () => new JsonlOutput(jsonl, options.appendJsonl === true || o?.jsonlAppend.value === true, undefined, { finalOnly }));
     const sarif = o?.sarif.value;
     const workspace = io.env.GITHUB_WORKSPACE ?? io.env.CI_PROJECT_DIR ?? io.cwd;
     if (sarif !== undefined) {
@@ -192,6 +195,11 @@ export class DetectionSession {
     this.dispatch(this.pipeline.engine.tick(nowMs));
   }
 
+  /** Sends the revisions of growing detections that are due (`run`'s timer: lets no other time pass). */
+  dueUpdates(nowMs: number): void {
+    this.dispatch(this.pipeline.engine.dueUpdates(nowMs));
+  }
+
   /** Runs another set of recipes from now on; detections still open are closed and reported first. */
   replaceRecipes(recipes: readonly Recipe[]): void {
     this.dispatch(this.pipeline.replaceRecipes(recipes));
@@ -253,6 +261,7 @@ function describeLoss(l: OutputLoss): string {
   const lost = [
     ...(l.detections > 0 ? [`${String(l.detections)} detection(s) not written`] : []),
     ...(l.notices > 0 ? [`${String(l.notices)} notice(s) not shown`] : []),
+    ...(l.revisions > 0 ? [`${String(l.revisions)} revision(s) of open detections not written`] : []),
   ];
   if (lost.length === 0) return `output ${l.name} failed ${String(l.failedAttempts)} time(s)${why}; everything was written after retrying (${String(l.writtenLate)} late)`;
   return `output ${l.name}: ${lost.join(', ')} after ${String(l.failedAttempts)} failed attempt(s)${why}`;

@@ -33,11 +33,11 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-/** A real detection (sysctl -a: 74 KB of JSON) as one JSONL line. */
-function sysctlLine(): string {
+/** A real detection (sysctl -a: 74 KB of JSON) as one JSONL line; `copy` makes it another detection (its own id). */
+function sysctlLine(copy = 0): string {
   const [d] = replayFixture('sysctl-a.strace').closed;
   assert.ok(d);
-  return `${JSON.stringify(d)}\n`;
+  return `${JSON.stringify(copy === 0 ? d : { ...d, id: `${d.id}-copy${String(copy)}` })}\n`;
 }
 
 function githubEnv(dir: string): NodeJS.ProcessEnv {
@@ -49,7 +49,7 @@ function githubEnv(dir: string): NodeJS.ProcessEnv {
 void describe('tripline report', () => {
   void test('a JSONL file over 1 MiB (20 sysctl -a detections) makes a summary of 20 detections', () => withDir(async (dir) => {
     const file = join(dir, 'big.jsonl');
-    writeFileSync(file, sysctlLine().repeat(20));
+    writeFileSync(file, Array.from({ length: 20 }, (_, i) => sysctlLine(i)).join(''));
     assert.ok(readFileSync(file).length > 1024 * 1024, 'the file is over 1 MiB');
     const r = await runMain(['report', '--output', 'github', '--output', `sarif=${join(dir, 'out.sarif')}`, file], dir, githubEnv(dir));
     assert.equal(r.code, 0, r.stderr);
@@ -69,13 +69,12 @@ void describe('tripline report', () => {
   }));
 
   void test('a line over 16 MiB, a line that is not JSON and a missing file are named; every good detection still goes out', () => withDir(async (dir) => {
-    const line = sysctlLine();
     const file = join(dir, 'mixed.jsonl');
-    writeFileSync(file, line);
+    writeFileSync(file, sysctlLine(1));
     appendFileSync(file, `{"x":"${'a'.repeat(MAX_LINE_BYTES)}"}\n`);
-    appendFileSync(file, line);
+    appendFileSync(file, sysctlLine(2));
     appendFileSync(file, 'not json\n');
-    appendFileSync(file, line);
+    appendFileSync(file, sysctlLine(3));
     const r = await runMain(['report', '--output', 'github', file, join(dir, 'gone.jsonl')], dir, githubEnv(dir));
     assert.equal(r.code, 64, r.stderr);
     assert.match(r.stderr, /mixed\.jsonl:2: line of 16777224 bytes, longer than the 16777216 allowed; skipped/);
@@ -125,7 +124,7 @@ void describe('tripline report', () => {
   }));
 
   void test('--json: the summary as the last line on stdout, with the problems', () => withDir(async (dir) => {
-    writeFileSync(join(dir, 'a.jsonl'), `${sysctlLine()}${sysctlLine()}not json\n`);
+    writeFileSync(join(dir, 'a.jsonl'), `${sysctlLine(1)}${sysctlLine(2)}not json\n`);
     const r = await runMain(['report', '--json', '--quiet', '--fail-on', 'low', 'a.jsonl'], dir);
     assert.equal(r.code, 77, r.stderr);
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;

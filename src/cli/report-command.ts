@@ -2,6 +2,9 @@
 // (SARIF, JUnit, GitHub annotations and job summary, webhook) after the fact. The GitHub
 // Action's post step uses it; so can any pipeline that keeps the JSONL of its steps. Files of
 // any size are streamed a line at a time; a bad line or file is reported and the rest still go.
+// A file may hold every revision of each detection (watch's default): they are folded by id,
+// the highest revision wins, and a detection that never closed (the writer was stopped) is
+// reported as its last revision, said to be not closed.
 
 import { loadTriplineConfig } from '../config/tripline-config.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
@@ -32,6 +35,10 @@ const TEXTS_SHOWN = 100;
 const DELIVERIES_PER_TURN = 64;
 /** Longest quote of a problem's detail (a JSON parser's message quotes the line). */
 const DETAIL_CHARS = 200;
+/** Detections held open at once while their close is awaited; past this the oldest is reported as it stands. */
+export const MAX_OPEN_HELD = 65_536;
+/** Ids of detections already reported, remembered so later or repeated revisions of them are not reported twice. */
+const REPORTED_REMEMBERED = 262_144;
 
 interface ReportOptions {
   readonly config: string | undefined;
@@ -96,6 +103,78 @@ function withLossFields(d: Detection): Detection {
   return { ...d, sensor: { name: sensor.name, version: sensor.version, eventsLost: 0, gaps: [], complete: true } };
 }
 
+/**
+ * A detection written before revisions (no `revision`, no `state`) was written once, final:
+ * revision 1, closed (docs/detection-event.md).
+ */
+function withRevisionFields(d: Detection): Detection {
+  const partial = d as Omit<Detection, 'revision' | 'state'> & Partial<Pick<Detection, 'revision' | 'state'>>;
+  if (partial.revision !== undefined && partial.state !== undefined) return d;
+  return { ...d, revision: 1, state: 'closed' };
+}
+
+/**
+ * Folds the revisions of each detection: an open or updated revision is held (the highest
+ * revision of its id) until its closed revision comes, which is delivered at once; what never
+ * closed is delivered at the end as it last stood. Memory is bounded by the detections open at
+ * once (MAX_OPEN_HELD) and a bounded memory of ids already delivered.
+ */
+export class RevisionFolder {
+  private readonly held = new Map<string, Detection>();
+  private readonly reported = new Map<string, number>();
+  /** Revisions ignored: older than one seen, or of a detection already reported. */
+  stale = 0;
+  /** Detections reported before their close came because too many were open at once. */
+  reportedEarly = 0;
+
+  constructor(private readonly deliver: (d: Detection) => void, private readonly maxHeld = MAX_OPEN_HELD) {}
+
+  add(d: Detection): void {
+    const done = this.reported.get(d.id);
+    if (done !== undefined && d.revision <= done) {
+      this.stale++;
+      return;
+    }
+    const held = this.held.get(d.id);
+    if (held !== undefined && held.revision >= d.revision) {
+      this.stale++;
+      return;
+    }
+    this.held.delete(d.id);
+    if (d.state === 'closed' || done !== undefined) {
+      // A revision of a detection reported early (the fold was full) is reported again only when it closes.
+      if (d.state !== 'closed') return;
+      this.report(d);
+      return;
+    }
+    this.held.set(d.id, d);
+    if (this.held.size > this.maxHeld) {
+      const [oldest] = this.held.values();
+      if (oldest !== undefined) {
+        this.held.delete(oldest.id);
+        this.reportedEarly++;
+        this.report(oldest);
+      }
+    }
+  }
+
+  /** Detections whose close never came, as they last stood (state open or updated). */
+  finish(): void {
+    for (const d of this.held.values()) this.report(d);
+    this.held.clear();
+  }
+
+  private report(d: Detection): void {
+    this.reported.delete(d.id);
+    this.reported.set(d.id, d.revision);
+    if (this.reported.size > REPORTED_REMEMBERED) {
+      const oldest = this.reported.keys().next();
+      if (oldest.done !== true) this.reported.delete(oldest.value);
+    }
+    this.deliver(d);
+  }
+}
+
 /** A line as a detection, or why it is not one. */
 function parseLine(text: string): { detection: Detection } | { problem: string } {
   let value: unknown;
@@ -105,7 +184,7 @@ function parseLine(text: string): { detection: Detection } | { problem: string }
     return { problem: `not JSON: ${(error as Error).message}` };
   }
   const problem = isDetection(value);
-  return problem === undefined ? { detection: withLossFields(value as Detection) } : { problem: `not a valid tripline.detection/v1 object: ${problem}` };
+  return problem === undefined ? { detection: withRevisionFields(withLossFields(value as Detection)) } : { problem: `not a valid tripline.detection/v1 object: ${problem}` };
 }
 
 /**
@@ -113,7 +192,7 @@ function parseLine(text: string): { detection: Detection } | { problem: string }
  * detections. A missing or unreadable file, a line that is too long, not JSON or not a
  * detection is a problem naming file and line; everything else still goes through.
  */
-async function deliverFiles(files: readonly string[], cwd: string, session: DetectionSession, problems: InputProblems): Promise<void> {
+async function deliverFiles(files: readonly string[], cwd: string, folder: RevisionFolder, problems: InputProblems): Promise<void> {
   let sinceTurn = 0;
   for (const file of files) {
     try {
@@ -130,7 +209,7 @@ async function deliverFiles(files: readonly string[], cwd: string, session: Dete
           problems.add(where, parsed.problem);
           continue;
         }
-        session.deliver([parsed.detection]);
+        folder.add(parsed.detection);
         if (++sinceTurn >= DELIVERIES_PER_TURN) {
           sinceTurn = 0;
           await new Promise<void>((resolve) => setImmediate(resolve));
@@ -141,6 +220,11 @@ async function deliverFiles(files: readonly string[], cwd: string, session: Dete
       else problems.add(file, `cannot read: ${(error as Error).message}`);
     }
   }
+}
+
+/** The line above a detection that never closed: its evidence is what was known when the writer stopped. */
+function notClosedText(d: Detection): string {
+  return d.state === 'closed' ? '' : `(not closed: revision ${String(d.revision)}, the last written before the writer stopped; more evidence may have followed)\n`;
 }
 
 export async function reportCommand(args: readonly string[], io: CommandIo): Promise<number> {
@@ -160,6 +244,7 @@ export async function reportCommand(args: readonly string[], io: CommandIo): Pro
   const byRecipe = new Map<string, number>();
   const loss = new SensorLossTally();
   const texts: Detection[] = [];
+  let notClosed = 0;
   const session = new DetectionSession({
     command: 'report', environment: config.environment, recipes: config.loadedRecipes, outputs, notices: false,
     sensor: { name: 'report', version: null },
@@ -167,6 +252,7 @@ export async function reportCommand(args: readonly string[], io: CommandIo): Pro
     keepFinals: false,
     onClosed: (d) => {
       count++;
+      if (d.state !== 'closed') notClosed++;
       loss.add(d);
       byImportance.set(d.recipe.importance, (byImportance.get(d.recipe.importance) ?? 0) + 1);
       byRecipe.set(d.recipe.id, (byRecipe.get(d.recipe.id) ?? 0) + 1);
@@ -175,7 +261,9 @@ export async function reportCommand(args: readonly string[], io: CommandIo): Pro
     },
   }, io);
   const problems = new InputProblems();
-  await deliverFiles(options.files, io.cwd, session, problems);
+  const folder = new RevisionFolder((d) => { session.deliver([d]); });
+  await deliverFiles(options.files, io.cwd, folder, problems);
+  folder.finish();
   await session.finish();
   // Printed once the annotations are out: in a GitHub job log, text quoting files and processes
   // is shown with workflow commands suspended, and no annotation may fall inside that window.
@@ -187,19 +275,21 @@ export async function reportCommand(args: readonly string[], io: CommandIo): Pro
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   if (texts.length > 0) {
     const more = count > texts.length ? `\n(${String(count - texts.length)} more detection(s) not printed here; every one is in the other outputs)\n` : '';
-    session.say(guarded(`${texts.map((d) => `\n${formatDetection(d, session.palette, width)}\n`).join('')}${more}`));
+    session.say(guarded(`${texts.map((d) => `\n${notClosedText(d)}${formatDetection(d, session.palette, width)}\n`).join('')}${more}`));
   }
   for (const w of session.outputFailures) session.say(`tripline: warning: ${visible(w)}`);
   const skipped = problems.count > 0 ? `; ${String(problems.count)} problem(s) with the input` : '';
+  const open = notClosed > 0 ? `; ${String(notClosed)} never closed (the writer stopped first): their last revision is reported` : '';
+  const early = folder.reportedEarly > 0 ? `; ${String(folder.reportedEarly)} reported before their close (more than ${String(MAX_OPEN_HELD)} open at once)` : '';
   const incomplete = loss.brief();
-  session.say(`tripline: ${String(count)} detection(s) from ${String(options.files.length)} file(s)${incomplete === undefined ? '' : `; ${incomplete}`}${skipped}`);
+  session.say(`tripline: ${String(count)} detection(s) from ${String(options.files.length)} file(s)${incomplete === undefined ? '' : `; ${incomplete}`}${open}${early}${skipped}`);
   const failOn = config.failOn.value;
   const failing = failOn !== 'never' && highest !== undefined && importanceRank(highest) >= importanceRank(failOn);
   if (options.json) {
     // For scripts: the same facts as the lines on stderr, as the last line on stdout.
     io.stdout.write(`${JSON.stringify({
       detections: count, highestImportance: highest ?? null, byImportance: Object.fromEntries(byImportance), byRecipe: Object.fromEntries(byRecipe),
-      incomplete: loss.incomplete, files: options.files.length, problems: problems.count, problemsShown: problems.listed,
+      incomplete: loss.incomplete, notClosed, files: options.files.length, problems: problems.count, problemsShown: problems.listed,
       outputFailures: session.outputFailures, failOn, failing,
     })}\n`);
   }

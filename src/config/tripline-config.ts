@@ -34,6 +34,8 @@ export interface ConfigFlags {
   readonly failOn?: string | undefined;
   readonly sensor?: string | undefined;
   readonly jsonl?: string | undefined;
+  /** `--jsonl-final-only`: one JSONL line per detection (its closed revision) rather than every revision. */
+  readonly jsonlFinalOnly?: boolean | undefined;
   /** `--output KIND[=TARGET]`, repeatable: each overrides the configured output of that kind. */
   readonly outputs?: readonly string[] | undefined;
 }
@@ -46,6 +48,11 @@ export interface OutputsConfig {
   readonly jsonl: Sourced<string | undefined>;
   /** Append to the JSONL file instead of starting it anew (several runs in one CI job). */
   readonly jsonlAppend: Sourced<boolean>;
+  /**
+   * One line per detection (its closed revision) rather than every revision as it is made;
+   * undefined: the command decides (`watch` writes every revision, `run` the final one).
+   */
+  readonly jsonlFinalOnly?: Sourced<boolean | undefined>;
   readonly sarif: Sourced<string | undefined>;
   readonly junit: Sourced<string | undefined>;
   readonly webhook: Sourced<string | undefined>;
@@ -99,6 +106,7 @@ interface RawConfig {
   readonly outputs?: {
     readonly jsonl?: string;
     readonly jsonl_append?: boolean;
+    readonly jsonl_final_only?: boolean;
     readonly sarif?: string;
     readonly junit?: string;
     readonly webhook?: { readonly url: string; readonly secret?: string };
@@ -205,10 +213,18 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
   const githubChoice = flagOutputs.has('github') ? { value: 'on' as const, source: '--output github' }
     : choose<'auto' | 'on' | 'off'>('--output github', undefined, 'TRIPLINE_GITHUB', env, fileValue(['outputs', 'github'], o?.github), 'auto', (v) => ['auto', 'on', 'off'].includes(v), 'auto, on or off');
   const appendEnv = env.TRIPLINE_JSONL_APPEND;
+  const finalOnlyEnv = env.TRIPLINE_JSONL_FINAL_ONLY;
+  const finalOnlyFromEnv = finalOnlyEnv === undefined || finalOnlyEnv === '' ? undefined : { '1': true, true: true, '0': false, false: false }[finalOnlyEnv];
+  if (finalOnlyEnv !== undefined && finalOnlyEnv !== '' && finalOnlyFromEnv === undefined) {
+    throw new ConfigError(`TRIPLINE_JSONL_FINAL_ONLY: "${finalOnlyEnv}" is not valid; use 1, true, 0 or false`, [], false);
+  }
   const outputs: OutputsConfig = {
     jsonl,
     jsonlAppend: appendEnv !== undefined && appendEnv !== '' ? { value: appendEnv !== '0' && appendEnv !== 'false', source: 'TRIPLINE_JSONL_APPEND' }
       : (fileValue(['outputs', 'jsonl_append'], o?.jsonl_append) ?? { value: false, source: 'default' }),
+    jsonlFinalOnly: flags.jsonlFinalOnly === true ? { value: true, source: '--jsonl-final-only' }
+      : finalOnlyFromEnv !== undefined ? { value: finalOnlyFromEnv, source: 'TRIPLINE_JSONL_FINAL_ONLY' }
+        : (fileValue(['outputs', 'jsonl_final_only'], o?.jsonl_final_only) ?? { value: undefined, source: 'default' }),
     sarif: path(pick('sarif', 'TRIPLINE_SARIF', o?.sarif, ['outputs', 'sarif'])),
     junit: path(pick('junit', 'TRIPLINE_JUNIT', o?.junit, ['outputs', 'junit'])),
     webhook: pick('webhook', 'TRIPLINE_WEBHOOK_URL', o?.webhook?.url, ['outputs', 'webhook', 'url']),

@@ -50,6 +50,9 @@ function describeKernelThread(p: ProcessInfo): DetectionProcess {
 
 export interface DetectionParts {
   readonly id: string;
+  /** 1 when opened, one more for each revision emitted since. */
+  readonly revision: number;
+  readonly state: Detection['state'];
   readonly firedMs: number;
   readonly recipe: Recipe;
   readonly scope: SubjectScope;
@@ -97,6 +100,8 @@ export function buildDetection(parts: DetectionParts): Detection {
   return {
     schema: DETECTION_SCHEMA,
     id: parts.id,
+    revision: parts.revision,
+    state: parts.state,
     time: new Date(parts.firedMs).toISOString(),
     recipe: {
       id: recipe.id, name: recipe.name, description: recipe.description, version: recipe.version,

@@ -1,5 +1,5 @@
 // The detection engine: pure and synchronous. Each normalized event goes in, detections
-// opened or closed come out. No I/O, no clock: time is the events' own.
+// opened, updated (throttled revisions) or closed come out. No I/O, no clock: time is the events' own.
 
 import type { Detection } from '../model/detection.ts';
 import type { FileAccess, NormalizedEvent } from '../model/file-access.ts';
@@ -34,10 +34,21 @@ export interface ProcessView {
 }
 
 export interface EngineOutput {
-  /** `opened` when a subject crosses the threshold; `closed` with the final evidence when it ends. */
-  readonly type: 'opened' | 'closed';
+  /**
+   * `opened` when a subject crosses the threshold; `updated` when an open detection's evidence
+   * grew (at most one per `UPDATE_INTERVAL_MS` of event time per detection); `closed` with the
+   * final evidence when it ends. One detection's revisions come out in order, `closed` last.
+   */
+  readonly type: 'opened' | 'updated' | 'closed';
   readonly detection: Detection;
 }
+
+/**
+ * Least event time between two revisions of one detection: a growing detection is revised
+ * at most once a second, and a change still pending when a second has passed goes out with
+ * the next event or `tick()` (or with the close, which always carries the final evidence).
+ */
+export const UPDATE_INTERVAL_MS = 1_000;
 
 /** What the engine decided and why, step by step (for `tripline recipes explain`). */
 export type EngineTrace =
@@ -86,6 +97,12 @@ interface OpenDetection {
   readonly evidence: EvidenceAccumulator;
   /** Time of the latest evidence merged into it. */
   lastMs: number;
+  /** Revisions emitted so far (1 once opened). */
+  revision: number;
+  /** Event time of the last revision emitted. */
+  emittedMs: number;
+  /** Evidence grew since the last revision emitted (a new file, directory, process or the configuration-change flag). */
+  changed: boolean;
   /** The subject as it was when it fired: the pid may be reused by another process before the end. */
   readonly subjectAtFire: ProcessInfo;
   readonly ancestryAtFire: readonly ProcessInfo[];
@@ -146,6 +163,10 @@ export class Engine {
   private readonly deferred = new Map<string, Deferred>();
   private readonly closed = new Set<string>();
   private sequence = 0;
+  /** Open detections (by subject key) with evidence not yet sent out in a revision. */
+  private readonly changed = new Set<string>();
+  /** Event time at which the earliest of `changed` may be revised (Infinity: none pending). */
+  private nextUpdateMs = Infinity;
   private nowMs = -Infinity;
   private lastSweepMs = -Infinity;
   private readonly fileCapacity: number;
@@ -278,8 +299,51 @@ export class Engine {
     }
   }
 
+  /** Evidence of an open detection grew: revised at once if the last revision is old enough, else later. */
+  private noteChange(key: string, od: OpenDetection): void {
+    od.changed = true;
+    this.changed.add(key);
+    this.nextUpdateMs = Math.min(this.nextUpdateMs, od.emittedMs + UPDATE_INTERVAL_MS);
+  }
+
+  /**
+   * Revisions of open detections whose evidence grew and whose last revision is at least
+   * `UPDATE_INTERVAL_MS` older than `nowMs`. Unlike `tick()`, lets no other time pass (no
+   * window is dropped, no detection closed): `run` calls it from a timer while the command is
+   * quiet, since strace's events may lag the clock and only they may move the engine's time.
+   */
+  dueUpdates(nowMs: number): EngineOutput[] {
+    const out: EngineOutput[] = [];
+    this.emitDue(nowMs, out);
+    return out;
+  }
+
+  private emitDue(nowMs: number, out: EngineOutput[]): void {
+    if (nowMs < this.nextUpdateMs) return;
+    let next = Infinity;
+    for (const key of this.changed) {
+      const od = this.open.get(key);
+      if (od === undefined || !od.changed) {
+        this.changed.delete(key);
+        continue;
+      }
+      const dueMs = od.emittedMs + UPDATE_INTERVAL_MS;
+      if (nowMs < dueMs) {
+        next = Math.min(next, dueMs);
+        continue;
+      }
+      this.changed.delete(key);
+      od.changed = false;
+      od.revision++;
+      od.emittedMs = nowMs;
+      out.push({ type: 'updated', detection: this.build(od, 'updated') });
+    }
+    this.nextUpdateMs = next;
+  }
+
   private advance(timeMs: number, out: EngineOutput[]): void {
     if (timeMs > this.nowMs) this.nowMs = timeMs;
+    this.emitDue(this.nowMs, out);
     if (this.deferred.size > 0) this.settleDeferred(out);
     if (this.nowMs - this.lastSweepMs < SWEEP_INTERVAL_MS) return;
     this.lastSweepMs = this.nowMs;
@@ -388,7 +452,7 @@ export class Engine {
     const od = existing === undefined ? undefined : this.open.get(existing.key);
     if (od !== undefined) {
       if (!c.evidence) return;
-      od.evidence.add(access, c);
+      if (od.evidence.add(access, c) && existing !== undefined) this.noteChange(existing.key, od);
       od.lastMs = Math.max(od.lastMs, access.timeMs);
       this.options.trace?.({ kind: 'merged', recipe, from: actor, scope: od.subject.scope, actor: od.subject.actor, detectionId: od.id });
       return;
@@ -504,7 +568,7 @@ export class Engine {
     }
     const od: OpenDetection = {
       subject: s, id: `${this.options.sessionId}-${++this.sequence}`, firedMs: nowMs, evidence, lastMs: nowMs,
-      subjectAtFire: s.process, ancestryAtFire: this.processes.ancestryOf(s.process),
+      subjectAtFire: s.process, ancestryAtFire: this.processes.ancestryOf(s.process), revision: 1, emittedMs: nowMs, changed: false,
     };
     this.options.trace?.({ kind: 'fired', recipe: s.recipe, scope: s.scope, actor: s.actor, detectionId: od.id, distinct: window.distinctDirectories(nowMs), timeMs: nowMs });
     this.open.set(s.key, od);
@@ -513,7 +577,7 @@ export class Engine {
       this.windows.get(up.key)?.purge(inSubject);
       this.purgeDeferred(up.key, inSubject);
     }
-    out.push({ type: 'opened', detection: this.build(od) });
+    out.push({ type: 'opened', detection: this.build(od, 'open') });
   }
 
   /** Keyed by pid and start time, so a recycled pid is a new subject. */
@@ -535,12 +599,11 @@ export class Engine {
     const od = this.open.get(key);
     if (od === undefined) return;
     this.open.delete(key);
-    if (!final) {
-      out.push({ type: 'closed', detection: this.build(od) });
-      return;
-    }
-    this.markClosed(key);
-    out.push({ type: 'closed', detection: this.build(od) });
+    // A change still pending goes out with the close: its evidence is the final one.
+    this.changed.delete(key);
+    od.revision++;
+    if (final) this.markClosed(key);
+    out.push({ type: 'closed', detection: this.build(od, 'closed') });
   }
 
   private markClosed(key: string): void {
@@ -556,7 +619,7 @@ export class Engine {
     this.loss.note(event);
   }
 
-  private build(od: OpenDetection): Detection {
+  private build(od: OpenDetection, state: Detection['state']): Detection {
     const s = od.subject;
     const evidence = od.evidence.summary();
     // The table's entry holds the latest facts (exit status), unless the pid now belongs to another process.
@@ -579,6 +642,8 @@ export class Engine {
     const missed = this.loss.within(fromMs, toMs);
     return buildDetection({
       id: od.id,
+      revision: od.revision,
+      state,
       firedMs: od.firedMs,
       recipe: s.recipe,
       scope: s.scope,

@@ -109,18 +109,26 @@ export class EvidenceAccumulator {
     return this.files.size + perFile + this.omitted.size + this.directories.size + this.pids.size;
   }
 
-  add(access: FileAccess, c: Classification): void {
+  /**
+   * Adds one access. True when the evidence grew in a way worth a revision: a new file (listed
+   * or counted as omitted), directory or process, a first success or a first count for a file,
+   * or the configuration-change flag set. A repeated read of a known file is not news.
+   */
+  add(access: FileAccess, c: Classification): boolean {
+    const before = this.pids.size + this.directories.size + this.files.size + this.omitted.size;
+    const wasChanged = this.configurationChanged;
     this.accessCount++;
     this.firstMs = Math.min(this.firstMs, access.timeMs);
     this.lastMs = Math.max(this.lastMs, access.timeMs);
     if (this.pids.size < MAX_EVIDENCE_PIDS) this.pids.add(access.pid);
     if (c.changesConfiguration) this.configurationChanged = true;
     if (c.countedDir !== undefined && this.directories.size < this.directoryCapacity) this.directories.add(c.countedDir);
+    const grew = (): boolean => wasChanged !== this.configurationChanged || before !== this.pids.size + this.directories.size + this.files.size + this.omitted.size;
     let f = this.files.get(access.path);
     if (f === undefined) {
       if (this.files.size >= this.fileCapacity) {
         if (this.omitted.size < MAX_OMITTED_COUNTED) this.omitted.add(pathHash(access.path));
-        return;
+        return grew();
       }
       const path = ownCopy(access.path);
       f = {
@@ -129,18 +137,21 @@ export class EvidenceAccumulator {
       };
       this.files.set(path, f);
     }
-    f.actions |= ACTION_BITS[access.action];
     f.syscalls = withValue(f.syscalls, access.syscall, MAX_SYSCALLS);
     f.count++;
     f.firstMs = Math.min(f.firstMs, access.timeMs);
     f.lastMs = Math.max(f.lastMs, access.timeMs);
+    // A known file's news: a new kind of access (a write after reads), a first success, a first count.
+    const news = (f.actions & ACTION_BITS[access.action]) === 0 || (access.error === undefined && !f.succeeded) || (c.countedDir !== undefined && !f.counted);
     if (access.error === undefined) f.succeeded = true;
     else f.lastError = access.error;
     if (c.countedDir !== undefined) f.counted = true;
+    f.actions |= ACTION_BITS[access.action];
     f.pids = withValue(f.pids, access.pid, MAX_FILE_PIDS);
     if (access.spelled !== undefined && (f.spelled?.length ?? 0) < MAX_SPELLINGS && f.spelled?.includes(access.spelled) !== true) {
       (f.spelled ??= []).push(ownCopy(access.spelled));
     }
+    return news || grew();
   }
 
   summary(): EvidenceSummary {

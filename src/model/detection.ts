@@ -86,9 +86,19 @@ export interface DetectionSensor {
   readonly complete: boolean;
 }
 
+/** Where a detection stands in its revision stream: `open` (revision 1), `updated`, `closed` (the final evidence). */
+export type DetectionState = 'open' | 'updated' | 'closed';
+
 export interface Detection {
   readonly schema: typeof DETECTION_SCHEMA;
   readonly id: string;
+  /**
+   * 1 when opened, one more per revision emitted; every revision of a detection has its id,
+   * and the highest revision is the latest. Absent from files written before revisions: read
+   * as 1, closed (`tripline report` does).
+   */
+  readonly revision: number;
+  readonly state: DetectionState;
   /** When the threshold was crossed. */
   readonly time: string;
   readonly recipe: {

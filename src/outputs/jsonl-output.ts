@@ -1,6 +1,8 @@
-// JSON Lines: one final detection per line, written as soon as it is final so a crash later
-// in the run cannot lose it. A failed write throws (the output queue keeps the detection and
-// retries); a line written in part is finished, never begun again, so the file stays valid.
+// JSON Lines: every revision of every detection, one per line, written the moment the engine
+// makes it (opened, updated, closed: same id, growing revision), or with `finalOnly` the closed
+// revision alone, one line per detection. Each line is written synchronously, so a crash later
+// cannot lose it. A failed write throws (the output queue keeps the revision and retries); a
+// line written in part is finished, never begun again, so the file stays valid.
 
 import { closeSync, fstatSync, statSync, writeSync } from 'node:fs';
 import type { Detection } from '../model/detection.ts';
@@ -33,20 +35,35 @@ const REAL_FILE: JsonlFileAccess = {
   write: (fd, buffer, offset) => writeSync(fd, buffer, offset),
 };
 
+export interface JsonlOptions {
+  /** Only the closed revision of each detection (one line per detection); else every revision. */
+  readonly finalOnly?: boolean;
+}
+
 export class JsonlOutput implements DetectionOutput {
   readonly name: string;
+  readonly opened: ((detection: Detection) => void) | undefined;
+  readonly updated: ((detection: Detection) => void) | undefined;
   private fd: number | undefined;
   private partial: PartialLine | undefined;
   /** A detection whose partial line was finished in a rotated file: its retry writes nothing. */
   private finished: Detection | undefined;
 
   /** `append` keeps what a previous run of a daemon wrote; otherwise the file starts empty. */
-  constructor(readonly path: string, append = false, private readonly file: JsonlFileAccess = REAL_FILE) {
+  constructor(readonly path: string, append = false, private readonly file: JsonlFileAccess = REAL_FILE, options: JsonlOptions = {}) {
     this.name = `jsonl ${path}`;
     this.fd = file.open(path, append);
+    // The queue offers an output only the kinds of revision it has a method for.
+    const write = (detection: Detection): void => { this.write(detection); };
+    this.opened = options.finalOnly === true ? undefined : write;
+    this.updated = options.finalOnly === true ? undefined : write;
   }
 
   closed(detection: Detection): void {
+    this.write(detection);
+  }
+
+  private write(detection: Detection): void {
     if (this.finished === detection) {
       this.finished = undefined;
       return;

@@ -93,7 +93,7 @@ describe('OutputQueue with a failing output', () => {
     pushAll(queue, detections(6).slice(5));
     assert.equal(flaky.written[5], 'det-6');
     await queue.close();
-    assert.deepEqual(queue.losses(), [{ name: 'jsonl /var/log/t.jsonl', detections: 0, notices: 0, failedAttempts: 3, writtenLate: 5, lastError: 'ENOSPC: no space left on device, write' }]);
+    assert.deepEqual(queue.losses(), [{ name: 'jsonl /var/log/t.jsonl', detections: 0, notices: 0, revisions: 0, failedAttempts: 3, writtenLate: 5, lastError: 'ENOSPC: no space left on device, write' }]);
   });
 
   test('the backoff is capped at its last step', () => {

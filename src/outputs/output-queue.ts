@@ -2,13 +2,15 @@
 // outputs are served soon after (setImmediate). An output that throws is never turned off:
 // what it could not write waits in its own bounded retry buffer, in order, and is tried again
 // with backoff (the output reopened first); what that buffer or a full queue had to drop is
-// counted, per output, and reported.
+// counted, per output, and reported. A revision (`updated`) that a later revision of the same
+// detection supersedes is the first thing a full queue or buffer gives up (counted as coalesced):
+// the later one carries all it said, and the `closed` revision always comes with the final evidence.
 
 import type { Detection } from '../model/detection.ts';
 import type { DetectionOutput } from './output.ts';
 
 export interface OutputEvent {
-  readonly type: 'opened' | 'closed';
+  readonly type: 'opened' | 'updated' | 'closed';
   readonly detection: Detection;
 }
 
@@ -32,8 +34,10 @@ export interface OutputLoss {
   readonly name: string;
   /** Final detections it never wrote (dropped from a full retry buffer, or still unwritten at the end). */
   readonly detections: number;
-  /** Live notices it never showed. */
+  /** Live notices (opened revisions) it never showed or wrote. */
   readonly notices: number;
+  /** Revisions (`updated`) it never wrote and no later revision it wrote superseded. */
+  readonly revisions: number;
   /** Failed attempts in all (the first call and every retry). */
   readonly failedAttempts: number;
   /** Detections it wrote after a retry (late, but not lost). */
@@ -70,6 +74,7 @@ class OutputLane {
   failedAttempts = 0;
   lostDetections = 0;
   lostNotices = 0;
+  lostRevisions = 0;
   writtenLate = 0;
   /** Detections dropped or written late since the current failure began (for the recovery warning). */
   episodeLate = 0;
@@ -83,17 +88,16 @@ class OutputLane {
   }
 
   wants(event: OutputEvent): boolean {
-    return event.type === 'opened' ? this.output.opened !== undefined : this.output.closed !== undefined;
+    return this.output[event.type] !== undefined;
   }
 
   deliver(event: OutputEvent): void {
-    if (event.type === 'opened') this.output.opened?.(event.detection);
-    else this.output.closed?.(event.detection);
+    this.output[event.type]?.(event.detection);
   }
 
   loss(): OutputLoss {
     return {
-      name: this.output.name, detections: this.lostDetections, notices: this.lostNotices, failedAttempts: this.failedAttempts,
+      name: this.output.name, detections: this.lostDetections, notices: this.lostNotices, revisions: this.lostRevisions, failedAttempts: this.failedAttempts,
       writtenLate: this.writtenLate, lastError: this.lastError,
     };
   }
@@ -110,8 +114,10 @@ export class OutputQueue {
   private readonly schedule: RetryScheduler;
   /** Set by close(): the last attempts schedule nothing more. */
   private closing = false;
-  /** Events a full queue dropped (the oldest opened notices go first, then anything). */
+  /** Events a full queue dropped (revisions first, then the oldest opened notices, then anything), superseded revisions not included. */
   dropped = 0;
+  /** Revisions (`updated`) a full queue or retry buffer gave up because a later revision of the same detection followed them. */
+  coalesced = 0;
 
   constructor(outputs: readonly DetectionOutput[], options: OutputQueueOptions) {
     this.lanes = outputs.map((o) => new OutputLane(o));
@@ -124,14 +130,22 @@ export class OutputQueue {
 
   push(event: OutputEvent): void {
     if (this.pending.length >= this.capacity) {
-      // Make room by dropping a live notice before ever dropping a final detection.
-      const notice = this.pending.findIndex((e) => e.type === 'opened');
-      if (notice < 0 && event.type === 'opened') {
+      // Make room: a superseded revision first (nothing is lost), then any revision (the close
+      // will carry its evidence), then a live notice, before ever dropping a final detection.
+      const superseded = supersededRevision(this.pending, event, 0);
+      if (superseded >= 0) {
+        this.pending.splice(superseded, 1);
+        this.coalesced++;
+      } else {
+        const revision = this.pending.findIndex((e) => e.type === 'updated');
+        const notice = revision >= 0 ? revision : this.pending.findIndex((e) => e.type === 'opened');
+        if (notice < 0 && event.type !== 'closed') {
+          this.dropped++;
+          return;
+        }
+        this.pending.splice(notice < 0 ? 0 : notice, 1);
         this.dropped++;
-        return;
       }
-      this.pending.splice(notice < 0 ? 0 : notice, 1);
-      this.dropped++;
     }
     this.pending.push(event);
     if (!this.scheduled) {
@@ -220,7 +234,15 @@ export class OutputQueue {
   private keep(lane: OutputLane, event: OutputEvent): void {
     if (lane.backlog.length >= this.retryCapacity) {
       // Never the head: it is the one being retried, and the output may have written part of it.
-      const notice = lane.backlog.findIndex((e, i) => i > 0 && e.type === 'opened');
+      const superseded = supersededRevision(lane.backlog, event, 1);
+      if (superseded > 0) {
+        lane.backlog.splice(superseded, 1);
+        this.coalesced++;
+        lane.backlog.push(event);
+        return;
+      }
+      const revision = lane.backlog.findIndex((e, i) => i > 0 && e.type === 'updated');
+      const notice = revision > 0 ? revision : lane.backlog.findIndex((e, i) => i > 0 && e.type === 'opened');
       const victim = notice > 0 ? notice : Math.min(1, lane.backlog.length - 1);
       const [gone] = lane.backlog.splice(victim, 1);
       if (gone !== undefined) this.countLost(lane, gone);
@@ -234,6 +256,7 @@ export class OutputQueue {
 
   private countLost(lane: OutputLane, event: OutputEvent): void {
     if (event.type === 'closed') lane.lostDetections++;
+    else if (event.type === 'updated') lane.lostRevisions++;
     else lane.lostNotices++;
   }
 
@@ -280,6 +303,22 @@ export class OutputQueue {
       this.failed(lane, error);
     }
   }
+}
+
+/**
+ * The oldest `updated` event at or after `from` that a later event of the same detection in
+ * `events`, or `incoming`, supersedes; -1 when there is none. One pass from the end.
+ */
+function supersededRevision(events: readonly OutputEvent[], incoming: OutputEvent, from: number): number {
+  const later = new Set<string>([incoming.detection.id]);
+  let found = -1;
+  for (let i = events.length - 1; i >= from; i--) {
+    const e = events[i];
+    if (e === undefined) continue;
+    if (e.type === 'updated' && later.has(e.detection.id)) found = i;
+    later.add(e.detection.id);
+  }
+  return found;
 }
 
 function formatDelay(ms: number): string {

@@ -66,7 +66,7 @@ void test('delivers each detection as its JSON, with headers and a signature ove
     for (const d of sent) output.closed(d);
     await output.close();
 
-    assert.deepEqual(output.stats, { delivered: 3, failed: 0, dropped: 0, retried: 0 });
+    assert.deepEqual(output.stats, { delivered: 3, failed: 0, dropped: 0, retried: 0, coalesced: 0, skipped: 0 });
     assert.equal(output.summary(), undefined);
     assert.equal(received.length, 3);
     received.forEach((r, i) => {
@@ -75,7 +75,10 @@ void test('delivers each detection as its JSON, with headers and a signature ove
       assert.equal(r.headers['content-type'], 'application/json');
       assert.equal(r.headers['user-agent'], 'tripline-test/1');
       assert.equal(r.headers['x-tripline-event'], 'detection');
-      assert.equal(r.headers['x-tripline-delivery'], d.id);
+      assert.equal(r.headers['x-tripline-delivery'], `${d.id}.${String(d.revision)}`);
+      assert.equal(r.headers['x-tripline-detection'], d.id);
+      assert.equal(r.headers['x-tripline-revision'], String(d.revision));
+      assert.equal(r.headers['x-tripline-state'], 'closed');
       const signature = r.headers['x-tripline-signature'];
       assert.equal(signature, `sha256=${createHmac('sha256', SECRET).update(r.body).digest('hex')}`);
       assert.ok(verifySignature(SECRET, r.body, signature));
@@ -107,7 +110,7 @@ void test('a server that fails and recovers gets everything, in order, after ret
     await output.close();
     accepted.push(...received.slice(4));
 
-    assert.deepEqual(output.stats, { delivered: 4, failed: 0, dropped: 0, retried: 4 });
+    assert.deepEqual(output.stats, { delivered: 4, failed: 0, dropped: 0, retried: 4, coalesced: 0, skipped: 0 });
     assert.deepEqual(ids(accepted), ['det-1', 'det-2', 'det-3', 'det-4']);
     assert.deepEqual(ids(received.slice(0, 4)), ['det-1', 'det-1', 'det-1', 'det-1']);
     assert.equal(output.summary(), undefined);
@@ -145,7 +148,7 @@ void test('a 400 is not retried and counts as failed', async () => {
     output.closed(detections(1)[0] as Detection);
     await output.close();
     assert.equal(received.length, 1);
-    assert.deepEqual(output.stats, { delivered: 0, failed: 1, dropped: 0, retried: 0 });
+    assert.deepEqual(output.stats, { delivered: 0, failed: 1, dropped: 0, retried: 0, coalesced: 0, skipped: 0 });
     assert.match(output.summary() ?? '', /: 0 delivered, 1 failed \(HTTP 400\), 0 dropped$/);
   });
 });
@@ -157,7 +160,7 @@ void test('a server that never answers: each attempt times out, then the deliver
     output.closed(detections(1)[0] as Detection);
     await output.close();
     assert.equal(received.length, 2);
-    assert.deepEqual(output.stats, { delivered: 0, failed: 1, dropped: 0, retried: 1 });
+    assert.deepEqual(output.stats, { delivered: 0, failed: 1, dropped: 0, retried: 1, coalesced: 0, skipped: 0 });
     assert.match(output.summary() ?? '', /failed \(timed out after 100 ms\)/);
   });
 });
@@ -172,7 +175,7 @@ void test('the queue is bounded: the newest are dropped, what was queued keeps i
     assert.equal(output.stats.dropped, 2);
     release.open();
     await output.close();
-    assert.deepEqual(output.stats, { delivered: 3, failed: 0, dropped: 2, retried: 0 });
+    assert.deepEqual(output.stats, { delivered: 3, failed: 0, dropped: 2, retried: 0, coalesced: 0, skipped: 0 });
     assert.deepEqual(ids(received), ['det-1', 'det-2', 'det-3']);
     assert.match(output.summary() ?? '', /3 delivered, 0 failed, 2 dropped$/);
   });
@@ -201,7 +204,7 @@ void test('backoff doubles from backoffMs with a little jitter, capped', async (
     const output = new WebhookOutput({ url, backoffMs: 2000, sleep });
     output.closed(detections(1)[0] as Detection);
     await output.close();
-    assert.deepEqual(output.stats, { delivered: 0, failed: 1, dropped: 0, retried: 4 });
+    assert.deepEqual(output.stats, { delivered: 0, failed: 1, dropped: 0, retried: 4, coalesced: 0, skipped: 0 });
     assert.equal(waits.length, 4);
     [2000, 4000, 8000].forEach((expected, i) => {
       const wait = waits[i] ?? 0;
@@ -220,7 +223,7 @@ void test('429 honours a numeric Retry-After, capped', async () => {
     output.closed(detections(1)[0] as Detection);
     await output.close();
     assert.deepEqual(waits, [2000, MAX_RETRY_DELAY_MS]);
-    assert.deepEqual(output.stats, { delivered: 1, failed: 0, dropped: 0, retried: 2 });
+    assert.deepEqual(output.stats, { delivered: 1, failed: 0, dropped: 0, retried: 2, coalesced: 0, skipped: 0 });
   });
 });
 
@@ -230,7 +233,7 @@ void test('a redirect is not followed and counts as failed', async () => {
     output.closed(detections(1)[0] as Detection);
     await output.close();
     assert.equal(received.length, 1);
-    assert.deepEqual(output.stats, { delivered: 0, failed: 1, dropped: 0, retried: 0 });
+    assert.deepEqual(output.stats, { delivered: 0, failed: 1, dropped: 0, retried: 0, coalesced: 0, skipped: 0 });
   });
 });
 

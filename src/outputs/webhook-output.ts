@@ -1,7 +1,10 @@
-// Webhook output: POSTs each final detection as JSON to a URL, signed with an HMAC like GitHub's
-// X-Hub-Signature-256, one delivery in flight at a time (in order), with retries and backoff,
-// a bounded queue, and a summary line when something was not delivered. `closed()` only
-// enqueues; `close()` waits a bounded time for the queue and never rejects.
+// Webhook output: POSTs detections as JSON to a URL, signed with an HMAC like GitHub's
+// X-Hub-Signature-256: each detection when it opens, again only when a revision changes what a
+// receiver pages on (importance, subject, the configuration-change flag), and when it closes.
+// One delivery in flight at a time (in order), with retries and backoff, a bounded queue in
+// which a newer revision replaces a queued one of the same detection, and a summary line when
+// something was not delivered. `opened()`, `updated()` and `closed()` only enqueue; `close()`
+// waits a bounded time for the queue and never rejects.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Detection } from '../model/detection.ts';
@@ -32,6 +35,23 @@ export interface WebhookStats {
   readonly failed: number;
   readonly dropped: number;
   readonly retried: number;
+  /** Revisions not sent because a newer revision of the same detection replaced them in the queue. */
+  readonly coalesced: number;
+  /** Revisions not sent because they changed nothing a receiver pages on (see `pagingKey`). */
+  readonly skipped: number;
+}
+
+/** Open detections whose last sent revision is remembered; past this the oldest is forgotten (its next revision is sent). */
+const TRACKED_DETECTIONS = 65_536;
+
+/**
+ * What a receiver pages on: the importance, the subject (scope, pid, start, executable and
+ * command line; not its exit, which the close reports) and whether the configuration was
+ * changed. A revision that changes none of these is not sent.
+ */
+export function pagingKey(d: Detection): string {
+  const p = d.subject.process;
+  return JSON.stringify([d.recipe.importance, d.subject.scope, p.pid, p.start, p.exe, p.argv, d.evidence.configurationChanged]);
 }
 
 /** The longest wait between attempts, backoff or Retry-After alike. */
@@ -88,7 +108,9 @@ export class WebhookOutput implements DetectionOutput {
   private readonly settings: typeof DEFAULTS & { readonly userAgent: string };
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly fetchImpl: typeof fetch;
-  private readonly counts = { delivered: 0, failed: 0, dropped: 0, retried: 0 };
+  private readonly counts = { delivered: 0, failed: 0, dropped: 0, retried: 0, coalesced: 0, skipped: 0 };
+  /** Per open detection, the paging key of the last revision queued. */
+  private readonly sent = new Map<string, string>();
   private lastFailure: string | undefined;
   /**
    * Bounded. When full, the NEWEST detection is dropped (and counted): what is already queued
@@ -128,8 +150,50 @@ export class WebhookOutput implements DetectionOutput {
     return { ...this.counts };
   }
 
+  /** Sent at once: the receiver learns of the detection the moment it is made. */
+  opened(detection: Detection): void {
+    this.remember(detection);
+    this.enqueue(detection);
+  }
+
+  /** Sent only when it changes what a receiver pages on; otherwise the close brings the evidence. */
+  updated(detection: Detection): void {
+    if (this.sent.get(detection.id) === pagingKey(detection)) {
+      this.counts.skipped++;
+      return;
+    }
+    this.remember(detection);
+    this.enqueue(detection);
+  }
+
+  /** The final revision, always sent. */
   closed(detection: Detection): void {
-    if (!this.accepting || this.queue.length >= this.settings.queueCapacity) {
+    this.sent.delete(detection.id);
+    this.enqueue(detection);
+  }
+
+  private remember(detection: Detection): void {
+    this.sent.delete(detection.id);
+    this.sent.set(detection.id, pagingKey(detection));
+    if (this.sent.size > TRACKED_DETECTIONS) {
+      const oldest = this.sent.keys().next();
+      if (oldest.done !== true) this.sent.delete(oldest.value);
+    }
+  }
+
+  private enqueue(detection: Detection): void {
+    if (!this.accepting) {
+      this.counts.dropped++;
+      return;
+    }
+    // A revision still waiting is replaced by the newer one, in its place: it says everything the older did.
+    const waiting = this.queue.findIndex((d) => d.id === detection.id);
+    if (waiting >= 0) {
+      this.queue[waiting] = detection;
+      this.counts.coalesced++;
+      return;
+    }
+    if (this.queue.length >= this.settings.queueCapacity) {
       this.counts.dropped++;
       return;
     }
@@ -187,7 +251,7 @@ export class WebhookOutput implements DetectionOutput {
 
   private async deliver(detection: Detection): Promise<void> {
     const body = Buffer.from(JSON.stringify(detection), 'utf8');
-    const headers = this.headersFor(detection.id, body);
+    const headers = this.headersFor(detection, body);
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.attempt(body, headers);
       if (this.isStopped()) return;
@@ -215,12 +279,16 @@ export class WebhookOutput implements DetectionOutput {
     this.lastFailure = reason;
   }
 
-  private headersFor(id: string, body: Uint8Array): Record<string, string> {
+  private headersFor(detection: Detection, body: Uint8Array): Record<string, string> {
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
       'User-Agent': this.settings.userAgent,
       'X-Tripline-Event': 'detection',
-      'X-Tripline-Delivery': id,
+      // One per revision (the same on every retry of it), so a receiver can drop duplicates.
+      'X-Tripline-Delivery': `${detection.id}.${String(detection.revision)}`,
+      'X-Tripline-Detection': detection.id,
+      'X-Tripline-Revision': String(detection.revision),
+      'X-Tripline-State': detection.state,
     };
     if (this.secret !== undefined) headers['X-Tripline-Signature'] = signatureOf(this.secret, body);
     if (this.target.authorization !== undefined) headers.Authorization = this.target.authorization;
