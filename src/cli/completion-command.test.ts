@@ -36,7 +36,7 @@ test('bash: commands, subcommands, options and their values', () => {
     assert.deepEqual(bashOffers(script, ['tripline', 'run', '--fail-on', '']), ['never', 'low', 'medium', 'high', 'critical']);
     assert.deepEqual(bashOffers(script, ['tripline', 'run', '--sensor', 'e']), ['ebpf']);
     assert.deepEqual(bashOffers(script, ['tripline', 'watch', '--environment', 'pro']), ['production']);
-    assert.deepEqual(bashOffers(script, ['tripline', 'run', '--js']), ['--jsonl']);
+    assert.deepEqual(bashOffers(script, ['tripline', 'run', '--js']), ['--jsonl', '--jsonl-final-only']);
     assert.deepEqual(bashOffers(script, ['tripline', 'report', '--j']), ['--json']);
     assert.deepEqual(bashOffers(script, ['tripline', 'completion', '']), ['bash', 'zsh']);
     // After "--" comes the command to run: bash's own command completion.

@@ -13,7 +13,7 @@ import { UsageError } from './usage-error.ts';
 /** What each command takes: subcommands, then options. */
 export const COMPLETION_WORDS: Readonly<Record<string, { readonly subcommands?: readonly string[]; readonly options: readonly string[]; readonly files?: boolean }>> = {
   run: { options: [...Object.keys(RUN_OPTIONS).map((o) => `--${o}`), '--help'] },
-  watch: { options: ['--config', '--output', '--jsonl', '--environment', '--quiet', '--health-interval', '--help'] },
+  watch: { options: ['--config', '--output', '--jsonl', '--jsonl-final-only', '--environment', '--quiet', '--health-interval', '--help'] },
   demo: { options: ['--help'] },
   recipes: { subcommands: ['list', 'show', 'validate', 'explain'], options: ['--config', '--json', '--help'], files: true },
   config: { subcommands: ['show'], options: ['--config', '--json', '--help'] },

@@ -41,6 +41,9 @@ Options (each overrides TRIPLINE_* variables and the configuration file):
   --config FILE          the configuration file (default: TRIPLINE_CONFIG, ./tripline.yaml,
                          /etc/tripline/config.yaml)
   --jsonl FILE           write each detection as one JSON line (tripline.detection/v1)
+                         once it is final; with TRIPLINE_JSONL_FINAL_ONLY=0 (or
+                         outputs.jsonl_final_only: false) every revision as it is made
+  --jsonl-final-only     one line per detection, whatever the configuration says
   --output KIND[=TARGET] also send detections to: sarif=FILE (SARIF 2.1.0, for code
                          scanning), junit=FILE (JUnit XML), webhook=URL (signed POST with
                          TRIPLINE_WEBHOOK_SECRET), github (annotations, job summary, step
@@ -63,7 +66,7 @@ Exit status: COMMAND's own (128+N if signal N ended it); 127 if COMMAND is not f
 Note: like strace -f, run waits until every process COMMAND started has exited,
 including ones left in the background.`;
 
-export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--output KIND[=TARGET]]... [--jsonl FILE] [--environment KIND] [--quiet] [--health-interval S]
+export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--output KIND[=TARGET]]... [--jsonl FILE] [--jsonl-final-only] [--environment KIND] [--quiet] [--health-interval S]
 
 Watches every process on the host with the eBPF sensor (root: Tripline's compiled
 sensor, or bpftrace where it cannot load) until SIGINT or SIGTERM. Prints a notice on stderr the moment a detection is made and the
@@ -77,7 +80,10 @@ Options:
   --config FILE          the configuration file (see tripline --help)
   --output KIND[=TARGET] also send detections to sarif=FILE, junit=FILE (both written at
                          stop), webhook=URL or github (repeatable; see tripline run --help)
-  --jsonl FILE           append each final detection as one JSON line (tripline.detection/v1)
+  --jsonl FILE           append every revision of each detection as one JSON line
+                         (tripline.detection/v1): open at once, updated as the evidence grows
+                         (at most once a second), closed; the same id, a growing revision
+  --jsonl-final-only     only the closed revision: one line per detection
   --environment KIND     ci, staging, production, development or unknown (guidance)
   --quiet                notices only, no full detections on stderr
   --health-interval S    a health line every S seconds (default 60, 0 = none): lines/s,
@@ -178,6 +184,9 @@ outputs: --output sarif=FILE, junit=FILE, webhook=URL, github (annotations on st
 Markdown job summary to GITHUB_STEP_SUMMARY, step outputs to GITHUB_OUTPUT), plus those of
 the configuration file. Prints each detection on stderr unless --quiet (the first 100; all go
 to the outputs). Files of any size are read a line at a time; a line may hold 16 MiB.
+Revisions of one detection (watch writes each as it is made) are folded by id: the
+highest revision wins; one that never closed (the writer was stopped) is reported as its
+last revision and said to be not closed.
 
 --json prints a summary on stdout as one JSON object: detections per importance, the
 highest, per recipe, and the problems found in the files.

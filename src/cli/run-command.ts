@@ -43,6 +43,9 @@ export interface RunPlan {
   readonly onFinished?: (session: DetectionSession) => void;
 }
 
+/** How often `run` sends the revisions of growing detections that came due while no event arrived. */
+const REVISION_TICK_MS = 200;
+
 export async function runCommand(args: readonly string[], io: RunIo): Promise<number> {
   const options = parseRunOptions(args);
   if (options.help) {
@@ -135,6 +138,9 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
     }
     for (const note of sensor.unobserved(options.recipes)) session.say(`tripline: warning: ${visible(note)}`);
     let outcome: CommandOutcome;
+    // A revision of a growing detection still pending while the command is quiet goes out once due.
+    const revisions = setInterval(() => { session.dueUpdates(sensor.nowMs()); }, REVISION_TICK_MS);
+    revisions.unref();
     try {
       outcome = await sensor.runCommand({
         command: options.command, cwd: io.cwd, env: io.env, processes,
@@ -143,6 +149,7 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
         },
       });
     } finally {
+      clearInterval(revisions);
       await supervisor.stop();
     }
     await session.finish();

@@ -5,10 +5,11 @@ import { UsageError } from './usage-error.ts';
 
 test('options before "--", the command after it, untouched', () => {
   const o = parseRunOptions(['--jsonl', 'out.jsonl', '--fail-on=low', '--environment', 'ci', '-q', '--', 'sh', '-c', 'exit 7', '--jsonl']);
-  assert.deepEqual(o, { command: ['sh', '-c', 'exit 7', '--jsonl'], config: undefined, jsonl: 'out.jsonl', failOn: 'low', environment: 'ci', quiet: true, help: false, sensor: undefined, outputs: [] });
+  assert.deepEqual(o, { command: ['sh', '-c', 'exit 7', '--jsonl'], config: undefined, jsonl: 'out.jsonl', jsonlFinalOnly: undefined, failOn: 'low', environment: 'ci', quiet: true, help: false, sensor: undefined, outputs: [] });
   assert.deepEqual(parseRunOptions(['--output', 'sarif=a.sarif', '--output=github', 'true']).outputs, ['sarif=a.sarif', 'github']);
   assert.equal(parseRunOptions(['--config', 'ci.yaml', 'true']).config, 'ci.yaml');
   assert.equal(parseRunOptions(['--sensor', 'ebpf', 'true']).sensor, 'ebpf');
+  assert.equal(parseRunOptions(['--jsonl-final-only', 'true']).jsonlFinalOnly, true);
   assert.throws(() => parseRunOptions(['--sensor', 'kprobe', 'true']), /--sensor "kprobe" is not a sensor/);
 });
 

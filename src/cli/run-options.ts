@@ -10,6 +10,8 @@ export interface RunOptions {
   readonly command: readonly string[];
   readonly config: string | undefined;
   readonly jsonl: string | undefined;
+  /** `--jsonl-final-only`: true when given, else undefined (the configuration decides). */
+  readonly jsonlFinalOnly: true | undefined;
   readonly failOn: string | undefined;
   readonly environment: string | undefined;
   readonly quiet: boolean;
@@ -21,7 +23,7 @@ export interface RunOptions {
 
 /** run's options; `recipes explain` takes the same. */
 export const RUN_OPTIONS = {
-  config: { type: 'string' }, jsonl: { type: 'string' }, 'fail-on': { type: 'string' }, environment: { type: 'string' },
+  config: { type: 'string' }, jsonl: { type: 'string' }, 'jsonl-final-only': { type: 'boolean' }, 'fail-on': { type: 'string' }, environment: { type: 'string' },
   sensor: { type: 'string' }, output: { type: 'string', multiple: true }, quiet: { type: 'boolean', short: 'q' },
 } as const satisfies Record<string, OptionDef>;
 
@@ -36,7 +38,7 @@ export function parseRunOptions(args: readonly string[], command = 'run'): RunOp
   if (sensor !== undefined && !(SENSOR_CHOICES as readonly string[]).includes(sensor)) throw new UsageError(`${command}: --sensor "${sensor}" is not a sensor; use auto, ptrace or ebpf`);
   if (o.operands.length === 0 && !o.help) throw new UsageError(`${command}: no command given; usage: tripline ${command} [options] -- COMMAND [ARGS...]`);
   return {
-    command: o.operands, config: o.values.get('config'), jsonl: o.values.get('jsonl'), failOn, environment: o.values.get('environment'),
+    command: o.operands, config: o.values.get('config'), jsonl: o.values.get('jsonl'), jsonlFinalOnly: o.flags.has('jsonl-final-only') ? true : undefined, failOn, environment: o.values.get('environment'),
     quiet: o.flags.has('quiet'), help: o.help, sensor, outputs: o.lists.get('output') ?? [],
   };
 }

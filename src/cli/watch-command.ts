@@ -25,6 +25,7 @@ interface WatchOptions {
   readonly config: string | undefined;
   readonly outputs: readonly string[];
   readonly jsonl: string | undefined;
+  readonly jsonlFinalOnly: true | undefined;
   readonly environment: string | undefined;
   readonly quiet: boolean;
   /** Seconds between health lines (events/s, lost, late, gaps); 0 turns them off. */
@@ -38,7 +39,7 @@ export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help
   const o = parseCommandLine({
     command: 'watch',
     options: {
-      config: { type: 'string' }, jsonl: { type: 'string' }, environment: { type: 'string' }, 'health-interval': { type: 'string' },
+      config: { type: 'string' }, jsonl: { type: 'string' }, 'jsonl-final-only': { type: 'boolean' }, environment: { type: 'string' }, 'health-interval': { type: 'string' },
       output: { type: 'string', multiple: true }, quiet: { type: 'boolean', short: 'q' },
     },
     operands: 'none',
@@ -47,7 +48,7 @@ export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help
   const health = o.values.get('health-interval') ?? '60';
   if (!/^\d{1,6}$/.test(health)) throw new UsageError(`watch: --health-interval takes whole seconds (0 turns the health line off), not "${visible(health)}"`);
   return {
-    config: o.values.get('config'), outputs: o.lists.get('output') ?? [], jsonl: o.values.get('jsonl'),
+    config: o.values.get('config'), outputs: o.lists.get('output') ?? [], jsonl: o.values.get('jsonl'), jsonlFinalOnly: o.flags.has('jsonl-final-only') ? true : undefined,
     environment: o.values.get('environment'), quiet: o.flags.has('quiet'), healthIntervalS: Number(health),
   };
 }
@@ -73,7 +74,7 @@ export async function watchCommand(args: readonly string[], io: CommandIo): Prom
 }
 
 async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: (reload: () => void) => void): Promise<number> {
-  const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl, outputs: options.outputs };
+  const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl, jsonlFinalOnly: options.jsonlFinalOnly, outputs: options.outputs };
   const config = loadTriplineConfig(flags, io.env, io.cwd);
   for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
   // The probes' own hint names run's --sensor ptrace, which watch does not take: say what works here.

@@ -47,6 +47,17 @@ void describe('configuration', () => {
     assert.equal(c.jsonl.source, 'default');
   }); });
 
+  void test('jsonl_final_only: the command decides by default; the file, TRIPLINE_JSONL_FINAL_ONLY and --jsonl-final-only override in that order', () => { inTemp((dir) => {
+    assert.deepEqual(loadTriplineConfig({}, {}, dir).outputs.jsonlFinalOnly, { value: undefined, source: 'default' });
+    writeFileSync(join(dir, 'tripline.yaml'), 'outputs:\n  jsonl_final_only: false\n');
+    assert.deepEqual(loadTriplineConfig({}, {}, dir).outputs.jsonlFinalOnly, { value: false, source: `${join(dir, 'tripline.yaml')}:2:21` });
+    assert.deepEqual(loadTriplineConfig({}, { TRIPLINE_JSONL_FINAL_ONLY: 'true' }, dir).outputs.jsonlFinalOnly, { value: true, source: 'TRIPLINE_JSONL_FINAL_ONLY' });
+    assert.deepEqual(loadTriplineConfig({ jsonlFinalOnly: true }, { TRIPLINE_JSONL_FINAL_ONLY: '0' }, dir).outputs.jsonlFinalOnly, { value: true, source: '--jsonl-final-only' });
+    assert.throws(() => loadTriplineConfig({}, { TRIPLINE_JSONL_FINAL_ONLY: 'yes' }, dir), /TRIPLINE_JSONL_FINAL_ONLY: "yes" is not valid; use 1, true, 0 or false/);
+    writeFileSync(join(dir, 'tripline.yaml'), 'outputs:\n  jsonl_final_only: "no"\n');
+    assert.throws(() => loadTriplineConfig({}, {}, dir), ConfigError);
+  }); });
+
   void test('no file anywhere: defaults, and the built-ins run', () => { inTemp((dir) => {
     const c = loadTriplineConfig({}, {}, dir);
     assert.ok(c.file === undefined || c.file === '/etc/tripline/config.yaml');
