@@ -1,0 +1,174 @@
+// Who may talk to the dashboard, and the headers every answer carries. Tripline runs as root on
+// hosts where any local user, and any web page a local browser opens, may be hostile: loopback
+// only by default with the Host header checked (DNS rebinding); any other address only with a
+// token, compared in constant time on every request, assets and the event stream included.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+
+/** Longest request target taken (path and query). */
+export const MAX_URL_CHARS = 2048;
+/** Most query parameters taken in one request. */
+export const MAX_QUERY_PARAMS = 16;
+/** The cookie a `?token=` visit sets. */
+export const TOKEN_COOKIE = 'tripline_token';
+/** Shortest token accepted: 128 bits in base64 or more in hex. */
+export const MIN_TOKEN_CHARS = 22;
+/** Longest token accepted. */
+export const MAX_TOKEN_CHARS = 512;
+/** The characters of a token: base64, base64url, hex; nothing that needs quoting in a header or cookie. */
+const TOKEN_CHARACTERS = /^[A-Za-z0-9._~+/=-]+$/;
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The headers every response carries, whatever it is. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), usb=(), serial=(), bluetooth=()',
+};
+
+/** Whether a bind address only accepts connections from this machine. */
+export function isLoopbackAddress(host: string): boolean {
+  if (host === 'localhost') return true;
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare);
+  return false;
+}
+
+/** Why a token cannot be used, or undefined when it can. */
+export function tokenProblem(token: string): string | undefined {
+  if (token.length < MIN_TOKEN_CHARS) return `it is ${String(token.length)} characters long; use at least ${String(MIN_TOKEN_CHARS)} (e.g. openssl rand -base64 32)`;
+  if (token.length > MAX_TOKEN_CHARS) return `it is longer than ${String(MAX_TOKEN_CHARS)} characters`;
+  if (!TOKEN_CHARACTERS.test(token)) return 'it may only hold letters, digits and . _ ~ + / = - (base64 or hex)';
+  return undefined;
+}
+
+export interface AccessPolicy {
+  /** The server listens on a loopback address only: the Host header is checked. */
+  readonly loopback: boolean;
+  /** The port it listens on (the Host header must name it). */
+  readonly port: number;
+  /** When set, every request must carry it (required off loopback). */
+  readonly token: string | undefined;
+}
+
+/** What a request looks like to the guard (node's IncomingMessage has all of it). */
+export interface GuardedRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+}
+
+export type GuardDecision =
+  /** Serve it: the path and the query without the token. */
+  | { readonly kind: 'pass'; readonly url: URL }
+  /** A first visit with a good `?token=`: set the cookie and send the browser to the URL without it. */
+  | { readonly kind: 'redirect'; readonly location: string; readonly setCookie: string }
+  /** Refused, with the status and a message safe to show (it names no secret). */
+  | { readonly kind: 'refuse'; readonly status: number; readonly message: string; readonly headers?: Readonly<Record<string, string>> };
+
+/** The host names a browser may use for a loopback server on `port`. */
+function loopbackHosts(port: number): Set<string> {
+  const names = ['127.0.0.1', 'localhost', '[::1]'];
+  const hosts = new Set(names.map((n) => `${n}:${String(port)}`));
+  // A browser leaves the port out when it is the scheme's default.
+  if (port === 80) for (const n of names) hosts.add(n);
+  return hosts;
+}
+
+function header(request: GuardedRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** SHA-256 both, so the comparison takes the same time whatever the lengths. */
+function sameToken(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The value of cookie `name` in a Cookie header, undefined when absent. */
+export function cookieValue(cookieHeader: string | undefined, name: string): string | undefined {
+  if (cookieHeader === undefined) return undefined;
+  for (const part of cookieHeader.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * Decides what to do with a request before anything else reads it: the method, the size of
+ * the target, the Host header on loopback, then the token (Authorization: Bearer, the cookie,
+ * or a `?token=` visit that is turned into the cookie).
+ */
+export function guardRequest(request: GuardedRequest, policy: AccessPolicy): GuardDecision {
+  const method = request.method ?? '';
+  if (method !== 'GET' && method !== 'HEAD') return { kind: 'refuse', status: 405, message: `method ${method.slice(0, 16)} is not allowed: the dashboard only reads (GET, HEAD)`, headers: { Allow: 'GET, HEAD' } };
+  const target = request.url ?? '';
+  if (target.length > MAX_URL_CHARS) return { kind: 'refuse', status: 414, message: `the request target is longer than ${String(MAX_URL_CHARS)} characters` };
+  if (!target.startsWith('/')) return { kind: 'refuse', status: 400, message: 'the request target must be a path' };
+  if (policy.loopback) {
+    const host = header(request, 'host');
+    if (host === undefined || !loopbackHosts(policy.port).has(host.toLowerCase())) {
+      return { kind: 'refuse', status: 421, message: `the Host header must be 127.0.0.1:${String(policy.port)}, localhost:${String(policy.port)} or [::1]:${String(policy.port)} (this server only answers on loopback)` };
+    }
+  }
+  let url: URL;
+  try {
+    url = new URL(target, 'http://dashboard.invalid');
+  } catch {
+    return { kind: 'refuse', status: 400, message: 'the request target is not a valid URL' };
+  }
+  // "//host/x" and "/\\host" name another host; "/.//host" a path a redirect would turn into one.
+  if (url.host !== 'dashboard.invalid' || url.pathname.startsWith('//')) return { kind: 'refuse', status: 400, message: 'the request target must be a path on this server' };
+  if ([...url.searchParams.keys()].length > MAX_QUERY_PARAMS) return { kind: 'refuse', status: 400, message: `more than ${String(MAX_QUERY_PARAMS)} query parameters` };
+  const queryTokens = url.searchParams.getAll('token');
+  url.searchParams.delete('token');
+  if (policy.token === undefined) {
+    if (queryTokens.length > 0) return { kind: 'refuse', status: 400, message: 'parameter token: this server takes no token' };
+    return { kind: 'pass', url };
+  }
+  const expected = policy.token;
+  if (queryTokens.length > 0) {
+    const given = queryTokens[0] ?? '';
+    if (queryTokens.length > 1 || !sameToken(given, expected)) return unauthorized('the token is wrong');
+    // The token leaves the URL (history, the address bar, a screenshot) for an HttpOnly cookie.
+    return {
+      kind: 'redirect',
+      location: `${url.pathname}${url.search}`,
+      setCookie: `${TOKEN_COOKIE}=${given}; HttpOnly; SameSite=Strict; Path=/`,
+    };
+  }
+  const authorization = header(request, 'authorization');
+  if (authorization !== undefined) {
+    const m = /^Bearer ([^\s]+)$/i.exec(authorization.trim());
+    if (m?.[1] === undefined || !sameToken(m[1], expected)) return unauthorized('the bearer token is wrong');
+    return { kind: 'pass', url };
+  }
+  const cookie = cookieValue(header(request, 'cookie'), TOKEN_COOKIE);
+  if (cookie === undefined) return unauthorized('a token is required: open the URL with ?token=TOKEN once, or send Authorization: Bearer TOKEN');
+  if (!sameToken(cookie, expected)) return unauthorized('the token in the cookie is wrong');
+  return { kind: 'pass', url };
+}
+
+function unauthorized(message: string): GuardDecision {
+  return { kind: 'refuse', status: 401, message, headers: { 'WWW-Authenticate': 'Bearer realm="tripline"' } };
+}
