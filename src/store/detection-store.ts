@@ -172,6 +172,8 @@ export interface DetectionStore {
   readonly path: string;
   /** Records one revision in its own transaction; returns once committed. Idempotent on (id, revision). */
   record(input: DetectionRevisionInput): RecordOutcome;
+  /** Records several revisions in one transaction (one fsync: a collector's batch); all or none. */
+  recordBatch(inputs: readonly DetectionRevisionInput[]): RecordOutcome[];
   /** The current (highest) revision of each detection matching, newest first. */
   list(query?: ListQuery): DetectionPage;
   /** The current revision of a detection, undefined when unknown. */
