@@ -12,6 +12,7 @@ import { visible } from '../model/visible.ts';
 import { UsageError } from './usage-error.ts';
 import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { StepTracker } from '../context/step-attribution.ts';
+import { CgroupPaths } from '../context/cgroup-paths.ts';
 import { ContainerTracker } from '../context/container-identity.ts';
 import { DockerApiResolver } from '../context/runtime-client.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
@@ -85,8 +86,9 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   const width = io.stderr.columns > 0 ? Math.min(io.stderr.columns, 120) : 100;
   // In GitHub Actions, the workflow step of each process, read from its environment when first seen.
   const steps = io.env.GITHUB_ACTIONS === 'true' ? new StepTracker() : undefined;
-  // The container of each process, from its cgroup when first seen; the runtime is asked about each container once, in the background.
-  const containers = new ContainerTracker(new DockerApiResolver());
+  // The container of each process, from the cgroup id the kernel put in its EXEC/FORK record and
+  // from /proc when first seen; the runtime is asked about each container once, in the background.
+  const containers = new ContainerTracker(new DockerApiResolver(), undefined, undefined, new CgroupPaths());
   const session: DetectionSession = new DetectionSession({
     command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, ...(steps === undefined ? {} : { steps }), containers,
     // Read when a detection is made: a compiled sensor the kernel refuses gives way to bpftrace at start.
@@ -107,7 +109,8 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   });
   // The supervisor restarts a sensor that dies, with growing delays, and reports the gap.
   const supervisor = new SensorSupervisor({
-    create: (observer) => new EbpfSensor({ install, procfs: { ...LIVE_PROCFS, facts: (pid) => { steps?.observe(pid); containers.observe(pid); return LIVE_PROCFS.facts(pid); } }, roots: kernelRoots(config.recipes) }, observer),
+    create: (observer) => new EbpfSensor({ install, procfs: { ...LIVE_PROCFS, facts: (pid) => { steps?.observe(pid); containers.observe(pid); return LIVE_PROCFS.facts(pid); } }, roots: kernelRoots(config.recipes),
+      cgroup: (seen) => { containers.observeCgroup(seen); } }, observer),
     onEvents: (events) => {
       session.push(events);
     },

@@ -124,6 +124,56 @@ describe('ContainerTracker', () => {
     assert.equal(tracker.containerOf({ pid: 50, startMs: undefined }, []), undefined);
   });
 
+  /** Cgroup ids -> paths as a walk finds them (the directory of 3787 is gone: only a record's names map it). */
+  const cgroups = (): { pathOf: (id: bigint) => string | undefined; named: (id: bigint, leaf: string, parent: string | undefined) => string | undefined } => {
+    const paths = new Map<bigint, string>([[1n, '/'], [3700n, `/libpod_parent/libpod-${ID2}`]]);
+    return {
+      pathOf: (id) => paths.get(id),
+      named: (id, leaf, parent) => { const p = `/${parent ?? ''}/${leaf}`; paths.set(id, p); return p; },
+    };
+  };
+
+  it('a process gone before /proc was read is in the container its EXEC\'s cgroup names (the id, else the names the record carried)', () => {
+    const tracker = new ContainerTracker(undefined, fakeProc(new Map()), undefined, cgroups(), () => 5_000);
+    tracker.observe(80); // gone: /proc has nothing
+    tracker.observeCgroup({ pid: 80, startMs: 1_000, atMs: 1_001, id: 3700n });
+    assert.equal(tracker.containerOf({ pid: 80, startMs: 1_000 }, [{ pid: 1, startMs: undefined }])?.id, ID2);
+    // Its directory gone too: the names in the record.
+    tracker.observeCgroup({ pid: 81, startMs: 1_000, atMs: 1_001, id: 3787n, leaf: `libpod-${ID}`, parent: 'libpod_parent' });
+    assert.equal(tracker.containerOf({ pid: 81, startMs: 1_000 }, [])?.runtime, 'podman');
+    assert.equal(tracker.containerOf({ pid: 81, startMs: 1_000 }, [])?.id, ID);
+    // A child forked there later carries the id alone: mapped by the names learned.
+    tracker.observeCgroup({ pid: 82, startMs: 1_010, atMs: 1_010, id: 3787n });
+    assert.equal(tracker.containerOf({ pid: 82, startMs: 1_010 }, [])?.id, ID);
+    // An id nothing maps leaves the process to its ancestry.
+    tracker.observeCgroup({ pid: 83, startMs: 1_020, atMs: 1_020, id: 9999n });
+    assert.equal(tracker.containerOf({ pid: 83, startMs: 1_020 }, [{ pid: 81, startMs: 1_000 }])?.id, ID);
+  });
+
+  it('of a FORK (the host runtime) and an EXEC (the container) of one process, the later reading stands, in whatever order they arrive', () => {
+    for (const order of [['fork', 'exec'], ['exec', 'fork']]) {
+      const tracker = new ContainerTracker(undefined, fakeProc(new Map()), undefined, cgroups(), () => 5_000);
+      for (const kind of order) {
+        if (kind === 'fork') tracker.observeCgroup({ pid: 90, startMs: 2_000.004, atMs: 2_000.004, id: 1n });
+        else tracker.observeCgroup({ pid: 90, startMs: 2_000, atMs: 2_003, id: 3700n });
+      }
+      assert.equal(tracker.containerOf({ pid: 90, startMs: 2_000 }, [])?.id, ID2, order.join(' then '));
+    }
+  });
+
+  it('of /proc and the kernel, the later reading stands (a process moved after its exec; a pid taken over)', () => {
+    const world = new Map<number, [number, string]>([[95, [100, '0::/user.slice\n']]]);
+    let now = 1_002_000;
+    const tracker = new ContainerTracker(undefined, fakeProc(world), undefined, cgroups(), () => now);
+    tracker.observeCgroup({ pid: 95, startMs: 1_001_000, atMs: 1_001_500, id: 3700n });
+    assert.equal(tracker.containerOf({ pid: 95, startMs: 1_001_000 }, [])?.id, ID2);
+    tracker.observe(95); // read at 1_002_000: on the host now
+    assert.equal(tracker.containerOf({ pid: 95, startMs: 1_001_000 }, []), null);
+    now = 1_000_000;
+    tracker.observeCgroup({ pid: 95, startMs: 1_001_000, atMs: 1_003_000, id: 3700n });
+    assert.equal(tracker.containerOf({ pid: 95, startMs: 1_001_000 }, [])?.id, ID2);
+  });
+
   it('withContainers fills the subject, ancestry and members', () => {
     const world = new Map<number, [number, string]>([[60, [100, `0::/system.slice/docker-${ID}.scope\n`]], [61, [110, '0::/\n']]]);
     const tracker = new ContainerTracker(undefined, fakeProc(world));

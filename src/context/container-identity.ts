@@ -1,9 +1,11 @@
-// The container each process runs in, for `watch`: the runtime and id named by its cgroup path
-// (/proc/PID/cgroup, cgroup v1 and v2), its pid and mount namespace ids, read when the sensor
-// first asks about the process; and, asked once per container and asynchronously, what the
-// runtime knows (name, image, labels, Kubernetes pod). Nothing here waits on the event path: a
-// detection made before the runtime answered shows the cgroup's id alone. /proc is written by
-// the processes it describes: reads are bounded and every string is escaped by the outputs.
+// The container each process runs in, for `watch`: the runtime and id named by its cgroup path,
+// from the cgroup v2 id the kernel put in the sensor's EXEC and FORK records (cgroup-paths.ts;
+// it holds for a process gone before /proc is read) and from /proc/PID/cgroup (cgroup v1 and
+// v2) with its pid and mount namespace ids, read when the sensor first asks about the process;
+// and, asked once per container and asynchronously, what the runtime knows (name, image,
+// labels, Kubernetes pod). Nothing here waits on the event path: a detection made before the
+// runtime answered shows the cgroup's id alone. /proc is written by the processes it
+// describes: reads are bounded and every string is escaped by the outputs.
 
 import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
 import type { ContainerIdentity, ContainerRuntime, ContainerView, ProcessNamespaces } from '../model/container.ts';
@@ -34,7 +36,7 @@ function unescapeUnit(text: string): string {
 }
 
 /** The container one cgroup path names, innermost first (a container in a container is the inner one). */
-function containerFromPath(path: string): { id: string; runtime: ContainerRuntime } | null {
+export function containerFromCgroupPath(path: string): { id: string; runtime: ContainerRuntime } | null {
   const parts = path.split('/');
   for (let i = parts.length - 1; i >= 0; i--) {
     const part = parts[i] ?? '';
@@ -74,7 +76,7 @@ export function containerFromCgroup(text: string): { id: string; runtime: Contai
     else paths.push(path);
   }
   for (const path of paths) {
-    const found = containerFromPath(path);
+    const found = containerFromCgroupPath(path);
     if (found !== null) return found;
   }
   return null;
@@ -136,8 +138,35 @@ export const LIVE_CONTAINER_PROC_READER: ContainerProcReader = {
 interface Seen {
   /** The container's id, or null on the host. */
   readonly containerId: string | null;
+  /** When it was read (Unix ms): of two readings of a process, the later one stands. */
+  readonly atMs: number;
+}
+
+interface SeenInProc extends Seen {
   readonly namespaces: ProcessNamespaces;
 }
+
+/** Maps a cgroup v2 id to its cgroup path (CgroupPaths). */
+export interface CgroupPathResolver {
+  pathOf(id: bigint): string | undefined;
+  /** The path's end from the names a record gave, for an id no directory has any more. */
+  named(id: bigint, leaf: string, parent: string | undefined): string | undefined;
+}
+
+/** A process's cgroup as the kernel gave it (the eBPF stream's KernelCgroup): times in Unix ms. */
+export interface KernelCgroupReading {
+  readonly pid: number;
+  /** The process's start (EXEC), or its fork's time (FORK). */
+  readonly startMs: number;
+  /** When the kernel read it. */
+  readonly atMs: number;
+  readonly id: bigint;
+  readonly leaf?: string;
+  readonly parent?: string;
+}
+
+/** A FORK (its time) and an EXEC (the kernel's start time) of one process are this close. */
+const SAME_PROCESS_MS = 10;
 
 interface Known {
   identity: ContainerIdentity;
@@ -146,7 +175,10 @@ interface Known {
 
 /** The container of each process `watch` sees, read once per exec or first sight, bounded in memory. */
 export class ContainerTracker implements ContainerView {
-  private readonly seen = new ProcessHistory<Seen>();
+  /** What /proc said. */
+  private readonly seen = new ProcessHistory<SeenInProc>();
+  /** What the kernel's cgroup ids said (the sensor's EXEC and FORK records). */
+  private readonly kernel = new ProcessHistory<Seen>();
   private readonly containers = new Map<string, Known>();
   private readonly bootMs: number | undefined;
   private inflight = 0;
@@ -158,6 +190,9 @@ export class ContainerTracker implements ContainerView {
     private readonly proc: ContainerProcReader = LIVE_CONTAINER_PROC_READER,
     /** Told when the runtime answered about a container. */
     private readonly onResolved?: (identity: ContainerIdentity) => void,
+    /** Maps the kernel's cgroup ids to paths (observeCgroup); none: they are not used. */
+    private readonly cgroups?: CgroupPathResolver,
+    private readonly nowMs: () => number = Date.now,
   ) {
     this.bootMs = proc.bootTimeMs();
   }
@@ -176,9 +211,31 @@ export class ContainerTracker implements ContainerView {
     });
     if (read === undefined) return;
     const found = containerFromCgroup(read.value.cgroup);
-    this.seen.set(pid, read.startMs, { containerId: found?.id ?? null, namespaces: read.value.namespaces });
+    this.seen.set(pid, read.startMs, { containerId: found?.id ?? null, namespaces: read.value.namespaces, atMs: this.nowMs() });
     // learn() asks the runtime about a container met for the first time; ask() again for one that
     // could not be asked before (too many questions at once).
+    if (found !== null) {
+      this.learn(found.id, found.runtime);
+      this.ask(found.id);
+    }
+  }
+
+  /**
+   * The cgroup v2 the kernel gave a process: its EXEC's (its cgroup at exec) or its FORK's (its
+   * parent's as it forked). Mapped to the cgroup's path now, while the directory is there, else
+   * from the directory's and its parent's names the record carried; an id neither maps is left
+   * to /proc and the process's ancestry. Of a FORK and an EXEC of one process, the later reading
+   * stands.
+   */
+  observeCgroup(seen: KernelCgroupReading): void {
+    const { pid, startMs, atMs, id } = seen;
+    if (this.cgroups === undefined || !Number.isSafeInteger(pid) || pid <= 0 || !Number.isFinite(startMs)) return;
+    const path = this.cgroups.pathOf(id) ?? (seen.leaf === undefined ? undefined : this.cgroups.named(id, seen.leaf, seen.parent));
+    if (path === undefined) return;
+    const found = containerFromCgroupPath(path);
+    const same = this.kernel.near(pid, startMs, SAME_PROCESS_MS);
+    if (same !== undefined && same.value.atMs > atMs) return;
+    this.kernel.set(pid, same?.startMs ?? startMs, { containerId: found?.id ?? null, atMs });
     if (found !== null) {
       this.learn(found.id, found.runtime);
       this.ask(found.id);
@@ -226,9 +283,18 @@ export class ContainerTracker implements ContainerView {
     this.onResolved?.(known.identity);
   }
 
-  /** The entry of the pid's holder at the process's first-seen time (undefined: predates the trace, the latest). */
+  /**
+   * The container of the pid's holder at the process's first-seen time (undefined: predates the
+   * trace, the latest): what the kernel's cgroup id or /proc said, whichever was read later (a
+   * process gone before /proc was read has the kernel's alone; one that changed cgroup since its
+   * exec, /proc's).
+   */
   private entryOf(pid: number, firstSeenMs: number | undefined): Seen | undefined {
-    return this.seen.at(pid, firstSeenMs);
+    const fromProc = this.seen.at(pid, firstSeenMs);
+    const fromKernel = this.kernel.at(pid, firstSeenMs);
+    if (fromProc === undefined) return fromKernel;
+    if (fromKernel === undefined) return fromProc;
+    return fromKernel.atMs > fromProc.atMs ? fromKernel : fromProc;
   }
 
   private identityOf(id: string): ContainerIdentity | undefined {
@@ -247,7 +313,7 @@ export class ContainerTracker implements ContainerView {
   }
 
   namespacesOf(pid: number, firstSeenMs: number | undefined): ProcessNamespaces | undefined {
-    return this.entryOf(pid, firstSeenMs)?.namespaces;
+    return this.seen.at(pid, firstSeenMs)?.namespaces;
   }
 }
 

@@ -47,6 +47,16 @@ export class ProcessHistory<T> {
     return this.byPid.get(pid)?.some((e) => e.startMs === startMs) === true;
   }
 
+  /** The entry whose start is within `windowMs` of `startMs` (the same process, timed two ways), nearest first. */
+  near(pid: number, startMs: number, windowMs: number): { readonly startMs: number; readonly value: T } | undefined {
+    let best: { readonly startMs: number; readonly value: T } | undefined;
+    for (const e of this.byPid.get(pid) ?? []) {
+      const d = Math.abs(e.startMs - startMs);
+      if (d <= windowMs && (best === undefined || d < Math.abs(best.startMs - startMs))) best = e;
+    }
+    return best;
+  }
+
   /** Sets what is known of the process (pid, startMs): replaces its entry, else adds one. */
   set(pid: number, startMs: number, value: T): void {
     const list = (this.byPid.get(pid) ?? []).filter((e) => e.startMs !== startMs);

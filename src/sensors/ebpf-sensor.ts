@@ -11,7 +11,7 @@ import { RecordDecoder, RecordStreamError, RECORDS_VERSION, type RootsAnswer, ty
 import { LineSplitter } from './line-splitter.ts';
 import type { ProcfsReader } from './procfs-reader.ts';
 import { SensorUnavailableError } from './sensor-errors.ts';
-import { BpfEventStream, type BpfStreamStats } from './bpftrace/bpftrace-event-stream.ts';
+import { BpfEventStream, type BpfStreamOptions, type BpfStreamStats } from './bpftrace/bpftrace-event-stream.ts';
 import type { Recipe } from '../model/recipe.ts';
 import type { CommandOutcome, CommandSpec, Sensor, SensorDescription, SensorHealth, SensorObserver } from './sensor.ts';
 
@@ -165,6 +165,8 @@ export interface EbpfSensorOptions {
   readonly commandOnly?: boolean;
   /** Other trees the compiled sensor filters on in the kernel (kernelRoots of the recipes); bpftrace's program sees /proc/sys/net only. */
   readonly roots?: readonly string[];
+  /** Told each process's cgroup v2 id as the kernel gave it (see BpfStreamOptions.cgroup), for its container. */
+  readonly cgroup?: BpfStreamOptions['cgroup'];
 }
 
 /** At least this much longer than the stream's hold time, so a late FORK line still counts before `run` ends. */
@@ -285,6 +287,7 @@ export class EbpfSensor implements Sensor {
     const holdNs = this.install.program === 'compiled' ? COMPILED_HOLD_NS : undefined;
     return new BpfEventStream({
       procfs: this.options.procfs, offsetNs: this.offsetNs, commandOnly, kernelFiltered: commandOnly, ...(holdNs === undefined ? {} : { holdNs }),
+      ...(this.options.cgroup === undefined ? {} : { cgroup: this.options.cgroup }),
     });
   }
 

@@ -90,10 +90,10 @@ test('limited to a command, processes outside its tree are left out', () => {
 test('a child whose FORK line comes after its EXEC line (another CPU) is still the command\'s, with its exec', () => {
   const lines = [
     'READY\t1\t1.0\t0\t21',
-    'EXEC\t10\t500\t500\t400\t0\t500\t5\t1\t0\t0\t3\tsh\\x00\tsh\t/bin/sh',
-    'EXEC\t30\t501\t501\t500\t0\t501\t19\t2\t0\t0\t4\tcat\\x00\tcat\t/bin/cat',
+    'EXEC\t10\t500\t500\t400\t0\t500\t5\t1\t0\t0\t3\tsh\\x00\t1\tsh\t/bin/sh',
+    'EXEC\t30\t501\t501\t500\t0\t501\t19\t2\t0\t0\t4\tcat\\x00\t1\tcat\t/bin/cat',
     'FILE\t40\ttracepoint:syscalls:sys_exit_openat\t501\t19\t2\t-100\t0\t3\t17\t/proc/sys/net/core/somaxconn\to\t4\tsomaxconn\tcore\tnet\tsys',
-    'FORK\t20\t500\t500\t501\t501\t0\t4100\t5\t1',
+    'FORK\t20\t500\t500\t501\t501\t0\t4100\t5\t1\t1',
   ];
   const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n, rootPid: 500 });
   stream.push(lines[0] ?? '');
@@ -108,10 +108,10 @@ test('a child whose FORK line comes after its EXEC line (another CPU) is still t
 });
 
 test('no line, however malformed, makes the parser or the stream throw (an empty FORK flags field once did: BigInt("0x"))', () => {
-  assert.equal(parseBpfLine('FORK\t20\t500\t500\t501\t501\t0\t\t5\t1')?.type, 'unparsed');
+  assert.equal(parseBpfLine('FORK\t20\t500\t500\t501\t501\t0\t\t5\t1\t1')?.type, 'unparsed');
   const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 0n });
   stream.push('READY\t1\t1.0\t0\t21\t0');
-  stream.push('FORK\t20\t500\t500\t501\t501\t0\t\t5\t1');
+  stream.push('FORK\t20\t500\t500\t501\t501\t0\t\t5\t1\t1');
   assert.equal(stream.stats.unparsed, 1);
   const events = stream.release();
   assert.deepEqual(events, [{ kind: 'sensor-loss', timeMs: 1e-6, lost: 1 }], 'an unreadable line is a lost event, placed at the newest time seen');
@@ -216,7 +216,7 @@ test('a recycled pid waits for the FORK of the new process; a line after its pro
     `FILE\t${String(ns)}\ttracepoint:syscalls:sys_exit_openat\t${String(pid)}\t${String(start)}\t${String(exec)}\t-100\t0\t3\t17\t/proc/sys/net/core/somaxconn\to\t4\tsomaxconn\tcore\tnet\tsys`;
   for (const l of [
     'READY\t1\t1.0\t0\t21\t0',
-    'FORK\t10\t400\t400\t600\t600\t0\t4100\t0\t3',
+    'FORK\t10\t400\t400\t600\t600\t0\t4100\t0\t3\t1',
     'EXIT\t30\t600\t600\t9\t3\t0\tcat',
     file(20, 600, 9, 3), // came after the EXIT (another CPU): still pid 600 of start 9
     file(50, 600, 45, 1), // a new process 600 (started at 45): its FORK line is still on its way
@@ -224,7 +224,7 @@ test('a recycled pid waits for the FORK of the new process; a line after its pro
   const first = stream.release(10n ** 18n);
   assert.deepEqual(first.filter((e) => e.kind === 'access').map((e) => e.timeMs), [20e-6]);
   assert.equal(stream.stats.late, 0);
-  stream.push('FORK\t46\t700\t700\t600\t600\t0\t4100\t0\t1');
+  stream.push('FORK\t46\t700\t700\t600\t600\t0\t4100\t0\t1\t1');
   const second = stream.release();
   assert.deepEqual(second.flatMap((e) => (e.kind === 'fork' ? [`${String(e.parentTid)}>${String(e.childTid)}`] : [])), ['700>600']);
   assert.deepEqual(second.filter((e) => e.kind === 'access').map((e) => e.timeMs), [50e-6]);

@@ -72,6 +72,24 @@ export interface BpfStreamStats {
   readonly unparsedSamples: { line: number; reason: string; text: string }[];
 }
 
+/**
+ * A process's cgroup v2 as the kernel gave it in an EXEC or FORK line: the process's at exec, the
+ * child's at birth (its parent's as it forked). Told on arrival, before /proc is read and before
+ * the line is applied.
+ */
+export interface KernelCgroup {
+  readonly pid: number;
+  /** The process's start (EXEC) or its fork's time (FORK), Unix ms. */
+  readonly startMs: number;
+  /** When the kernel read it, Unix ms. */
+  readonly atMs: number;
+  /** The cgroup v2 id: the inode of the cgroup's directory on the cgroup2 mount. */
+  readonly id: bigint;
+  /** The directory's name and its parent's, where the sensor read them in the kernel (EXEC of the compiled sensor). */
+  readonly leaf?: string;
+  readonly parent?: string;
+}
+
 export interface BpfStreamOptions {
   readonly procfs: ProcfsReader;
   /** Added to the program's CLOCK_MONOTONIC ns to get Unix ns. */
@@ -89,6 +107,8 @@ export interface BpfStreamOptions {
    * FORK never came is still the command's, under its root, rather than dropped.
    */
   readonly kernelFiltered?: boolean;
+  /** Told, as each EXEC or (process) FORK line arrives, the cgroup the kernel gave the process. */
+  readonly cgroup?: (seen: KernelCgroup) => void;
 }
 
 /**
@@ -328,7 +348,16 @@ export class BpfEventStream {
   }
 
   private enrich(rec: Exclude<TimedRecord, LossRecord>): Pending {
-    const { procfs } = this.options;
+    const { procfs, cgroup } = this.options;
+    // The kernel's cgroup id first (on arrival: its directory may be gone soon after the process).
+    if (cgroup !== undefined && (rec.type === 'exec' || (rec.type === 'fork' && !rec.thread)) && rec.cgroupId !== undefined && rec.cgroupId > 0n) {
+      if (rec.type === 'exec') {
+        cgroup({
+          pid: rec.tgid, startMs: this.timeMs(rec.startNs), atMs: this.timeMs(rec.ns), id: rec.cgroupId,
+          ...optional('leaf', rec.cgroupLeaf === '' ? undefined : rec.cgroupLeaf), ...optional('parent', rec.cgroupParent),
+        });
+      } else cgroup({ pid: rec.childTid, startMs: this.timeMs(rec.ns), atMs: this.timeMs(rec.ns), id: rec.cgroupId });
+    }
     if (rec.type === 'exec') {
       // The file the kernel said it ran (device and inode at exec) when the path is whole and
       // absolute: exact, and the process may be gone already. Else /proc, checked on arrival.

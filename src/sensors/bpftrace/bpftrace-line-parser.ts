@@ -40,6 +40,19 @@ export interface ExecRecord {
   readonly argBytes: Buffer;
   /** The filename is whole (the compiled sensor's are); else it may be cut at PATH_LIMIT bytes. */
   readonly filenameWhole?: boolean;
+  /**
+   * The process's cgroup v2 id at exec (the inode of its directory on the cgroup2 mount), read in
+   * the kernel, so its container is known even when it and its cgroup are gone; 0n: none (no
+   * unified hierarchy), absent: not given.
+   */
+  readonly cgroupId?: bigint;
+  /**
+   * The names of that cgroup's directory and of its parent (the compiled sensor reads them in
+   * the kernel; bpftrace's program does not): the container's cgroup path ends with
+   * `/PARENT/LEAF` even when its directory is gone before the id is looked up.
+   */
+  readonly cgroupLeaf?: string;
+  readonly cgroupParent?: string;
 }
 
 export interface ArgvRecord {
@@ -62,6 +75,8 @@ export interface ForkRecord {
   readonly parentStartNs: bigint;
   /** The parent's exec count (self_exec_id) when it forked: the image that made the child. */
   readonly parentExecId: number;
+  /** The parent's cgroup v2 id as it forked, where the child starts (see ExecRecord.cgroupId). */
+  readonly cgroupId?: bigint;
 }
 
 export interface ExitRecord {
@@ -152,14 +167,14 @@ export function parseBpfLine(line: string): BpfRecord | BpfParseFailure | undefi
     case 'TICK':
       return { type: 'tick', ns: time };
     case 'EXEC': {
-      const [tgid, ppid, uid, oldTid, startNs, execId, exeDev, exeIno, argLength] = [int(f[2]), int(f[4]), int(f[5]), int(f[6]), ns(f[7]), int(f[8]), int(f[9]), ns(f[10]), int(f[11])];
-      if (f.length < 15 || tgid === undefined || ppid === undefined || uid === undefined || oldTid === undefined || startNs === undefined || execId === undefined
-        || exeDev === undefined || exeIno === undefined || argLength === undefined || argLength < 0) {
+      const [tgid, ppid, uid, oldTid, startNs, execId, exeDev, exeIno, argLength, cgroupId] = [int(f[2]), int(f[4]), int(f[5]), int(f[6]), ns(f[7]), int(f[8]), int(f[9]), ns(f[10]), int(f[11]), ns(f[13])];
+      if (f.length < 16 || tgid === undefined || ppid === undefined || uid === undefined || oldTid === undefined || startNs === undefined || execId === undefined
+        || exeDev === undefined || exeIno === undefined || argLength === undefined || argLength < 0 || cgroupId === undefined) {
         return fail('bad EXEC line');
       }
       return {
-        type: 'exec', ns: time, tgid, ppid, uid, oldTid, startNs, execId, exeDev, exeIno, comm: f[13] ?? '', filename: f.slice(14).join('\t'),
-        argLength, argBytes: decodeBpfBuffer(f[12] ?? ''),
+        type: 'exec', ns: time, tgid, ppid, uid, oldTid, startNs, execId, exeDev, exeIno, comm: f[14] ?? '', filename: f.slice(15).join('\t'),
+        argLength, argBytes: decodeBpfBuffer(f[12] ?? ''), cgroupId,
       };
     }
     case 'ARGV': {
@@ -168,13 +183,13 @@ export function parseBpfLine(line: string): BpfRecord | BpfParseFailure | undefi
       return { type: 'argv', ns: time, tgid, offset, bytes: decodeBpfBuffer(f[4] ?? '') };
     }
     case 'FORK': {
-      const [parentTgid, parentTid, childTid, thread, parentStartNs, parentExecId] = [int(f[2]), int(f[3]), int(f[4]), int(f[6]), ns(f[8]), int(f[9])];
+      const [parentTgid, parentTid, childTid, thread, parentStartNs, parentExecId, cgroupId] = [int(f[2]), int(f[3]), int(f[4]), int(f[6]), ns(f[8]), int(f[9]), ns(f[10])];
       const flags = f[7] ?? '';
-      if (f.length !== 10 || parentTgid === undefined || parentTid === undefined || childTid === undefined || thread === undefined || parentStartNs === undefined
-        || parentExecId === undefined || !HEX.test(flags)) {
+      if (f.length !== 11 || parentTgid === undefined || parentTid === undefined || childTid === undefined || thread === undefined || parentStartNs === undefined
+        || parentExecId === undefined || cgroupId === undefined || !HEX.test(flags)) {
         return fail('bad FORK line');
       }
-      return { type: 'fork', ns: time, parentTgid, parentTid, childTid, thread: thread === 1, cloneFlags: BigInt(`0x${flags}`), parentStartNs, parentExecId };
+      return { type: 'fork', ns: time, parentTgid, parentTid, childTid, thread: thread === 1, cloneFlags: BigInt(`0x${flags}`), parentStartNs, parentExecId, cgroupId };
     }
     case 'EXIT': {
       const [tgid, startNs, execId, status] = [int(f[2]), ns(f[4]), int(f[5]), int(f[6])];

@@ -54,7 +54,7 @@ test('records written through tripline-records.h decode field by field', compile
   });
   assert.deepEqual(records.map((r) => r.type), ['ready', 'fork', 'exec', 'file', 'exit', 'lost', 'sync']);
   assert.deepEqual(records[1], {
-    type: 'fork', ns: 2000n, parentTgid: 100, parentTid: 101, childTid: 102, thread: false, cloneFlags: 0x1200011n, parentStartNs: 5000n, parentExecId: 3,
+    type: 'fork', ns: 2000n, parentTgid: 100, parentTid: 101, childTid: 102, thread: false, cloneFlags: 0x1200011n, parentStartNs: 5000n, parentExecId: 3, cgroupId: 3787n,
   });
   const exec = records[2];
   assert.ok(exec?.type === 'exec');
@@ -65,6 +65,10 @@ test('records written through tripline-records.h decode field by field', compile
   assert.equal(exec.execId, 4);
   assert.equal(exec.exeDev, (8 << 20) | 1);
   assert.equal(exec.exeIno, 123456789012n);
+  // All 64 bits of the cgroup id (a kernfs id's generation is its upper half).
+  assert.equal(exec.cgroupId, (1n << 32n) | 3788n);
+  assert.equal(exec.cgroupLeaf, 'libpod-8a1c0a7cafd37130d1d6fe38619fcdc58d326c20087ea11f076ef0569fb804b4');
+  assert.equal(exec.cgroupParent, 'libpod_parent');
   assert.equal(exec.comm, 'cat');
   assert.equal(exec.filename, '/usr/bin/cat');
   assert.equal(exec.argLength, 33);

@@ -10,9 +10,11 @@ export const LAYOUT = {
   header: 16,
   ready: 40,
   lost: 32,
-  fork: 56,
+  fork: 64,
   exit: 56,
-  exec: { argv: 88, filename: 88 + 1024, max: 88 + 1024 + 4096 },
+  /** EXEC: the cgroup's directory name and its parent's (128 bytes each) before argv. */
+  exec: { cgroupLeaf: 96, cgroupParent: 96 + 128, argv: 352, filename: 352 + 1024, max: 352 + 1024 + 4096 },
+  cgroupNameMax: 128,
   /** The FILE record: a 64-byte head, then names_len bytes of packed names, then the path. */
   file: { data: 64, max: 64 + 2048 + 4096 },
   /** TIER: a 24-byte head, then reason_len bytes of text. */
@@ -25,8 +27,12 @@ export const LAYOUT = {
 /** No record is longer. */
 const MAX_RECORD = Math.max(LAYOUT.exec.max, LAYOUT.file.max);
 
-/** The records' own version (tl_ready.version): a loader of another version is refused. 2: TIER before READY; 3: ROOTS. */
-export const RECORDS_VERSION = 3;
+/**
+ * The records' own version (tl_ready.version): a loader of another version is refused.
+ * 2: TIER before READY; 3: ROOTS; 4: FORK and EXEC carry the cgroup v2 id, EXEC its directory's
+ * name and its parent's.
+ */
+export const RECORDS_VERSION = 4;
 
 /** The loader's answer to new recipe roots on its stdin (a ROOTS record): how many are in force, or why not (errno). */
 export interface RootsAnswer {
@@ -160,7 +166,7 @@ export class RecordDecoder {
         if (short) return short;
         return {
           type: 'fork', ns, parentTgid: r.readUInt32LE(16), parentTid: r.readUInt32LE(20), childTid: r.readUInt32LE(24), thread: r.readUInt32LE(28) !== 0,
-          cloneFlags: r.readBigUInt64LE(32), parentStartNs: r.readBigUInt64LE(40), parentExecId: r.readUInt32LE(48),
+          cloneFlags: r.readBigUInt64LE(32), parentStartNs: r.readBigUInt64LE(40), parentExecId: r.readUInt32LE(48), cgroupId: r.readBigUInt64LE(56),
         };
       }
       case RECORD.exit: {
@@ -176,7 +182,8 @@ export class RecordDecoder {
         if (LAYOUT.exec.filename + filenameLength > r.length) return { type: 'unparsed', reason: 'EXEC filename past the record' };
         return {
           type: 'exec', ns, tgid: r.readUInt32LE(16), ppid: r.readUInt32LE(20), uid: r.readUInt32LE(24), oldTid: r.readUInt32LE(28), startNs: r.readBigUInt64LE(32),
-          execId: r.readUInt32LE(40), exeDev: r.readUInt32LE(44), exeIno: r.readBigUInt64LE(48), argLength: r.readUInt32LE(56),
+          execId: r.readUInt32LE(40), exeDev: r.readUInt32LE(44), exeIno: r.readBigUInt64LE(48), argLength: r.readUInt32LE(56), cgroupId: r.readBigUInt64LE(88),
+          cgroupLeaf: cString(r, LAYOUT.exec.cgroupLeaf, LAYOUT.cgroupNameMax), cgroupParent: cString(r, LAYOUT.exec.cgroupParent, LAYOUT.cgroupNameMax),
           argBytes: Buffer.from(r.subarray(LAYOUT.exec.argv, LAYOUT.exec.argv + argCopied)), comm: cString(r, 68, 16),
           filename: r.toString('utf8', LAYOUT.exec.filename, LAYOUT.exec.filename + filenameLength), filenameWhole: true,
         };

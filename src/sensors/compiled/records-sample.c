@@ -28,7 +28,8 @@ int main(void)
 				  .version = TL_RECORDS_VERSION };
 	out(&ready, sizeof(ready));
 	struct tl_fork fork = { .type = TL_REC_FORK, .size = sizeof(fork), .ns = 2000, .parent_tgid = 100, .parent_tid = 101, .child_tid = 102,
-				.thread = 0, .clone_flags = 0x1200011, .parent_start = 5000, .parent_exec_id = 3 };
+				.thread = 0, .clone_flags = 0x1200011, .parent_start = 5000, .parent_exec_id = 3,
+				.cgroup = 3787 };
 	out(&fork, sizeof(fork));
 	static struct tl_exec exec;
 	exec.type = TL_REC_EXEC;
@@ -41,6 +42,9 @@ int main(void)
 	exec.exec_id = 4;
 	exec.exe_dev = (8 << 20) | 1;
 	exec.exe_ino = 123456789012ULL;
+	exec.cgroup = (1ULL << 32) | 3788; /* a kernfs id past its first generation */
+	strcpy(exec.cgroup_leaf, "libpod-8a1c0a7cafd37130d1d6fe38619fcdc58d326c20087ea11f076ef0569fb804b4");
+	strcpy(exec.cgroup_parent, "libpod_parent");
 	memcpy(exec.argv, "cat\0/proc/sys/net/core/somaxconn\0", 33);
 	exec.arg_len = 33;
 	exec.argv_copied = 33;

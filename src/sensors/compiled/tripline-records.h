@@ -8,13 +8,17 @@
 #ifndef TRIPLINE_RECORDS_H
 #define TRIPLINE_RECORDS_H
 
-/* tl_ready.version; record-decoder.ts's RECORDS_VERSION must match. 2: TIER comes before READY. */
-#define TL_RECORDS_VERSION 3
+/* tl_ready.version; record-decoder.ts's RECORDS_VERSION must match. 2: TIER comes before READY;
+ * 3: ROOTS; 4: FORK and EXEC carry the cgroup (v2) id of the process that made them, EXEC the
+ * names of that cgroup's directory and its parent's. */
+#define TL_RECORDS_VERSION 4
 
 #define TL_PATH_MAX 4096
 #define TL_ARGV_MAX 1024
 #define TL_MAX_NAMES 16
 #define TL_NAME_MAX 64
+/* Bytes of a cgroup directory's name in EXEC, NUL included (libpod-<64 hex> is 71, cri-containerd-<64 hex>.scope 85). */
+#define TL_CGROUP_NAME_MAX 128
 /* Room for the packed names: TL_MAX_NAMES * TL_NAME_MAX, doubled so offsets masked with
  * (TL_NAMES_SPACE - 1) always leave a whole path's room after them (the verifier's bounds). */
 #define TL_NAMES_SPACE 2048
@@ -138,6 +142,9 @@ struct tl_fork {
 	__u64 parent_start;
 	__u32 parent_exec_id;
 	__u32 pad;
+	/* bpf_get_current_cgroup_id() of the parent as it forks (the child starts there): the cgroup
+	 * v2 id, the inode of its directory on the cgroup2 mount; 0 without a unified hierarchy. */
+	__u64 cgroup;
 };
 
 struct tl_exit {
@@ -169,6 +176,13 @@ struct tl_exec {
 	__u32 filename_len;
 	char comm[16];
 	__u32 pad;
+	/* bpf_get_current_cgroup_id() at exec (after a container runtime's init joined the container's
+	 * cgroup), and the names of that cgroup's directory and its parent's on the cgroup2 mount
+	 * (NUL-terminated, empty when unread): the container is known even when the process and its
+	 * cgroup are gone before user space reads the record. */
+	__u64 cgroup;
+	char cgroup_leaf[TL_CGROUP_NAME_MAX];
+	char cgroup_parent[TL_CGROUP_NAME_MAX];
 	char argv[TL_ARGV_MAX];
 	char filename[TL_PATH_MAX];
 };

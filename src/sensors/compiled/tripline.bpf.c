@@ -188,8 +188,37 @@ int BPF_PROG(on_newtask, struct task_struct *task, __u64 clone_flags)
 	r->clone_flags = clone_flags;
 	r->parent_start = leader_start(cur);
 	r->parent_exec_id = leader_exec_id(cur);
+	r->pad = 0;
+	r->cgroup = bpf_get_current_cgroup_id();
 	bpf_ringbuf_submit(r, 0);
 	return 0;
+}
+
+/* kernfs_node's parent before Linux 6.15 renamed it __parent (CO-RE picks the one this kernel has). */
+struct kernfs_node___parent_before_6_15 {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___parent_before_6_15 *)kn, parent);
+}
+
+/* The names of the task's cgroup v2 directory and its parent's into leaf and parent (empty when unread). */
+static __always_inline void cgroup_names(struct task_struct *t, char *leaf, char *parent)
+{
+	leaf[0] = 0;
+	parent[0] = 0;
+	struct kernfs_node *kn = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn);
+	if (!kn)
+		return;
+	if (bpf_probe_read_kernel_str(leaf, TL_CGROUP_NAME_MAX, BPF_CORE_READ(kn, name)) < 0)
+		leaf[0] = 0;
+	struct kernfs_node *up = kernfs_parent(kn);
+	if (up && bpf_probe_read_kernel_str(parent, TL_CGROUP_NAME_MAX, BPF_CORE_READ(up, name)) < 0)
+		parent[0] = 0;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -216,6 +245,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	r->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
 	r->exe_ino = BPF_CORE_READ(ino, i_ino);
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	r->cgroup = bpf_get_current_cgroup_id();
+	cgroup_names(cur, r->cgroup_leaf, r->cgroup_parent);
 	unsigned long a0 = BPF_CORE_READ(cur, mm, arg_start);
 	unsigned long a1 = BPF_CORE_READ(cur, mm, arg_end);
 	__u32 alen = a1 > a0 ? a1 - a0 : 0;
