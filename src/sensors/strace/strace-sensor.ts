@@ -4,7 +4,8 @@
 // `StraceSensor` is this sensor behind the one Sensor interface (sensor.ts).
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createReadStream, closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandName, type ProcessInfo } from '../../model/process-info.ts';
@@ -120,6 +121,21 @@ export async function runUnderStrace(options: StraceRunOptions): Promise<StraceR
     rmSync(dir, { recursive: true, force: true });
     throw new SensorUnavailableError('cannot create a FIFO for strace output', 'mkfifo (coreutils) must be installed and the temp directory writable', { cause: error });
   }
+  // Tripline's read end is open before strace exists. The drain helper below holds a read end
+  // too, so strace's open() of the FIFO never waits for Tripline's: a quick command can be
+  // traced to its end, and strace gone, before a reader opened later would even ask. Such a
+  // reader, opened by name once strace had closed its end, waited for a writer that would never
+  // come (tripline run hung, now and then, on a busy machine). Opened first, non-blocking (a
+  // FIFO's read end opens at once), and read through libuv's pipe handle: end of file when the
+  // last writer closes, data kept in the pipe until read whatever the order.
+  let fd: number;
+  try {
+    fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new SensorUnavailableError('cannot open the FIFO for strace output', 'the temp directory must be readable by tripline', { cause: error });
+  }
+  const reader = new Socket({ fd, readable: true, writable: false });
   // If tripline is killed, a helper drains the FIFO, so strace neither floods the command's
   // stderr with "Broken pipe" nor has to die (see fifo-drain.ts).
   const drain = startFifoDrain(fifo);
@@ -154,15 +170,16 @@ export async function runUnderStrace(options: StraceRunOptions): Promise<StraceR
       resolve({ code, signal });
     });
   });
+  let named = true;
   const drained = new Promise<void>((resolve, reject) => {
-    const reader = createReadStream(fifo, { highWaterMark: 1 << 16 });
-    // Both ends are open once the reader is: the FIFO's name is no longer needed, and removing
-    // it now leaves nothing behind even if tripline is killed.
-    reader.once('open', () => {
-      rmSync(dir, { recursive: true, force: true });
-    });
     reader.on('data', (chunk) => {
-      splitter.push(chunk as Buffer, onLine);
+      // strace has its end open once it writes: the FIFO's name is no longer needed, and
+      // removing it now leaves nothing behind even if tripline is killed.
+      if (named) {
+        named = false;
+        rmSync(dir, { recursive: true, force: true });
+      }
+      splitter.push(chunk, onLine);
     });
     reader.once('end', resolve);
     reader.once('error', reject);
