@@ -50,7 +50,7 @@ void describe('list and stats filters', () => {
     refused(() => list('host=a&host=b'), 'host', /more than once/);
     refused(() => list('host='), 'host', /empty/);
     refused(() => parseStatsQuery(new URLSearchParams('limit=5'), NOW), 'limit', /unknown/);
-    refused(() => parseNoQuery(new URLSearchParams('x=1')), 'x', /unknown/);
+    refused(() => { parseNoQuery(new URLSearchParams('x=1')); }, 'x', /unknown/);
   });
   void test('an unknown parameter\'s name is quoted with its control characters escaped', () => {
     refused(() => list('a%1B%5B31m=1'), 'a\\u001b[31m', /unknown/);

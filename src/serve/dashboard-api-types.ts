@@ -68,7 +68,7 @@ export interface HostHealth {
     readonly gaps: number;
     readonly pending: number;
     readonly linesPerSecond: number | null;
-    /** Events lost, summed over the samples of the last 24 hours (a restart resets the sensor's own totals). */
+    /** Events lost in the last 24 hours, from the health samples (see lostOver in dashboard-api.ts). */
     readonly lostLastDay: number;
   } | null;
   /** ok: nothing lost; loss: events lost or gaps in the newest sample; unknown: no sample. */

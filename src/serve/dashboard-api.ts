@@ -79,12 +79,12 @@ export function detectionStats(store: DetectionStore, query: StatsQuery): StatsR
  * Events lost within `samples` (newest first, as the store lists them). A `run` sample is the
  * total of one run: added whole. `watch` samples carry totals since that sensor started: the
  * increase from one to the next is added, and a total that goes down is a restart, counted
- * from zero. The oldest watch sample is the baseline, so what it lost before the window is not
- * counted: the figure is a lower bound for a watch that started inside the window.
+ * from zero. `before` is the newest watch sample before the window, the baseline of the first
+ * one in it (none: the sensor started inside the window, its whole total counts).
  */
-export function lostOver(samples: readonly SensorHealthSample[]): number {
+export function lostOver(samples: readonly SensorHealthSample[], before: SensorHealthSample | undefined): number {
   let lost = 0;
-  let previousWatch: SensorHealthSample | undefined;
+  let previousWatch = before;
   for (let i = samples.length - 1; i >= 0; i--) {
     const s = samples[i];
     if (s === undefined) continue;
@@ -92,7 +92,7 @@ export function lostOver(samples: readonly SensorHealthSample[]): number {
       lost += s.lost;
       continue;
     }
-    if (previousWatch !== undefined) lost += s.lost >= previousWatch.lost ? s.lost - previousWatch.lost : s.lost;
+    lost += previousWatch !== undefined && s.lost >= previousWatch.lost ? s.lost - previousWatch.lost : s.lost;
     previousWatch = s;
   }
   return lost;
@@ -124,7 +124,7 @@ export function hostHealth(store: DetectionStore, now: number): HostsResponse {
         gaps: newest.gaps,
         pending: newest.pending,
         linesPerSecond: newest.linesPerSecond ?? null,
-        lostLastDay: lostOver(day),
+        lostLastDay: lostOver(day, store.listHealth({ host: [host], until: since, limit: 100 }).find((b) => b.source === 'watch')),
       },
       status: newest.lost > 0 || newest.gaps > 0 ? 'loss' : 'ok',
     };

@@ -11,7 +11,7 @@ const LABEL = 360;
 const ROW = 18;
 const TOP = 24;
 /** Most files drawn; the table lists every one. */
-const MAX_ROWS = 64;
+const MAX_ROWS = 40;
 
 export function accessTimeline(d: Detection): HTMLElement {
   const e = d.evidence;

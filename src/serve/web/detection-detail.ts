@@ -32,21 +32,39 @@ function mitre(ref: MitreRef, kind: string): HTMLElement {
   return h('li', {}, `${kind}: `, url === undefined ? text : link(url, {}, text));
 }
 
-function evidenceTable(files: readonly EvidenceFile[]): HTMLTableElement {
+/** Evidence rows shown before "show all". */
+const EVIDENCE_ROWS = 40;
+
+function evidenceRow(f: EvidenceFile): HTMLTableRowElement {
+  return h('tr', {},
+    h('td', { className: 'path' }, h('code', {}, visible(f.path)), f.spelledAs.length === 0 ? null : h('div', { className: 'muted' }, `also spelled ${f.spelledAs.map(visible).join(', ')}`)),
+    h('td', {}, f.counted ? 'yes' : 'no'),
+    h('td', {}, f.actions.map(visible).join(', ')),
+    h('td', {}, f.syscalls.map(visible).join(', ')),
+    h('td', { className: 'number' }, formatCount(f.count)),
+    h('td', { className: 'nowrap' }, formatTime(f.first)),
+    h('td', { className: 'nowrap' }, formatTime(f.last)),
+    h('td', {}, visible(f.result)),
+    h('td', {}, f.pids.map(String).join(', ')),
+  );
+}
+
+/** The evidence table: the first rows, and a button for the rest (a sysctl -a reads hundreds). */
+function evidenceTable(files: readonly EvidenceFile[]): HTMLElement {
+  const body = h('tbody', {}, ...files.slice(0, EVIDENCE_ROWS).map(evidenceRow));
+  const more = files.length > EVIDENCE_ROWS ? h('button', { className: 'show-all', attrs: { type: 'button' } }, `Show all ${formatCount(files.length)} files`) : null;
+  more?.addEventListener('click', () => {
+    body.append(...files.slice(EVIDENCE_ROWS).map(evidenceRow));
+    more.remove();
+  });
+  return h('div', {}, h('div', { className: 'table-scroll' }, evidenceTableShell(body)), more);
+}
+
+function evidenceTableShell(body: HTMLTableSectionElement): HTMLTableElement {
   return h('table', { className: 'evidence' },
     h('caption', { className: 'visually-hidden' }, 'Evidence: every file accessed'),
     h('thead', {}, h('tr', {}, ...['Path', 'Counted', 'Actions', 'System calls', 'Accesses', 'First', 'Last', 'Result', 'Processes'].map((c) => h('th', { attrs: { scope: 'col' } }, c)))),
-    h('tbody', {}, ...files.map((f) => h('tr', {},
-      h('td', { className: 'path' }, h('code', {}, visible(f.path)), f.spelledAs.length === 0 ? null : h('div', { className: 'muted' }, `also spelled ${f.spelledAs.map(visible).join(', ')}`)),
-      h('td', {}, f.counted ? 'yes' : 'no'),
-      h('td', {}, f.actions.map(visible).join(', ')),
-      h('td', {}, f.syscalls.map(visible).join(', ')),
-      h('td', { className: 'number' }, formatCount(f.count)),
-      h('td', { className: 'nowrap' }, formatTime(f.first)),
-      h('td', { className: 'nowrap' }, formatTime(f.last)),
-      h('td', {}, visible(f.result)),
-      h('td', {}, f.pids.map(String).join(', ')),
-    ))),
+    body,
   );
 }
 
