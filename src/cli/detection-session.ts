@@ -260,7 +260,8 @@ function describeLoss(l: OutputLoss): string {
   const why = l.lastError === undefined ? '' : ` (last error: ${l.lastError})`;
   const lost = [
     ...(l.detections > 0 ? [`${String(l.detections)} detection(s) not written`] : []),
-    ...(l.notices > 0 ? [`${String(l.notices)} notice(s) not shown`] : []),
+    // The terminal's live notice is its open revision; elsewhere (JSONL, webhook) the open revision is a record of its own.
+    ...(l.notices > 0 ? [l.name === 'terminal' ? `${String(l.notices)} notice(s) not shown` : `${String(l.notices)} open revision(s) not written`] : []),
     ...(l.revisions > 0 ? [`${String(l.revisions)} revision(s) of open detections not written`] : []),
   ];
   if (lost.length === 0) return `output ${l.name} failed ${String(l.failedAttempts)} time(s)${why}; everything was written after retrying (${String(l.writtenLate)} late)`;

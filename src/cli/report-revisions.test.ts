@@ -22,7 +22,7 @@ function revision(id: string, rev: number, state: Detection['state'], importance
 
 /** A line as written before revisions existed: no revision, no state. */
 function legacyLine(id: string): string {
-  const old: Partial<Detection> = { ...BASE, id };
+  const old: Record<string, unknown> = { ...BASE, id };
   delete old.revision;
   delete old.state;
   return JSON.stringify(old);

@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Detection } from '../../src/model/detection.ts';
 import { copyAction, heredocEntries, phaseEnv, runPhase, runStep, simulatedRunner } from '../github-runner.ts';
-import { withTempDir } from '../e2e/run-tripline.ts';
+import { parseJsonl, withTempDir } from '../e2e/run-tripline.ts';
 import { ebpfUnavailable } from './ebpf-availability.ts';
 
 const reason = ebpfUnavailable();
@@ -63,7 +62,8 @@ void test('the Action in watch mode, without node_modules: the pre step watches 
     assert.ok(Number(heredocEntries(readFileSync(runner.file('GITHUB_OUTPUT'), 'utf8')).detections) >= 2, summary);
     // Per-step attribution: each detection names the step whose processes ran sysctl, read from
     // their environments; the Action's own step (tripline watch's environment) is never named.
-    const detections = readFileSync(state.jsonl ?? '', 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Detection);
+    // The watch writes every revision: one detection per id, its last revision.
+    const detections = parseJsonl(readFileSync(state.jsonl ?? '', 'utf8'));
     // The watch sees the whole host: other tests' sysctl may run meanwhile. These are the steps' own.
     const ours = [early, step].map((r) => Number(/sysctl pid (\d+)/.exec(r.stdout)?.[1]));
     const steps = detections.filter((d) => ours.includes(d.subject.process.pid)).map((d) => d.environment.ci?.step?.id).sort();

@@ -22,7 +22,8 @@ void test('the post step with a JSONL over 1 MiB writes its summary, annotations
   const { runner, jsonl } = await runModeJsonl(dir);
   const [d] = replayFixture('sysctl-a.strace').closed;
   assert.ok(d);
-  writeFileSync(jsonl, `${JSON.stringify(d)}\n`.repeat(20));
+  // Twenty detections (each its own id: revisions of one id would be folded into one).
+  writeFileSync(jsonl, Array.from({ length: 20 }, (_, i) => `${JSON.stringify({ ...d, id: `${d.id}-${String(i)}` })}\n`).join(''));
   assert.ok(readFileSync(jsonl).length > 1024 * 1024);
   const post = await runPhase('post', postEnv(runner), runner.workspace);
   assert.equal(post.code, 0, post.stdout + post.stderr);

@@ -1,6 +1,7 @@
 // Shared helper of the end-to-end tests: runs the real tripline CLI (bin/tripline.js, which
 // imports dist/, so `npm run build` must have run) under the real strace, captures its exit,
-// stdout and stderr, and parses the --jsonl output into detections.
+// stdout and stderr, and parses the --jsonl output into detections (revisions folded by id, the
+// highest revision winning, as every reader of the file must; the raw lines are kept too).
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -39,6 +40,9 @@ export function cleanEnv(extra: Readonly<Record<string, string | undefined>> = {
   // compiled sensor wherever it can run, without the silent fallback a user gets (a program the
   // kernel refuses must fail the tests, not pass them on bpftrace).
   env.TRIPLINE_EBPF_PROGRAM = process.env.TRIPLINE_E2E_EBPF_PROGRAM ?? (COMPILED_SENSOR_RUNS ? 'compiled' : 'auto');
+  // No detection store unless a test gives one (runTripline gives each run its own in its temp
+  // dir): the tests run as root, and must not write the machine's /var/lib/tripline/tripline.db.
+  env.TRIPLINE_STORE = 'off';
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) Reflect.deleteProperty(env, k);
     else env[k] = v;
@@ -68,9 +72,13 @@ export function killGroup(child: ChildProcess): void {
 }
 
 export interface TriplineResult extends CliResult {
-  /** Every detection of the --jsonl file. */
+  /** Every detection of the --jsonl file, each once: its highest revision. */
   readonly detections: Detection[];
+  /** Every line of the --jsonl file, in order (several revisions of one detection when streamed). */
+  readonly revisions: Detection[];
   readonly jsonlPath: string;
+  /** The run's detection store (in its temp dir), unless the test chose its own or none. */
+  readonly storePath: string | undefined;
 }
 
 export interface CliOptions {
@@ -148,16 +156,42 @@ export interface RunOptions extends CliOptions {
   readonly options?: readonly string[];
 }
 
-/** `tripline run [options] --jsonl DIR/detections.jsonl -- COMMAND...`, with the detections parsed. */
+/**
+ * `tripline run [options] --jsonl DIR/detections.jsonl --store DIR/tripline.db -- COMMAND...`,
+ * with the detections parsed (no --store when the options name a store or --no-store).
+ */
 export async function runTripline(command: readonly string[], run: RunOptions): Promise<TriplineResult> {
   const jsonlPath = join(run.dir, 'detections.jsonl');
-  const result = await runCli(['run', ...(run.options ?? []), '--jsonl', jsonlPath, '--', ...command], { cwd: run.dir, ...run });
+  const own = run.options?.some((o) => o === '--store' || o.startsWith('--store=') || o === '--no-store') === true;
+  const storePath = own ? undefined : join(run.dir, 'tripline.db');
+  const store = storePath === undefined ? [] : ['--store', storePath];
+  const result = await runCli(['run', ...(run.options ?? []), '--jsonl', jsonlPath, ...store, '--', ...command], { cwd: run.dir, ...run });
   const text = existsSync(jsonlPath) ? await readFile(jsonlPath, 'utf8') : '';
-  return { ...result, detections: parseJsonl(text), jsonlPath };
+  return { ...result, detections: parseJsonl(text), revisions: parseJsonlRevisions(text), jsonlPath, storePath };
 }
 
-/** One tripline.detection/v1 object per non-empty line. */
+/**
+ * The detections of a JSONL file, each once: the revisions of one id folded, the highest
+ * revision winning (a line without a revision, written before revisions, is revision 1), in
+ * the order each detection first appeared.
+ */
 export function parseJsonl(text: string): Detection[] {
+  const byId = new Map<string, Detection>();
+  for (const d of parseJsonlRevisions(text)) {
+    const held = byId.get(d.id);
+    if (held === undefined || revisionOf(held) < revisionOf(d)) byId.set(d.id, d);
+  }
+  return [...byId.values()];
+}
+
+/** A line's revision; 1 for a line written before revisions (no revision field). */
+function revisionOf(d: Detection): number {
+  const r: unknown = (d as Partial<Detection>).revision;
+  return typeof r === 'number' ? r : 1;
+}
+
+/** One tripline.detection/v1 object per non-empty line: every revision as written. */
+export function parseJsonlRevisions(text: string): Detection[] {
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
