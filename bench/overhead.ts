@@ -17,6 +17,7 @@ import { benchEbpfPrograms } from './ebpf-programs.ts';
 import { benchStartup } from './startup.ts';
 import { benchMemory } from './memory.ts';
 import { benchEvidenceUnderLoad } from './evidence-under-load.ts';
+import { benchDetectionLatency } from './detection-latency.ts';
 import { benchRecipeLoading, benchReload } from './recipe-loading.ts';
 import { median, startWatch, timeOnce, TRIPLINE } from './timing.ts';
 
@@ -142,7 +143,7 @@ function benchReplay(): void {
 
 try {
   // BENCH_ONLY=replay (the user-space part, seconds instead of minutes), or a comma-separated
-  // list of workloads, ebpf, programs, startup, replay, loading, memory, load; everything when unset.
+  // list of workloads, ebpf, programs, startup, replay, loading, memory, load, latency; everything when unset.
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
   const selected = (name: string): boolean => only === undefined || only.includes(name);
   if (selected('workloads')) benchWorkloads();
@@ -156,6 +157,7 @@ try {
   }
   if (selected('memory')) await benchMemory();
   if (selected('load')) benchEvidenceUnderLoad();
+  if (selected('latency')) await benchDetectionLatency();
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
