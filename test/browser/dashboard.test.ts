@@ -85,7 +85,8 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
   }
 
   void test('a real run makes a detection and the page lists it', { timeout: TEST_TIMEOUT }, async () => {
-    const r = await run(['cat', ...FILES]);
+    // A shell that runs cat (and is still there after it): an ancestry of two in the tree.
+    const r = await run(['sh', '-c', 'cat "$@"; true', 'sh', ...FILES]);
     const d = r.detections[0];
     assert.ok(d !== undefined);
     serve = await startServe(['--store', store]);
@@ -117,7 +118,7 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
     assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'detail-title', 'focus moves to the detail for keyboard users');
     assert.ok(await page.locator('#overview').isHidden());
     const tree = page.locator('ul.tree');
-    assert.match(await tree.innerText(), /cat/);
+    assert.match(await tree.innerText(), /sh[\s\S]*cat/, 'the shell above cat');
     assert.equal(await tree.locator('.process-subject').count(), 1);
     for (const f of FILES) await page.locator('table.evidence code', { hasText: f }).waitFor();
     assert.ok(await page.locator('svg.timeline g.access').count() >= 3);
@@ -168,7 +169,7 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
 
   const address = externalAddress();
   void test('on a non-loopback address: refused without a token; the ?token= visit works in the browser', { timeout: TEST_TIMEOUT, skip: address === undefined ? 'no non-loopback IPv4 address on this machine' : false }, async () => {
-    await assert.rejects(startServe(['--store', store, '--host', address ?? '']), /requires a token/);
+    await assert.rejects(startServe(['--store', store, '--host', address ?? '']), /a token is required/);
     const remote = await startServe(['--store', store, '--host', address ?? ''], cleanEnv({ TRIPLINE_SERVE_TOKEN: TOKEN }));
     try {
       assert.equal(new URL(remote.url).hostname, address);

@@ -12,6 +12,11 @@ const HEIGHT = 200;
 
 export class DetectionChart {
   private plot: uPlot | undefined;
+  /**
+   * The x range in seconds: the first and last bucket with one bucket of margin each side. Set
+   * from the data, not from uPlot's guess: for a single point it spans 1,000 days.
+   */
+  private xRange: [number, number] = [0, 60];
   private readonly canvasBox: HTMLDivElement;
 
   constructor(private readonly container: HTMLElement, private readonly summary: HTMLElement) {
@@ -57,12 +62,14 @@ export class DetectionChart {
     }
     this.canvasBox.hidden = false;
     const data = this.series(stats, since, now);
+    const step = Math.max(1, stats.bucketMs / 1000);
+    this.xRange = [(data[0][0] ?? 0) - step, (data[0][data[0].length - 1] ?? 0) + step];
     const busiest = stats.buckets.reduce((a, b) => (b.count > a.count ? b : a));
     replaceChildren(this.summary,
       `${formatCount(stats.total)} detection${stats.total === 1 ? '' : 's'} from ${stats.first === null ? '?' : formatTime(stats.first)} to ${stats.last === null ? '?' : formatTime(stats.last)}, `
       + `in buckets of ${bucketName(stats.bucketMs)}; the busiest began ${formatTime(busiest.start)} with ${formatCount(busiest.count)}.`);
     if (this.plot !== undefined) {
-      this.plot.setData(data);
+      this.plot.setData(data, true);
       return;
     }
     const bars = uPlot.paths.bars?.({ size: [0.8, 48], align: 1 });
@@ -72,7 +79,7 @@ export class DetectionChart {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      scales: { x: { time: true, range: () => this.xRange }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [
         { stroke: '#3d4451', grid: { stroke: '#e6e8ec' }, ticks: { stroke: '#c9ced6' } },
         { stroke: '#3d4451', grid: { stroke: '#e6e8ec' }, ticks: { stroke: '#c9ced6' }, values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? String(t) : '')) },

@@ -108,7 +108,7 @@ export function renderDetail(data: DetectionDetailResponse): HTMLElement[] {
   ]));
   const attack = section('mitre-title', 'MITRE ATT&CK', h('ul', { className: 'mitre' },
     mitre(d.recipe.tactic, 'Tactic'), mitre(d.recipe.technique, 'Technique'), ...d.recipe.related.map((r) => mitre(r, 'Related'))),
-    h('p', {}, 'Recipe ', h('code', {}, visible(d.recipe.id)), ` version ${visible(d.recipe.version)}`, d.recipe.documentation === '' ? null : h('span', {}, ' · ', link(d.recipe.documentation, {}, 'documentation'))));
+    h('p', {}, 'Recipe ', h('code', {}, visible(d.recipe.id)), ` version ${visible(d.recipe.version)}`, d.recipe.documentation === '' ? null : h('span', {}, ' · ', d.recipe.documentation.startsWith('https://') ? link(d.recipe.documentation, {}, 'documentation') : h('span', {}, 'documentation: ', h('code', {}, visible(d.recipe.documentation))))));
   const guidance = section('guidance-title', `What it means (${visible(d.guidance.environment)})`,
     h('p', {}, visible(d.guidance.implications)),
     h('h4', {}, 'Recommended actions'),
@@ -120,10 +120,10 @@ export function renderDetail(data: DetectionDetailResponse): HTMLElement[] {
     evidenceTable(d.evidence.files),
     d.evidence.filesOmitted === 0 ? null : h('p', { className: 'muted' }, `${formatCount(d.evidence.filesOmitted)} more paths were accessed but not listed (the list keeps 256).`));
   const sensor = section('sensor-title', 'Sensor', sensorFacts(d));
-  const revisions = section('revisions-title', 'Revisions', h('table', {},
+  const revisions = section('revisions-title', 'Revisions', h('div', { className: 'table-scroll' }, h('table', {},
     h('thead', {}, h('tr', {}, ...['Revision', 'State', 'Recorded', 'Directories', 'Accesses', 'Files'].map((c) => h('th', { attrs: { scope: 'col' } }, c)))),
     h('tbody', {}, ...data.revisions.map((r) => h('tr', {},
       h('td', { className: 'number' }, String(r.revision)), h('td', {}, visible(r.state)), h('td', { className: 'nowrap' }, formatTime(r.recordedAt)),
-      h('td', { className: 'number' }, formatCount(r.directoryCount)), h('td', { className: 'number' }, formatCount(r.accessCount)), h('td', { className: 'number' }, formatCount(r.fileCount)))))));
+      h('td', { className: 'number' }, formatCount(r.directoryCount)), h('td', { className: 'number' }, formatCount(r.accessCount)), h('td', { className: 'number' }, formatCount(r.fileCount))))))));
   return [header, h('div', { className: 'detail-grid' }, what, h('div', {}, attack, guidance)), tree, timeline, evidence, h('div', { className: 'detail-grid' }, sensor, revisions)];
 }
