@@ -8,10 +8,11 @@ import { detectCi, detectEnvironment, EnvironmentError } from '../context/enviro
 import { readHostInfo } from '../context/host-info.ts';
 import { withStep, type StepTracker } from '../context/step-attribution.ts';
 import { withContainers, type ContainerTracker } from '../context/container-identity.ts';
+import { environmentFromContainer } from '../context/container-environment.ts';
 import { DetectionPipeline } from '../engine/detection-pipeline.ts';
 import type { EngineOutput, EngineTrace } from '../engine/engine.ts';
 import type { Detection } from '../model/detection.ts';
-import type { SensorInfo } from '../model/detection-context.ts';
+import type { DetectionContext, SensorInfo } from '../model/detection-context.ts';
 import type { Environment, EnvironmentKind } from '../model/environment.ts';
 import type { Recipe } from '../model/recipe.ts';
 import type { SensorEvent } from '../model/sensor-event.ts';
@@ -68,6 +69,8 @@ export interface SessionOptions {
   readonly steps?: StepTracker;
   /** The container of each process (watch): in every detection, and for the exceptions' container conditions. */
   readonly containers?: ContainerTracker;
+  /** The pod (or container) label naming each detection's environment (watch, environment_label); needs `containers`. */
+  readonly environmentLabel?: string | undefined;
 }
 
 /**
@@ -162,7 +165,7 @@ export class DetectionSession {
       sessionId: randomUUID(),
       initialCwd: io.cwd,
       ...(process.getuid === undefined ? {} : { initialUid: process.getuid() }),
-      context: { environment, host: readHostInfo(), sensor: options.sensor },
+      context: { environment, host: readHostInfo(), sensor: options.sensor, ...environmentByLabel(this.containers, options.environmentLabel, environment) },
       probe: LIVE_FILE_SYSTEM_PROBE,
       closeIdleLive: options.closeIdleLive === true,
       ...(options.trace === undefined ? {} : { trace: options.trace }),
@@ -253,6 +256,12 @@ export class DetectionSession {
     const stepped = this.steps === undefined ? attributed : withStep(attributed, this.steps.stepOf(s.process, s.ancestry));
     return redactDetection(this.containers === undefined ? stepped : withContainers(stepped, this.containers));
   }
+}
+
+/** Each detection's environment from its subject's container's label, where one is configured and containers are tracked. */
+function environmentByLabel(containers: ContainerTracker | undefined, label: string | undefined, fallback: Environment): Pick<DetectionContext, 'environmentOf'> {
+  if (containers === undefined || label === undefined) return {};
+  return { environmentOf: (subject, ancestry) => environmentFromContainer(containers.containerOf(subject, ancestry), label, fallback) };
 }
 
 /** One output's trouble, for the report: what it never wrote, or that it recovered. */

@@ -90,7 +90,7 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   // from /proc when first seen; the runtime is asked about each container once, in the background.
   const containers = new ContainerTracker(new DockerApiResolver(), undefined, undefined, new CgroupPaths());
   const session: DetectionSession = new DetectionSession({
-    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, ...(steps === undefined ? {} : { steps }), containers,
+    command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, ...(steps === undefined ? {} : { steps }), containers, environmentLabel: config.environmentLabel.value,
     // Read when a detection is made: a compiled sensor the kernel refuses gives way to bpftrace at start.
     sensor: {
       get name(): string { return sensor.describe().name; },

@@ -12,6 +12,7 @@ import { documentTrust, readDocumentFile } from '../documents/document-file.ts';
 import { ConfigError } from './config-error.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
 import { isEnvironmentKind, type EnvironmentKind } from '../model/environment.ts';
+import { isLabelKey } from '../model/container.ts';
 import { isImportance, type Importance } from '../model/importance.ts';
 import type { Recipe, RecipeException } from '../model/recipe.ts';
 import { BUILTIN_RECIPES } from '../recipes/builtin-recipes.ts';
@@ -73,6 +74,8 @@ export interface TriplineConfig {
   readonly file: string | undefined;
   /** undefined value: decided from the CI variables. */
   readonly environment: Sourced<EnvironmentKind | undefined>;
+  /** watch: the pod (or container) label naming a detection's environment (ci, staging, production), if any. */
+  readonly environmentLabel: Sourced<string | undefined>;
   readonly failOn: Sourced<FailOn>;
   readonly sensor: Sourced<SensorChoice>;
   readonly jsonl: Sourced<string | undefined>;
@@ -101,6 +104,7 @@ interface RawConfig {
   readonly recipes?: { readonly directories?: readonly string[]; readonly enabled?: readonly string[]; readonly disabled?: readonly string[] };
   readonly exceptions?: readonly RawException[];
   readonly environment?: EnvironmentKind | 'auto';
+  readonly environment_label?: string;
   readonly fail_on?: FailOn;
   readonly sensor?: SensorChoice;
   readonly outputs?: {
@@ -198,6 +202,8 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
   const envKind = choose<EnvironmentKind | 'auto'>('--environment', flags.environment, 'TRIPLINE_ENVIRONMENT', env, fileValue(['environment'], raw.environment), 'auto',
     (v) => v === 'auto' || isEnvironmentKind(v), 'auto, ci, staging, production, development or unknown');
   const environment: Sourced<EnvironmentKind | undefined> = { value: envKind.value === 'auto' ? undefined : envKind.value, source: envKind.source };
+  const environmentLabel = choose<string | undefined>('environment_label', undefined, 'TRIPLINE_ENVIRONMENT_LABEL', env, fileValue(['environment_label'], raw.environment_label), undefined,
+    isLabelKey, 'a Kubernetes label key (tripline.io/environment)');
   const failOn = choose<FailOn>('--fail-on', flags.failOn, 'TRIPLINE_FAIL_ON', env, fileValue(['fail_on'], raw.fail_on), 'never',
     (v) => v === 'never' || isImportance(v), 'never, low, medium, high or critical');
   const sensor = choose<SensorChoice>('--sensor', flags.sensor, 'TRIPLINE_SENSOR', env, fileValue(['sensor'], raw.sensor), 'auto',
@@ -298,7 +304,7 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
     throw new ConfigError(`no recipe would run (recipes.enabled ${enabled.source}, recipes.disabled ${disabled.source}); loaded recipes: ${[...known].join(', ')}`, sortDiagnostics(recipeDiagnostics));
   }
   return {
-    file: found?.value, environment, failOn, sensor, jsonl, outputs, recipeDirectories, enabled, disabled, exceptions,
+    file: found?.value, environment, environmentLabel, failOn, sensor, jsonl, outputs, recipeDirectories, enabled, disabled, exceptions,
     recipes, loadedRecipes, configDiagnostics, recipeDiagnostics: sortDiagnostics(recipeDiagnostics),
   };
 }

@@ -78,6 +78,8 @@ function whereText(env: Environment): string {
 
 export function buildDetection(parts: DetectionParts): Detection {
   const { recipe, subject, evidence, context } = parts;
+  // The subject's own environment where the context knows one (a container's label), else the run's.
+  const environment = context.environmentOf?.(subject, parts.ancestry) ?? context.environment;
   const argv = subject.argv.length > 0 ? subject.argv : [commandName(subject)];
   const command = shellQuote(argv);
   const parent = parts.ancestry[0];
@@ -93,10 +95,10 @@ export function buildDetection(parts: DetectionParts): Detection {
     directoryCount: String(evidence.directories.length),
     directories: listSome(evidence.directories, 4),
     files: listSome(evidence.files.filter((f) => f.counted).map((f) => f.path), 3),
-    where: whereText(context.environment),
+    where: whereText(environment),
     scope: parts.scope === 'process' ? 'the process itself' : 'the process and the commands it started',
   };
-  const guidance = renderGuidance(recipe.guidance[context.environment.kind], facts);
+  const guidance = renderGuidance(recipe.guidance[environment.kind], facts);
   return {
     schema: DETECTION_SCHEMA,
     id: parts.id,
@@ -108,7 +110,7 @@ export function buildDetection(parts: DetectionParts): Detection {
       tactic: recipe.tactic, technique: recipe.technique, related: recipe.related,
       importance: recipe.importance, documentation: recipe.documentation,
     },
-    environment: { kind: context.environment.kind, source: context.environment.source, ci: context.environment.ci ?? null },
+    environment: { kind: environment.kind, source: environment.source, ci: environment.ci ?? null },
     subject: {
       scope: parts.scope,
       process: describeProcess(subject),
@@ -140,6 +142,6 @@ export function buildDetection(parts: DetectionParts): Detection {
       gaps: (parts.missed?.gaps ?? []).map((g) => ({ start: new Date(g.startMs).toISOString(), end: iso(g.endMs ?? undefined) })),
       complete: (parts.missed?.eventsLost ?? 0) === 0 && (parts.missed?.gaps.length ?? 0) === 0,
     },
-    guidance: { environment: context.environment.kind, ...guidance },
+    guidance: { environment: environment.kind, ...guidance },
   };
 }

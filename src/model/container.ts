@@ -45,3 +45,12 @@ export interface ProcessNamespaces {
 export interface ContainerView {
   containerOf(process: Pick<ProcessInfo, 'pid' | 'startMs'>, ancestry: readonly Pick<ProcessInfo, 'pid' | 'startMs'>[]): ContainerIdentity | null | undefined;
 }
+
+/** A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
+export function isLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(name)) return false;
+  return prefix === undefined || (prefix.length <= 253 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(prefix));
+}
