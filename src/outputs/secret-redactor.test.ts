@@ -375,6 +375,41 @@ describe('redactDetection', () => {
     assert.equal(redactDetection(input).subject.process.comm, 'ghp_[REDACTED]');
   });
 
+  test('container fields of the subject, ancestry and members: labels whose key names a secret entirely, token shapes in any label, name, image and pod', () => {
+    const [d] = replayFixture('sysctl-a.strace').closed;
+    assert.ok(d);
+    const vault = 's.Qf1sT0kenValue9';
+    const container = (n: number): NonNullable<Detection['subject']['process']['container']> => ({
+      runtime: 'podman', id: 'a'.repeat(64), name: `web-${GH}`, image: `registry.example/app:${String(n)}`, imageDigest: null,
+      labels: { 'com.example.db-password': 'hunter22', 'vault.token': vault, note: `clone https://ci:p4ssw0rd@git.example/x with ${GH}`, app: 'web' },
+      pod: { name: 'web-7d9f', namespace: 'shop', uid: 'uid-1', labels: { AWS_SECRET_ACCESS_KEY: AWS_SECRET, tier: 'front' } },
+    });
+    const input: Detection = {
+      ...d,
+      subject: {
+        ...d.subject,
+        process: { ...d.subject.process, container: container(1), argv: ['sh', '-c', `echo ${vault}`] },
+        ancestry: [{ ...d.subject.process, pid: 2, container: container(2) }],
+        members: [{ ...d.subject.process, pid: 3, container: container(3) }],
+      },
+    };
+    const out = redactDetection(input);
+    const json = JSON.stringify(out);
+    for (const secret of ['hunter22', vault, 'p4ssw0rd', GH.slice(4), AWS_SECRET]) assert.ok(!json.includes(secret), `${secret} leaked: ${json}`);
+    for (const p of [out.subject.process, ...out.subject.ancestry, ...out.subject.members]) {
+      assert.deepEqual(p.container?.labels, {
+        'com.example.db-password': '[REDACTED]', 'vault.token': '[REDACTED]', note: 'clone https://ci:[REDACTED]@git.example/x with ghp_[REDACTED]', app: 'web',
+      });
+      assert.deepEqual(p.container.pod?.labels, { AWS_SECRET_ACCESS_KEY: '[REDACTED]', tier: 'front' });
+      assert.equal(p.container.name, 'web-ghp_[REDACTED]');
+      assert.match(p.container.image ?? '', /^registry\.example\/app:\d$/);
+      assert.equal(p.container.id, 'a'.repeat(64));
+    }
+    // A label's secret is gone from the command line too.
+    assert.deepEqual(out.subject.process.argv, ['sh', '-c', 'echo [REDACTED]']);
+    assert.deepEqual(redactDetection(out), out, 'idempotent');
+  });
+
   test('a detection without secrets comes out equal', () => {
     const [d] = replayFixture('audit-cat-loop.strace').closed;
     assert.ok(d);

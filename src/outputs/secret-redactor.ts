@@ -5,7 +5,7 @@
 // the sensor cut (argvTruncated) may end in part of a token: that part goes too.
 
 import type { CiContext } from '../model/environment.ts';
-import type { Detection, DetectionProcess, EvidenceFile } from '../model/detection.ts';
+import type { Detection, DetectionContainer, DetectionProcess, EvidenceFile } from '../model/detection.ts';
 
 export const REDACTED = '[REDACTED]';
 
@@ -216,9 +216,43 @@ function textRedactor(secrets: readonly string[]): (text: string) => string {
   return (text) => redactText(literals.reduce((t, s) => t.split(s).join(REDACTED), text));
 }
 
+/**
+ * A container or pod label whose key names a secret (`db-password`, `vault.token`,
+ * `com.example/api-key`, `AWS_SECRET_ACCESS_KEY`): its whole value is one. Labels often carry
+ * credentials a deployment passed along.
+ */
+const SECRET_LABEL_KEY = /(?:^|[._/-])(?:password|passwd|pass|pwd|token|secret|secret[._-]?(?:access[._-]?)?key|api[._-]?key|apikey|private[._-]?key|access[._-]?key|credentials?|auth|dsn)$/i;
+
+/** The values of a container's (and its pod's) labels whose keys name a secret. */
+function labelSecrets(c: DetectionContainer | null | undefined): string[] {
+  if (c === null || c === undefined) return [];
+  const labels = [c.labels, c.pod?.labels ?? {}];
+  return labels.flatMap((l) => Object.entries(l).filter(([k, v]) => SECRET_LABEL_KEY.test(k) && v !== '' && v !== REDACTED).map(([, v]) => v));
+}
+
+function redactLabels(labels: Readonly<Record<string, string>>, r: (text: string) => string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) out[r(k)] = SECRET_LABEL_KEY.test(k) && v !== '' ? REDACTED : r(v);
+  return out;
+}
+
+/** The container's name, image, labels and pod (the id and digest are hex the runtime made). */
+function redactContainer(c: DetectionContainer, r: (text: string) => string): DetectionContainer {
+  return {
+    ...c,
+    name: c.name === null ? null : r(c.name),
+    image: c.image === null ? null : r(c.image),
+    labels: redactLabels(c.labels, r),
+    pod: c.pod === null ? null : {
+      ...c.pod, name: r(c.pod.name), namespace: r(c.pod.namespace), uid: c.pod.uid === null ? null : r(c.pod.uid), labels: redactLabels(c.pod.labels, r),
+    },
+  };
+}
+
 function redactProcess(p: DetectionProcess, r: (text: string) => string): DetectionProcess {
   return {
     ...p,
+    ...(p.container === undefined || p.container === null ? {} : { container: redactContainer(p.container, r) }),
     argv: redactArgv(p.argv, p.argvTruncated).map(r),
     exe: p.exe === null ? null : r(p.exe),
     cwd: p.cwd === null ? null : r(p.cwd),
@@ -245,7 +279,8 @@ function redactCi(ci: CiContext, r: (text: string) => string): CiContext {
 
 /**
  * A copy of the detection with every attacker- or user-controlled string redacted: the
- * processes (argv, exe, cwd, comm), the package directory, evidence paths, guidance texts, the
+ * processes (argv, exe, cwd, comm, and their containers' name, image, labels and pod: a label
+ * whose key names a secret entirely), the package directory, evidence paths, guidance texts, the
  * CI context. The recipe, numbers and times are kept. Meant for a final detection, once: it
  * copies the whole object.
  */
@@ -255,6 +290,8 @@ export function redactDetection(d: Detection): Detection {
   for (const p of [process, ...ancestry, ...members]) {
     redactArgvCollecting(p.argv, secrets, p.argvTruncated);
     if (p.comm.length >= COMM_LENGTH) redactCutEnd(p.comm, secrets);
+    // A label's secret goes wherever else it appears too (a command line, the guidance).
+    secrets.push(...labelSecrets(p.container));
   }
   const r = textRedactor(secrets);
   return {
