@@ -41,9 +41,8 @@ void test('watch names the container, image and pod of a sysctl -a inside a cont
       // condition (they count). So the excepted container first reads one setting (Tripline
       // learns it and asks podman) and waits; sysctl -a then runs in it through podman exec.
       const quiet = runContainer(QUIET, ['sh', '-c', 'cat /proc/sys/net/core/somaxconn; exec sleep 600'], { then: ['sysctl', '-a'] });
-      // The container's entrypoint outlives its sysctl -a, as an entrypoint script does: a reader
-      // that is the container's very first process and is gone before its first record is read
-      // is placed under its host parent (runc) instead (a known limit: records carry no cgroup id).
+      // The container's entrypoint outlives its sysctl -a, as an entrypoint script does (a
+      // container's very first process: watch-container-first-process.test.ts).
       const loud = runContainer(LOUD, ['sh', '-c', 'sysctl -a; exec sleep 5'], { labels: { 'io.kubernetes.pod.name': 'web-7d9f', 'io.kubernetes.pod.namespace': 'shop', 'io.kubernetes.pod.uid': 'uid-1', app: 'web' } });
       assert.equal(loud.status, 0, loud.stderr);
       assert.match(loud.id, /^[0-9a-f]{64}$/);
