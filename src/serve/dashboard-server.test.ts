@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -178,6 +179,20 @@ void describe('the API', () => {
     assert.equal(post.status, 405);
     assert.equal(post.headers.allow, 'GET, HEAD');
     assertSecurityHeaders(post, 'POST');
+  });
+  void test('headers over 16 KiB and malformed requests get a JSON error with the security headers', async () => {
+    const url = new URL(server.url);
+    const raw = (text: string): Promise<string> => new Promise((resolve, reject) => {
+      const socket = connect({ host: url.hostname, port: Number(url.port) }, () => { socket.end(text); });
+      let answer = '';
+      socket.setEncoding('utf8').on('data', (c: string) => { answer += c; }).on('end', () => { resolve(answer); }).on('error', reject);
+    });
+    const big = await raw(`GET / HTTP/1.1\r\nHost: ${url.host}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.match(big, /^HTTP\/1\.1 431 /);
+    assert.match(big, new RegExp(`Content-Security-Policy: ${CONTENT_SECURITY_POLICY.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\r\n`));
+    assert.match(big, /\{"error":"the request headers are larger than 16 KiB"\}/);
+    const bad = await raw('NOT HTTP AT ALL\r\n\r\n');
+    assert.match(bad, /^HTTP\/1\.1 400 [\s\S]*X-Content-Type-Options: nosniff/);
   });
   void test('a Host header naming another host is refused (DNS rebinding)', async () => {
     const a = await call(server.url, '/api/detections', { headers: { host: `rebind.example:${String(server.port)}` } });

@@ -5,6 +5,7 @@
 
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { visible } from '../model/visible.ts';
 import type { DetectionStore } from '../store/detection-store.ts';
 import { parseDetectionId, parseListQuery, parseNoQuery, parseStatsQuery, QueryError } from './api-query.ts';
@@ -76,6 +77,17 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     handle(request, response, bound.policy, options, feed, now);
   });
   server.maxHeadersCount = 64;
+  // What node refuses before a handler runs (headers over 16 KiB, a malformed request, a
+  // request too slow) is answered with the same headers and a JSON error, not node's bare line.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return;
+    const [status, reason, message] = error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are larger than 16 KiB']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'the request took too long to arrive']
+        : [400, 'Bad Request', 'the request is not valid HTTP'];
+    const body = `${JSON.stringify({ error: message } satisfies ErrorResponse)}\n`;
+    const headers = { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' };
+    socket.end(`HTTP/1.1 ${String(status)} ${reason}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`);
+  });
   server.maxConnections = MAX_CONNECTIONS;
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
