@@ -18,8 +18,9 @@ export const COMPLETION_WORDS: Readonly<Record<string, { readonly subcommands?: 
   recipes: { subcommands: ['list', 'show', 'validate', 'explain'], options: ['--config', '--json', '--help'], files: true },
   config: { subcommands: ['show'], options: ['--config', '--json', '--help'] },
   report: { options: ['--config', '--output', '--fail-on', '--quiet', '--json', '--help'], files: true },
+  serve: { options: ['--port', '--host', '--config', '--store', '--token-file', '--help'] },
   completion: { subcommands: ['bash', 'zsh'], options: ['--help'] },
-  help: { subcommands: ['run', 'watch', 'demo', 'recipes', 'config', 'report', 'completion'], options: [] },
+  help: { subcommands: ['run', 'watch', 'demo', 'recipes', 'config', 'report', 'serve', 'completion'], options: [] },
 };
 
 /** The values of options that take one of a few words. */
@@ -29,7 +30,7 @@ const VALUES: Readonly<Record<string, readonly string[]>> = {
   '--sensor': ['auto', 'ptrace', 'ebpf'],
   '--output': ['sarif=', 'junit=', 'webhook=', 'github', 'jsonl='],
 };
-const FILE_OPTIONS = ['--config', '--jsonl'];
+const FILE_OPTIONS = ['--config', '--jsonl', '--token-file'];
 
 export function completionCommand(args: readonly string[], io: CommandIo): number {
   const o = parseCommandLine({ command: 'completion', options: {}, operands: 'any' }, args);
