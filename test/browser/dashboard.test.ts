@@ -112,7 +112,9 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
   });
 
   void test('the detail opens: ancestry tree, evidence, timeline, MITRE links, guidance', { timeout: TEST_TIMEOUT }, async () => {
-    await page.locator('#detections-body tr', { hasText: 'cat' }).locator('a.process-link').click();
+    // By keyboard: the row's link takes the focus and Enter opens it.
+    await page.locator('#detections-body tr', { hasText: 'cat' }).locator('a.process-link').focus();
+    await page.keyboard.press('Enter');
     await page.locator('#detail-title').waitFor();
     assert.match(page.url(), /#\/detection\//);
     assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'detail-title', 'focus moves to the detail for keyboard users');
