@@ -63,13 +63,16 @@ export interface RunOptions {
    * `podman exec` (the container is already known to the runtime's API by then); default: none.
    */
   readonly then?: readonly string[];
+  /** --publish HOST:CONTAINER each (netavark sets up port forwarding: the noisiest plumbing). */
+  readonly publish?: readonly string[];
 }
 
 /** Runs `argv` in a new container of `image` until it ends (the container is removed after); its id, name, and the last start's status and stderr. */
 export function runContainer(image: string, argv: readonly string[], options: RunOptions = {}): { id: string; name: string; status: number | null; stderr: string } {
   const name = options.name ?? `tripline-test-${String(process.pid)}-${String(Date.now())}-${String(Math.floor(Math.random() * 1e6))}`;
   const labels = Object.entries(options.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
-  check(spawnSync('podman', [...PODMAN_RUN_OPTIONS, 'create', ...RUN_LIMITS, '--name', name, ...labels, image, ...argv], { encoding: 'utf8' }), 'podman create');
+  const publish = (options.publish ?? []).flatMap((p) => ['--publish', p]);
+  check(spawnSync('podman', [...PODMAN_RUN_OPTIONS, 'create', ...RUN_LIMITS, '--name', name, ...labels, ...publish, image, ...argv], { encoding: 'utf8' }), 'podman create');
   const id = spawnSync('podman', ['inspect', '--format', '{{.Id}}', name], { encoding: 'utf8' }).stdout.trim();
   let started: SpawnSyncReturns<string>;
   if (options.then === undefined) started = spawnSync('podman', [...PODMAN_RUN_OPTIONS, 'start', '--attach', name], { encoding: 'utf8' });
