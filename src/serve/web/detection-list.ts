@@ -24,10 +24,29 @@ export class DetectionList {
   private readonly empty = byId('detections-empty', HTMLParagraphElement);
   private readonly count = byId('detections-count', HTMLSpanElement);
 
-  render(detections: readonly DetectionSummary[], more: boolean, fresh: ReadonlySet<string>): void {
-    replaceChildren(this.count, `${formatCount(detections.length)}${more ? '+' : ''} shown`);
-    this.empty.hidden = detections.length > 0;
-    replaceChildren(this.body, ...detections.map((d) => this.row(d, fresh.has(d.id))));
+  private readonly more = byId('detections-more', HTMLButtonElement);
+  private shown = 0;
+  private older: (() => void) | undefined;
+
+  constructor() {
+    this.more.addEventListener('click', () => { this.older?.(); });
+  }
+
+  /** The first page; `older` (when there are more) loads the next one. */
+  render(detections: readonly DetectionSummary[], older: (() => void) | undefined, fresh: ReadonlySet<string>): void {
+    this.shown = 0;
+    replaceChildren(this.body);
+    this.append(detections, older, fresh);
+  }
+
+  /** Appends a page of older detections. */
+  append(detections: readonly DetectionSummary[], older: (() => void) | undefined, fresh: ReadonlySet<string>): void {
+    this.shown += detections.length;
+    this.older = older;
+    this.more.hidden = older === undefined;
+    replaceChildren(this.count, `${formatCount(this.shown)}${older === undefined ? '' : '+'} shown`);
+    this.empty.hidden = this.shown > 0;
+    this.body.append(...detections.map((d) => this.row(d, fresh.has(d.id))));
   }
 
   private row(d: DetectionSummary, fresh: boolean): HTMLTableRowElement {

@@ -18,6 +18,8 @@ import { followRevisions } from './live-updates.ts';
 const UNITS_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** How long a row changed by a live update stays marked. */
 const FRESH_MS = 8000;
+/** Detections per page of the list. */
+const PAGE_SIZE = 100;
 /** Live updates arriving together cause one reload. */
 const RELOAD_DELAY_MS = 250;
 
@@ -52,7 +54,7 @@ async function loadOverview(): Promise<void> {
   const f = filters.values();
   const params = new URLSearchParams(f);
   const [page, stats, all, health] = await Promise.all([
-    getJson<DetectionListResponse>('/api/detections', params),
+    getJson<DetectionListResponse>('/api/detections', listParams(params)),
     getJson<StatsResponse>('/api/stats', params),
     getJson<StatsResponse>('/api/stats'),
     getJson<HostsResponse>('/api/hosts'),
@@ -60,10 +62,29 @@ async function loadOverview(): Promise<void> {
   const now = Date.now();
   for (const [id, until] of fresh) if (until < now) fresh.delete(id);
   filters.setChoices(all);
-  list.render(page.detections, page.nextCursor !== null, new Set(fresh.keys()));
+  list.render(page.detections, olderPages(params, page.nextCursor), new Set(fresh.keys()));
   chart.render(stats, sinceMs(f.since), now);
   hosts.render(health.hosts);
   problem.hidden = true;
+}
+
+/** The list's parameters: the filters and the page size. */
+function listParams(filters: URLSearchParams): URLSearchParams {
+  const p = new URLSearchParams(filters);
+  p.set('limit', String(PAGE_SIZE));
+  return p;
+}
+
+/** Loads the page after `cursor` (the filters unchanged) and appends it; undefined on the last page. */
+function olderPages(params: URLSearchParams, cursor: string | null): (() => void) | undefined {
+  if (cursor === null) return undefined;
+  return () => {
+    const next = listParams(params);
+    next.set('cursor', cursor);
+    getJson<DetectionListResponse>('/api/detections', next)
+      .then((page) => { list.append(page.detections, olderPages(params, page.nextCursor), new Set()); })
+      .catch(showProblem);
+  };
 }
 
 function openId(): string | undefined {
