@@ -161,6 +161,14 @@ describe('ContainerTracker', () => {
     }
   });
 
+  it('a kernel reading of a host cgroup is not kept (a runtime may use the v1 hierarchies alone): /proc and the ancestry decide', () => {
+    const world = new Map<number, [number, string]>([[96, [100, `0::/\n4:memory:/docker/${ID}\n`]]]);
+    const tracker = new ContainerTracker(undefined, fakeProc(world), undefined, cgroups(), () => 5_000);
+    tracker.observe(96);
+    tracker.observeCgroup({ pid: 97, startMs: 1_002_000, atMs: 1_002_000, id: 1n });
+    assert.equal(tracker.containerOf({ pid: 97, startMs: 1_002_000 }, [{ pid: 96, startMs: undefined }])?.id, ID, 'the parent\'s (v1) container');
+  });
+
   it('of /proc and the kernel, the later reading stands (a process moved after its exec; a pid taken over)', () => {
     const world = new Map<number, [number, string]>([[95, [100, '0::/user.slice\n']]]);
     let now = 1_002_000;

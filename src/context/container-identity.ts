@@ -223,9 +223,11 @@ export class ContainerTracker implements ContainerView {
   /**
    * The cgroup v2 the kernel gave a process: its EXEC's (its cgroup at exec) or its FORK's (its
    * parent's as it forked). Mapped to the cgroup's path now, while the directory is there, else
-   * from the directory's and its parent's names the record carried; an id neither maps is left
-   * to /proc and the process's ancestry. Of a FORK and an EXEC of one process, the later reading
-   * stands.
+   * from the directory's and its parent's names the record carried. Only a cgroup that names a
+   * container is kept: on a hybrid host a runtime may use the v1 hierarchies alone (its
+   * processes' v2 cgroup is then a host one), so a host cgroup proves nothing, and such a process
+   * is left to /proc and its ancestry, as is an id neither maps. Of a FORK and an EXEC of one
+   * process, the later reading stands.
    */
   observeCgroup(seen: KernelCgroupReading): void {
     const { pid, startMs, atMs, id } = seen;
@@ -233,13 +235,12 @@ export class ContainerTracker implements ContainerView {
     const path = this.cgroups.pathOf(id) ?? (seen.leaf === undefined ? undefined : this.cgroups.named(id, seen.leaf, seen.parent));
     if (path === undefined) return;
     const found = containerFromCgroupPath(path);
+    if (found === null) return;
     const same = this.kernel.near(pid, startMs, SAME_PROCESS_MS);
     if (same !== undefined && same.value.atMs > atMs) return;
-    this.kernel.set(pid, same?.startMs ?? startMs, { containerId: found?.id ?? null, atMs });
-    if (found !== null) {
-      this.learn(found.id, found.runtime);
-      this.ask(found.id);
-    }
+    this.kernel.set(pid, same?.startMs ?? startMs, { containerId: found.id, atMs });
+    this.learn(found.id, found.runtime);
+    this.ask(found.id);
   }
 
   private learn(id: string, runtime: ContainerRuntime): void {
