@@ -43,7 +43,7 @@ export function configCommand(args: readonly string[], io: CommandIo): number {
     const sourced = <T>(v: Sourced<T>): { value: T | null; source: string } => ({ value: v.value ?? null, source: v.source });
     io.stdout.write(`${JSON.stringify({
       file: c.file ?? null,
-      environment: sourced(c.environment), failOn: sourced(c.failOn), sensor: sourced(c.sensor),
+      environment: sourced(c.environment), environmentLabel: sourced(c.environmentLabel), failOn: sourced(c.failOn), sensor: sourced(c.sensor),
       outputs: { jsonl: sourced(c.jsonl) },
       recipes: {
         enabled: sourced(c.enabled), disabled: sourced(c.disabled),
@@ -57,6 +57,7 @@ export function configCommand(args: readonly string[], io: CommandIo): number {
   const out: string[] = [
     `# effective configuration; file: ${c.file ?? 'none (looked for --config, TRIPLINE_CONFIG, ./tripline.yaml, /etc/tripline/config.yaml)'}`,
     line('environment', c.environment.value === undefined ? { value: 'auto', source: c.environment.source } : c.environment),
+    ...(c.environmentLabel.value === undefined ? [] : [line('environment_label', c.environmentLabel)]),
     line('fail_on', c.failOn),
     line('sensor', c.sensor),
     'outputs:',
