@@ -34,3 +34,13 @@ test('entries by pid and start: the holder at a first-seen time, bounded per pid
   assert.equal(h.at(10, undefined), undefined, 'the pid set least recently is forgotten');
   assert.equal(h.at(12, undefined), 'b');
 });
+
+test('near: the entry of the same process timed two ways (a fork\'s time, the kernel\'s start), nearest first, none outside the window', () => {
+  const h = new ProcessHistory<string>();
+  h.set(20, 1_000, 'fork');
+  h.set(20, 1_008, 'other');
+  assert.deepEqual(h.near(20, 1_003, 10), { startMs: 1_000, value: 'fork' });
+  assert.deepEqual(h.near(20, 1_006, 10), { startMs: 1_008, value: 'other' });
+  assert.equal(h.near(20, 1_020, 10), undefined);
+  assert.equal(h.near(21, 1_000, 10), undefined);
+});
