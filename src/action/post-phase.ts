@@ -1,6 +1,8 @@
 // The Action's post step: stop the watch (if one runs), then send the detections to the job
 // summary, annotations, SARIF, JUnit and step outputs with `tripline report`, and fail the job
 // per the fail-on input.
+// The watch's JSONL holds every revision of each detection; `tripline report` folds them by id
+// (the last wins, one per detection in every output), so nothing here reads the file itself.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

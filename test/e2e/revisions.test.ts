@@ -7,6 +7,7 @@
 // detection. By default `run` writes one line per detection.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -103,6 +104,23 @@ void describe('revision stream, end to end', () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => { server.close(() => { resolve(); }); });
     }
+  }));
+
+  void test('run: a revision still pending when the command blocks goes out on time (no event needed)', opts, () => withTempDir(async (dir) => {
+    // Both bursts within the second after the open, then the shell blocks opening a FIFO: no
+    // system call completes until the test writes to it, so only run's timer can send the update.
+    const fifo = join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const script = join(dir, 'block.sh');
+    writeFileSync(script, `for f in ${[...FIRST, ...SECOND].join(' ')}; do read -r _ < ${NET}/$f; done\nread -r _ < ${fifo}\n`);
+    const jsonl = join(dir, 'detections.jsonl');
+    const running = runTripline(['sh', script], { dir, options: ['--quiet'], env: cleanEnv({ TRIPLINE_JSONL_FINAL_ONLY: '0' }) });
+    const updated = await waitForLine(jsonl, (d) => d.state === 'updated', 'an updated revision', running);
+    assert.equal(updated.evidence.directoryCount, 6);
+    writeFileSync(fifo, 'go\n');
+    const r = await running;
+    assert.equal(r.exitCode, 0, describeRun(r));
+    assert.deepEqual(r.revisions.map((d) => d.state), ['open', 'updated', 'closed'], describeRun(r));
   }));
 
   void test('run by default writes one line per detection: its closed revision', opts, () => withTempDir(async (dir) => {
