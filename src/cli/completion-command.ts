@@ -13,14 +13,19 @@ import { UsageError } from './usage-error.ts';
 /** What each command takes: subcommands, then options. */
 export const COMPLETION_WORDS: Readonly<Record<string, { readonly subcommands?: readonly string[]; readonly options: readonly string[]; readonly files?: boolean }>> = {
   run: { options: [...Object.keys(RUN_OPTIONS).map((o) => `--${o}`), '--help'] },
-  watch: { options: ['--config', '--output', '--jsonl', '--jsonl-final-only', '--environment', '--quiet', '--health-interval', '--help'] },
+  watch: { options: ['--config', '--output', '--jsonl', '--jsonl-final-only', '--environment', '--quiet', '--health-interval', '--store', '--no-store', '--help'] },
   demo: { options: ['--help'] },
   recipes: { subcommands: ['list', 'show', 'validate', 'explain'], options: ['--config', '--json', '--help'], files: true },
   config: { subcommands: ['show'], options: ['--config', '--json', '--help'] },
   report: { options: ['--config', '--output', '--fail-on', '--quiet', '--json', '--help'], files: true },
   serve: { options: ['--port', '--host', '--config', '--store', '--token-file', '--help'] },
+  detections: {
+    subcommands: ['list', 'show', 'export', 'stats', 'prune'],
+    options: ['--store', '--config', '--since', '--until', '--recipe', '--importance', '--host', '--environment', '--container', '--state', '--limit', '--json',
+      '--revisions', '--format', '--output', '--older-than', '--max-size', '--help'],
+  },
   completion: { subcommands: ['bash', 'zsh'], options: ['--help'] },
-  help: { subcommands: ['run', 'watch', 'demo', 'recipes', 'config', 'report', 'serve', 'completion'], options: [] },
+  help: { subcommands: ['run', 'watch', 'demo', 'recipes', 'config', 'report', 'detections', 'serve', 'completion'], options: [] },
 };
 
 /** The values of options that take one of a few words. */
@@ -29,8 +34,11 @@ const VALUES: Readonly<Record<string, readonly string[]>> = {
   '--environment': ENVIRONMENT_KINDS,
   '--sensor': ['auto', 'ptrace', 'ebpf'],
   '--output': ['sarif=', 'junit=', 'webhook=', 'github', 'jsonl='],
+  '--importance': IMPORTANCE_LEVELS,
+  '--state': ['open', 'updated', 'closed'],
+  '--format': ['jsonl', 'sarif', 'junit'],
 };
-const FILE_OPTIONS = ['--config', '--jsonl', '--token-file'];
+const FILE_OPTIONS = ['--config', '--jsonl', '--store', '--token-file'];
 
 export function completionCommand(args: readonly string[], io: CommandIo): number {
   const o = parseCommandLine({ command: 'completion', options: {}, operands: 'any' }, args);

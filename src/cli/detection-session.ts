@@ -2,6 +2,7 @@
 // dispatch of engine results to them.
 
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { OutputsConfig, Sourced } from '../config/tripline-config.ts';
 import { attributePackage } from '../context/package-attribution.ts';
 import { detectCi, detectEnvironment, EnvironmentError } from '../context/environment-detector.ts';
@@ -28,6 +29,8 @@ import { WebhookOutput } from '../outputs/webhook-output.ts';
 import { paletteFor, type Palette } from '../outputs/palette.ts';
 import { TerminalNotice } from '../outputs/terminal-notice.ts';
 import { LIVE_FILE_SYSTEM_PROBE } from '../sensors/live-file-system-probe.ts';
+import type { SensorHealth } from '../sensors/sensor.ts';
+import { SessionStore, type SessionStoreSettings } from '../store/session-store.ts';
 import { UsageError } from './usage-error.ts';
 import { triplineVersion } from './tripline-version.ts';
 
@@ -71,6 +74,8 @@ export interface SessionOptions {
   readonly containers?: ContainerTracker;
   /** The pod (or container) label naming each detection's environment (watch, environment_label); needs `containers`. */
   readonly environmentLabel?: string | undefined;
+  /** The detection store (run, watch); undefined: none (report, recipes explain). */
+  readonly store?: SessionStoreSettings | undefined;
 }
 
 /**
@@ -88,6 +93,8 @@ export class DetectionSession {
   detectionCount = 0;
   private readonly queue: OutputQueue;
   private readonly webhook: WebhookOutput | undefined;
+  /** The detection store, when one is configured and could be opened. */
+  readonly store: SessionStore | undefined;
   /** What outputs could not do, one line each, known after finish() (the report and the stop summary say so). */
   readonly outputFailures: string[] = [];
   private readonly io: CliIo;
@@ -144,6 +151,9 @@ export class DetectionSession {
     // The URL is not echoed in the error: it may carry the hook's secret.
     if (url !== undefined) opening('webhook', () => (webhook = new WebhookOutput({ url, secret: o?.webhookSecret.value, userAgent: `tripline/${triplineVersion()}` })));
     this.webhook = webhook;
+    // A store that cannot be opened is warned about; the session goes on without it.
+    this.store = options.store === undefined ? undefined : SessionStore.open(options.store, io.env, (message) => { this.say(`tripline: warning: ${message}`); });
+    if (this.store !== undefined) outputs.push(this.store.output);
     const github = o?.github.value ?? 'off';
     if (github === 'on' || (github === 'auto' && io.env.GITHUB_ACTIONS === 'true')) {
       outputs.push(new GithubOutput({
@@ -208,14 +218,31 @@ export class DetectionSession {
     this.dispatch(this.pipeline.replaceRecipes(recipes));
   }
 
-  /** Closes every detection still open, serves the outputs and closes them (waiting for the webhook). */
-  async finish(): Promise<void> {
+  /**
+   * Closes every detection still open, serves the outputs and closes them (waiting for the
+   * webhook); `beforeStoreCloses` runs once every detection is written (a last health sample).
+   */
+  async finish(beforeStoreCloses?: () => void): Promise<void> {
     this.dispatch(this.pipeline.flush());
     await this.queue.close();
+    beforeStoreCloses?.();
+    this.store?.close();
     this.outputFailures.push(...this.queue.losses().map(describeLoss));
     const webhook = this.webhook?.summary();
     if (webhook !== undefined) this.outputFailures.push(webhook);
     if (this.queue.dropped > 0) this.outputFailures.push(`${String(this.queue.dropped)} detection event(s) dropped: the output queue was full`);
+  }
+
+  /**
+   * Stores a sample of the sensor's health and loss in the detection store (no store: nothing).
+   * `linesPerSecond`: since the previous sample, undefined for the first.
+   */
+  recordHealth(source: 'run' | 'watch', sensor: string, h: SensorHealth, gaps: number, linesPerSecond: number | undefined): void {
+    this.store?.recordHealth({
+      host: hostname(), time: new Date().toISOString(), source, sensor,
+      lines: h.lines, lost: h.lost, late: h.late, orphans: h.orphans, unparsed: h.unparsed, gaps, pending: h.pending,
+      maxLatenessMs: h.maxLatenessMs, holdMs: h.holdMs, linesPerSecond, detections: this.detectionCount,
+    });
   }
 
   /** Per output that failed at least once, what it could not write (final after finish()). */

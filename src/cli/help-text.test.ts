@@ -36,6 +36,7 @@ const HELPS: readonly [string, readonly (readonly string[])[]][] = [
   ['recipes-explain', [['recipes', 'explain', '--help'], ['recipes', 'explain', 'os_network_fingerprint', '--help']]],
   ['config', [['config', '--help'], ['config', 'show', '--help'], ['config', 'show', '-h']]],
   ['report', [['report', '--help'], ['report', '-h']]],
+  ['detections', [['detections', '--help'], ['detections', '-h'], ['help', 'detections'], ['detections', 'list', '--help'], ['detections', 'prune', '-h']]],
   ['completion', [['completion', '--help'], ['completion', '-h']]],
 ];
 

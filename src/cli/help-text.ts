@@ -14,6 +14,7 @@ Usage:
   tripline recipes list|show|validate|explain   read, check and understand the recipes
   tripline config show                          the effective configuration and where each value came from
   tripline report [options] FILE.jsonl...       send recorded detections to SARIF, JUnit, GitHub, webhook
+  tripline detections list|show|export|stats    the detection history run and watch record; prune
   tripline completion bash|zsh                  a shell completion script
   tripline help [COMMAND] | --help | --version
 
@@ -57,6 +58,11 @@ Options (each overrides TRIPLINE_* variables and the configuration file):
   --sensor SENSOR        auto (default: ebpf when root and an eBPF program can run, else
                          ptrace), ptrace or ebpf
   --quiet                no live notices and no full report; one summary line instead
+  --store PATH           the detection store (SQLite) every detection and the sensor's
+                         health are recorded in (default: TRIPLINE_STORE, store.path, else
+                         /var/lib/tripline/tripline.db as root, ~/.local/state/tripline/ else;
+                         see tripline detections --help)
+  --no-store             record nothing in the detection store
   -h, --help             this help
 
 Exit status: COMMAND's own (128+N if signal N ended it); 127 if COMMAND is not found,
@@ -66,7 +72,7 @@ Exit status: COMMAND's own (128+N if signal N ended it); 127 if COMMAND is not f
 Note: like strace -f, run waits until every process COMMAND started has exited,
 including ones left in the background.`;
 
-export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--output KIND[=TARGET]]... [--jsonl FILE] [--jsonl-final-only] [--environment KIND] [--quiet] [--health-interval S]
+export const WATCH_HELP = `Usage: tripline watch [--config FILE] [--output KIND[=TARGET]]... [--jsonl FILE] [--jsonl-final-only] [--environment KIND] [--quiet] [--health-interval S] [--store PATH | --no-store]
 
 Watches every process on the host with the eBPF sensor (root: Tripline's compiled
 sensor, or bpftrace where it cannot load) until SIGINT or SIGTERM. Prints a notice on stderr the moment a detection is made and the
@@ -88,6 +94,9 @@ Options:
   --quiet                notices only, no full detections on stderr
   --health-interval S    a health line every S seconds (default 60, 0 = none): lines/s,
                          events lost, lines that came late, gaps, pending lines
+  --store PATH           the detection store: every revision of every detection, and a
+                         sample of the sensor's health each minute (see tripline run --help)
+  --no-store             record nothing in the detection store
   -h, --help             this help
 
 If the sensor dies it is restarted with backoff; the gap (from the last event it
@@ -205,6 +214,47 @@ as a detection, with the built-in recipes whatever the configuration says.
 
 Options:
   -h, --help      this help`;
+
+export const DETECTIONS_HELP = `Usage:
+  tripline detections list [filters] [--limit N] [--json]
+  tripline detections show ID [--revisions] [--json]
+  tripline detections export --format jsonl|sarif|junit [--output FILE] [filters]
+  tripline detections stats [filters] [--json]
+  tripline detections prune [--older-than AGE] [--max-size SIZE]
+
+The detection history: run and watch record every revision of every detection, and
+the sensor's health, in one SQLite file. Reading never blocks them.
+
+list    the detections matching, newest first (at most --limit, default 100)
+show    one detection as the report shows it (--revisions: every revision; --json)
+export  the detections matching as JSON Lines, SARIF 2.1.0 or JUnit XML, to FILE
+        or stdout, oldest first
+stats   counts by importance, recipe, host, environment and state, and per time
+        bucket
+prune   removes detections last recorded longer ago than AGE (30d, 12h, 2w) and
+        the oldest ones past SIZE (512MiB, 2GB); default: store.retention and
+        store.max_size of the configuration
+
+Filters:
+  --since AGE|TIME     detections made since AGE ago (24h, 7d) or an ISO 8601 time
+  --until AGE|TIME     made before
+  --recipe ID          the recipe (repeatable, or comma-separated; so are the next three)
+  --importance LEVEL   low, medium, high or critical
+  --host NAME          the host name
+  --environment KIND   ci, staging, production, development or unknown
+  --container TEXT     a container id (12 characters or more of it), name, pod name
+                       or NAMESPACE/POD
+  --state STATE        open, updated or closed
+
+Options:
+  --store PATH         the store (default: TRIPLINE_STORE, store.path in the
+                       configuration, else /var/lib/tripline/tripline.db as root,
+                       $XDG_STATE_HOME/tripline/tripline.db (~/.local/state) else)
+  --config FILE        the configuration file (see tripline --help)
+  -h, --help           this help
+
+Exit status 64 for a bad command line, or a store that is absent, refused or from a
+newer Tripline (the message says which).`;
 
 export const COMPLETION_HELP = `Usage: tripline completion bash|zsh
 

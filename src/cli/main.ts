@@ -25,6 +25,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   recipes: async () => (await import('./recipes-command.ts')).recipesCommand,
   config: async () => (await import('./config-command.ts')).configCommand,
   report: async () => (await import('./report-command.ts')).reportCommand,
+  detections: async () => (await import('./detections-command.ts')).detectionsCommand,
   completion: async () => (await import('./completion-command.ts')).completionCommand,
 };
 

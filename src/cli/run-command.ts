@@ -17,10 +17,11 @@ import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
 import type { CommandOutcome, Sensor, SensorObserver } from '../sensors/sensor.ts';
 import { SensorSupervisor } from '../sensors/sensor-supervisor.ts';
 import { probeStrace, StraceSensor, type StraceInstallation } from '../sensors/strace/strace-sensor.ts';
+import type { SessionStoreSettings } from '../store/session-store.ts';
 import { DetectionSession, type CommandIo } from './detection-session.ts';
 import { EXIT, signalExitCode } from './exit-codes.ts';
 import { RUN_HELP } from './help-text.ts';
-import { parseRunOptions } from './run-options.ts';
+import { parseRunOptions, storeSettings } from './run-options.ts';
 
 export type RunIo = CommandIo;
 
@@ -41,6 +42,8 @@ export interface RunPlan {
   readonly trace?: (step: EngineTrace) => void;
   /** Called once every detection is final, before the report. */
   readonly onFinished?: (session: DetectionSession) => void;
+  /** The detection store; undefined: none (`recipes explain`). */
+  readonly store?: SessionStoreSettings | undefined;
 }
 
 /** How often `run` sends the revisions of growing detections that came due while no event arrived. */
@@ -57,7 +60,7 @@ export async function runCommand(args: readonly string[], io: RunIo): Promise<nu
   for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
   return traceCommand({
     command: options.command, quiet: options.quiet, failOn: config.failOn.value, sensor: config.sensor.value,
-    outputs: config.outputs, environment: config.environment, recipes: config.recipes,
+    outputs: config.outputs, environment: config.environment, recipes: config.recipes, store: storeSettings(config.store),
   }, io);
 }
 
@@ -106,6 +109,7 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
   const session = new DetectionSession({
     command: 'run', environment: options.environment, recipes: options.recipes, outputs: options.outputs, notices: !options.quiet, sensor: sensorInfo,
     ...(options.trace === undefined ? {} : { trace: options.trace }),
+    store: options.store,
   }, io);
   if (why !== undefined && !options.quiet) session.say(`tripline: sensor: ${visible(why)}`);
   const supervisor = new SensorSupervisor({
@@ -152,7 +156,8 @@ export async function traceCommand(options: RunPlan, io: RunIo): Promise<number>
       clearInterval(revisions);
       await supervisor.stop();
     }
-    await session.finish();
+    // The sensor's health and loss over the run, per host and time, beside its detections.
+    await session.finish(() => { session.recordHealth('run', sensor.describe().label, sensor.health(), supervisor.gaps.length, undefined); });
     options.onFinished?.(session);
     const h = sensor.health();
     const t = sensor.timings();

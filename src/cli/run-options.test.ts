@@ -5,7 +5,7 @@ import { UsageError } from './usage-error.ts';
 
 test('options before "--", the command after it, untouched', () => {
   const o = parseRunOptions(['--jsonl', 'out.jsonl', '--fail-on=low', '--environment', 'ci', '-q', '--', 'sh', '-c', 'exit 7', '--jsonl']);
-  assert.deepEqual(o, { command: ['sh', '-c', 'exit 7', '--jsonl'], config: undefined, jsonl: 'out.jsonl', jsonlFinalOnly: undefined, failOn: 'low', environment: 'ci', quiet: true, help: false, sensor: undefined, outputs: [] });
+  assert.deepEqual(o, { command: ['sh', '-c', 'exit 7', '--jsonl'], config: undefined, jsonl: 'out.jsonl', jsonlFinalOnly: undefined, failOn: 'low', environment: 'ci', quiet: true, help: false, sensor: undefined, outputs: [], store: undefined, noStore: false });
   assert.deepEqual(parseRunOptions(['--output', 'sarif=a.sarif', '--output=github', 'true']).outputs, ['sarif=a.sarif', 'github']);
   assert.equal(parseRunOptions(['--config', 'ci.yaml', 'true']).config, 'ci.yaml');
   assert.equal(parseRunOptions(['--sensor', 'ebpf', 'true']).sensor, 'ebpf');
@@ -35,4 +35,12 @@ test('mistakes are usage errors that name the option', () => {
 
 test('--help needs no command', () => {
   assert.equal(parseRunOptions(['--help']).help, true);
+});
+
+test('--store PATH and --no-store are run options, before the command', () => {
+  const o = parseRunOptions(['--store', 'x.db', '--', 'true', '--no-store']);
+  assert.equal(o.store, 'x.db');
+  assert.equal(o.noStore, false, 'after "--" it is the command\'s');
+  assert.deepEqual(o.command, ['true', '--no-store']);
+  assert.equal(parseRunOptions(['--no-store', 'true']).noStore, true);
 });

@@ -21,6 +21,8 @@ import { DAEMON_SESSION, DetectionSession, type CommandIo } from './detection-se
 import { EXIT } from './exit-codes.ts';
 import { WATCH_HELP } from './help-text.ts';
 import { parseCommandLine } from './command-line.ts';
+import { storeSettings } from './run-options.ts';
+import { MAINTENANCE_INTERVAL_MS } from '../store/session-store.ts';
 
 interface WatchOptions {
   readonly config: string | undefined;
@@ -31,7 +33,12 @@ interface WatchOptions {
   readonly quiet: boolean;
   /** Seconds between health lines (events/s, lost, late, gaps); 0 turns them off. */
   readonly healthIntervalS: number;
+  readonly store: string | undefined;
+  readonly noStore: boolean;
 }
+
+/** How often watch stores a health sample of the sensor (and once more at stop). */
+const HEALTH_SAMPLE_MS = 60_000;
 
 /** An attach that takes longer than this is said while it happens. */
 const ATTACH_NOTICE_MS = 1_000;
@@ -41,7 +48,7 @@ export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help
     command: 'watch',
     options: {
       config: { type: 'string' }, jsonl: { type: 'string' }, 'jsonl-final-only': { type: 'boolean' }, environment: { type: 'string' }, 'health-interval': { type: 'string' },
-      output: { type: 'string', multiple: true }, quiet: { type: 'boolean', short: 'q' },
+      output: { type: 'string', multiple: true }, quiet: { type: 'boolean', short: 'q' }, store: { type: 'string' }, 'no-store': { type: 'boolean' },
     },
     operands: 'none',
   }, args);
@@ -51,6 +58,7 @@ export function parseWatchOptions(args: readonly string[]): WatchOptions | 'help
   return {
     config: o.values.get('config'), outputs: o.lists.get('output') ?? [], jsonl: o.values.get('jsonl'), jsonlFinalOnly: o.flags.has('jsonl-final-only') ? true : undefined,
     environment: o.values.get('environment'), quiet: o.flags.has('quiet'), healthIntervalS: Number(health),
+    store: o.values.get('store'), noStore: o.flags.has('no-store'),
   };
 }
 
@@ -75,7 +83,8 @@ export async function watchCommand(args: readonly string[], io: CommandIo): Prom
 }
 
 async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: (reload: () => void) => void): Promise<number> {
-  const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl, jsonlFinalOnly: options.jsonlFinalOnly, outputs: options.outputs };
+  const flags: ConfigFlags = { config: options.config, environment: options.environment, jsonl: options.jsonl, jsonlFinalOnly: options.jsonlFinalOnly, outputs: options.outputs,
+    store: options.store, noStore: options.noStore };
   const config = loadTriplineConfig(flags, io.env, io.cwd);
   for (const d of config.recipeDiagnostics) io.stderr.write(`tripline: ${formatDiagnostic(d)}\n`);
   // The probes' own hint names run's --sensor ptrace, which watch does not take: say what works here.
@@ -91,6 +100,7 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   const containers = new ContainerTracker(new DockerApiResolver(), undefined, undefined, new CgroupPaths());
   const session: DetectionSession = new DetectionSession({
     command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, ...(steps === undefined ? {} : { steps }), containers, environmentLabel: config.environmentLabel.value,
+    store: storeSettings(config.store),
     // Read when a detection is made: a compiled sensor the kernel refuses gives way to bpftrace at start.
     sensor: {
       get name(): string { return sensor.describe().name; },
@@ -129,7 +139,21 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   let lastHealth = { atMs: Date.now(), lines: 0 };
   /** Health lines start once the sensor is attached (bpftrace takes seconds, and attaching says nothing of health). */
   let watching = false;
+  /** The last health sample stored, and when the store's retention and size cap were last applied. */
+  let lastStored: { atMs: number; lines: number } | undefined;
+  let lastMaintained = Date.now();
+  const storeHealth = (): void => {
+    const h = sensor.health();
+    const seconds = lastStored === undefined ? 0 : (Date.now() - lastStored.atMs) / 1000;
+    session.recordHealth('watch', sensor.describe().label, h, supervisor.gapCount, lastStored === undefined || seconds <= 0 ? undefined : (h.lines - lastStored.lines) / seconds);
+    lastStored = { atMs: Date.now(), lines: h.lines };
+  };
   const ticker = setInterval(() => {
+    if (watching && session.store !== undefined && Date.now() - (lastStored?.atMs ?? 0) >= HEALTH_SAMPLE_MS) storeHealth();
+    if (session.store !== undefined && Date.now() - lastMaintained >= MAINTENANCE_INTERVAL_MS) {
+      lastMaintained = Date.now();
+      session.store.maintain();
+    }
     if (watching && options.healthIntervalS > 0 && Date.now() - lastHealth.atMs >= options.healthIntervalS * 1000) {
       const h = sensor.health();
       const seconds = (Date.now() - lastHealth.atMs) / 1000;
@@ -186,7 +210,7 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await supervisor.stop();
-    await session.finish();
+    await session.finish(() => { if (watching) storeHealth(); });
   }
   for (const line of session.policyNotes()) session.say(`tripline: ${line}`);
   const h = sensor.health();

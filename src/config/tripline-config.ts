@@ -10,6 +10,7 @@ import { validate as validateConfigV1 } from '../documents/validators/config-v1.
 import { parseYamlDocument, type YamlDocument } from '../documents/yaml-document.ts';
 import { documentTrust, readDocumentFile } from '../documents/document-file.ts';
 import { ConfigError } from './config-error.ts';
+import { parseByteSize, parseDurationMs } from './parse-quantity.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
 import { isEnvironmentKind, type EnvironmentKind } from '../model/environment.ts';
 import { isLabelKey } from '../model/container.ts';
@@ -39,6 +40,20 @@ export interface ConfigFlags {
   readonly jsonlFinalOnly?: boolean | undefined;
   /** `--output KIND[=TARGET]`, repeatable: each overrides the configured output of that kind. */
   readonly outputs?: readonly string[] | undefined;
+  /** `--store PATH`: the detection store's file. */
+  readonly store?: string | undefined;
+  /** `--no-store`: no detection store. */
+  readonly noStore?: boolean | undefined;
+}
+
+/** The detection store run and watch write (src/store/, docs/store.md). */
+export interface StoreConfig {
+  /** The file; undefined: the default for this user (defaultStorePath); null: no store. */
+  readonly path: Sourced<string | null | undefined>;
+  /** Size cap of the file in bytes (store.max_size). */
+  readonly maxBytes: Sourced<number | undefined>;
+  /** Detections last recorded longer ago are removed (store.retention). */
+  readonly retentionMs: Sourced<number | undefined>;
 }
 
 export const OUTPUT_KINDS = ['jsonl', 'sarif', 'junit', 'webhook', 'github'] as const;
@@ -80,6 +95,7 @@ export interface TriplineConfig {
   readonly sensor: Sourced<SensorChoice>;
   readonly jsonl: Sourced<string | undefined>;
   readonly outputs: OutputsConfig;
+  readonly store: StoreConfig;
   readonly recipeDirectories: readonly Sourced<string>[];
   readonly enabled: Sourced<readonly string[] | undefined>;
   readonly disabled: Sourced<readonly string[]>;
@@ -116,6 +132,7 @@ interface RawConfig {
     readonly webhook?: { readonly url: string; readonly secret?: string };
     readonly github?: 'auto' | 'on' | 'off';
   };
+  readonly store?: { readonly enabled?: boolean; readonly path?: string; readonly max_size?: string; readonly retention?: string };
 }
 
 /** Which configuration file applies: the flag, TRIPLINE_CONFIG, ./tripline.yaml, /etc/tripline/config.yaml, or none. */
@@ -158,6 +175,35 @@ function choose<T>(name: string, flag: string | undefined, envName: string, env:
     return { value: value as T, source };
   }
   return file ?? { value: fallback, source: 'default' };
+}
+
+/**
+ * The store's settings: --no-store, --store PATH, TRIPLINE_STORE (a path, or "off"), then the
+ * file's store section (a relative path is the file's, as recipe directories are).
+ */
+function storeConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, cwd: string, base: string, raw: RawConfig['store'],
+  fileValue: <T>(path: readonly (string | number)[], value: T | undefined) => Sourced<T> | undefined): StoreConfig {
+  if (flags.noStore === true && flags.store !== undefined) throw new ConfigError('--store and --no-store contradict each other: give one', [], true);
+  const fromEnv = env.TRIPLINE_STORE;
+  const path: Sourced<string | null | undefined> = flags.noStore === true ? { value: null, source: '--no-store' }
+    : flags.store !== undefined ? { value: resolve(cwd, flags.store), source: '--store' }
+      : fromEnv !== undefined && fromEnv !== '' ? { value: fromEnv === 'off' ? null : resolve(cwd, fromEnv), source: 'TRIPLINE_STORE' }
+        : raw?.enabled === false ? { value: null, source: fileValue(['store', 'enabled'], raw.enabled)?.source ?? 'file' }
+          : raw?.path !== undefined ? { value: resolve(base, raw.path), source: fileValue(['store', 'path'], raw.path)?.source ?? 'file' }
+            : { value: undefined, source: 'default' };
+  const quantity = (key: 'max_size' | 'retention', parse: (t: string) => number | undefined, what: string): Sourced<number | undefined> => {
+    const text = raw?.[key];
+    const at = fileValue(['store', key], text);
+    if (text === undefined || at === undefined) return { value: undefined, source: 'default' };
+    const value = parse(text);
+    if (value === undefined) throw new ConfigError(`${at.source}: store.${key} "${text}" is not ${what}`);
+    return { value, source: at.source };
+  };
+  return {
+    path,
+    maxBytes: quantity('max_size', parseByteSize, 'a size (512MiB, 2GB, 1048576)'),
+    retentionMs: quantity('retention', parseDurationMs, 'a duration (30d, 12h, 2w)'),
+  };
 }
 
 /**
@@ -239,6 +285,7 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
       : (fileValue(['outputs', 'webhook', 'secret'], o?.webhook?.secret) ?? { value: undefined, source: 'default' }),
     github: githubChoice,
   };
+  const store = storeConfig(flags, env, cwd, base, raw.store, fileValue);
 
   // Recipe directories: the file's (relative to it), then TRIPLINE_RECIPE_DIRS (colon-separated, relative to cwd).
   const recipeDirectories: Sourced<string>[] = (raw.recipes?.directories ?? []).map((d, i) => ({
@@ -304,7 +351,7 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
     throw new ConfigError(`no recipe would run (recipes.enabled ${enabled.source}, recipes.disabled ${disabled.source}); loaded recipes: ${[...known].join(', ')}`, sortDiagnostics(recipeDiagnostics));
   }
   return {
-    file: found?.value, environment, environmentLabel, failOn, sensor, jsonl, outputs, recipeDirectories, enabled, disabled, exceptions,
+    file: found?.value, environment, environmentLabel, failOn, sensor, jsonl, outputs, store, recipeDirectories, enabled, disabled, exceptions,
     recipes, loadedRecipes, configDiagnostics, recipeDiagnostics: sortDiagnostics(recipeDiagnostics),
   };
 }
