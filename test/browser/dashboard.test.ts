@@ -42,8 +42,8 @@ function statusWithoutToken(url: string): Promise<number> {
 void describe('dashboard in chromium', { skip: SKIP }, () => {
   let dir: string;
   let store: string;
-  let serve: ServeProcess;
-  let browser: Browser;
+  let serve: ServeProcess | undefined;
+  let browser: Browser | undefined;
   let context: BrowserContext;
   let page: Page;
   const dialogs: string[] = [];
@@ -64,12 +64,13 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
   });
 
   after(async () => {
-    await browser.close();
-    await serve.stop();
+    await browser?.close();
+    await serve?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   async function openPage(url: string): Promise<Page> {
+    assert.ok(browser !== undefined, 'chromium did not start');
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, timezoneId: 'UTC', locale: 'en-US' });
     const p = await context.newPage();
     p.on('dialog', (d: Dialog) => {
