@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'action/dist/', 'src/documents/validators/'] },
+  { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'action/dist/', 'src/documents/validators/', 'dashboard/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
