@@ -37,6 +37,7 @@ const HELPS: readonly [string, readonly (readonly string[])[]][] = [
   ['config', [['config', '--help'], ['config', 'show', '--help'], ['config', 'show', '-h']]],
   ['report', [['report', '--help'], ['report', '-h']]],
   ['detections', [['detections', '--help'], ['detections', '-h'], ['help', 'detections'], ['detections', 'list', '--help'], ['detections', 'prune', '-h']]],
+  ['serve', [['serve', '--help'], ['serve', '-h'], ['help', 'serve'], ['serve', '--port', '0', '--help']]],
   ['completion', [['completion', '--help'], ['completion', '-h']]],
 ];
 

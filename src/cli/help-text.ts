@@ -15,6 +15,7 @@ Usage:
   tripline config show                          the effective configuration and where each value came from
   tripline report [options] FILE.jsonl...       send recorded detections to SARIF, JUnit, GitHub, webhook
   tripline detections list|show|export|stats    the detection history run and watch record; prune
+  tripline serve [options]                      a web dashboard of the stored detections (loopback)
   tripline completion bash|zsh                  a shell completion script
   tripline help [COMMAND] | --help | --version
 
@@ -214,6 +215,34 @@ as a detection, with the built-in recipes whatever the configuration says.
 
 Options:
   -h, --help      this help`;
+
+export const SERVE_HELP = `Usage: tripline serve [--port PORT] [--host ADDRESS] [--config FILE] [--store PATH] [--token-file FILE]
+
+Serves a web dashboard of the detection store until SIGINT or SIGTERM: detections over
+time, filters, each detection with its process ancestry, evidence, timeline, MITRE
+links and guidance, sensor health and loss per host, and live updates while run and
+watch write. The page loads nothing from elsewhere (the chart is bundled) and sends
+a strict Content-Security-Policy.
+
+Options:
+  --port PORT        the port (default 7077; 0 picks a free one, printed at start)
+  --host ADDRESS     the address to listen on (default 127.0.0.1). Any address but a
+                     loopback one requires a token; on loopback the Host header must
+                     name 127.0.0.1, localhost or [::1] (no DNS rebinding)
+  --config FILE      the configuration file, for its store section (see tripline --help)
+  --store PATH       the detection store run and watch write (default: TRIPLINE_STORE,
+                     store.path, else /var/lib/tripline/tripline.db as root,
+                     $XDG_STATE_HOME/tripline/tripline.db otherwise, made if absent)
+  --token-file FILE  a file holding the token (one line, at least 22 characters, mode
+                     0600; as root, written by root only). TRIPLINE_SERVE_TOKEN also
+                     gives it. Every request must carry it: open the URL once with
+                     ?token=TOKEN (it becomes an HttpOnly cookie and leaves the URL),
+                     or send Authorization: Bearer TOKEN
+  -h, --help         this help
+
+Prints the URL on stdout once listening. Exit status 64 for a bad command line, a
+store named by --store, TRIPLINE_STORE or store.path that does not exist, a refused
+token, or an address it cannot listen on. Reference: docs/dashboard.md.`;
 
 export const DETECTIONS_HELP = `Usage:
   tripline detections list [filters] [--limit N] [--json]

@@ -26,6 +26,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   config: async () => (await import('./config-command.ts')).configCommand,
   report: async () => (await import('./report-command.ts')).reportCommand,
   detections: async () => (await import('./detections-command.ts')).detectionsCommand,
+  serve: async () => (await import('./serve-command.ts')).serveCommand,
   completion: async () => (await import('./completion-command.ts')).completionCommand,
 };
 
