@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cgroup2Mount, CgroupPaths, LIVE_CGROUP_FS, type CgroupFs } from './cgroup-paths.ts';
+import { cgroup2Mount, CgroupPaths, LIVE_CGROUP_FS, pathFromNames, type CgroupFs } from './cgroup-paths.ts';
 
 const HYBRID = [
   '25 24 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
@@ -58,17 +58,23 @@ describe('CgroupPaths', () => {
     assert.equal(paths.walks, 3);
   });
 
-  it('takes a record\'s names for a cgroup gone before it was looked up, one component each, and never over a walked path', () => {
+  it('learns a path\'s end from a record\'s names, one component each, never over a walked path, and peeks without walking', () => {
     const tree = new Map<string, bigint>([[M, 1n], [`${M}/docker`, 557n]]);
     const paths = new CgroupPaths(fakeFs(tree, { inode: 0 }), () => 0);
+    assert.equal(paths.peek(557n), undefined);
+    assert.equal(paths.walks, 0);
     assert.equal(paths.pathOf(4000n), undefined);
-    assert.equal(paths.named(4000n, 'libpod-abc', 'libpod_parent'), '/libpod_parent/libpod-abc');
-    assert.equal(paths.pathOf(4000n), '/libpod_parent/libpod-abc');
-    assert.equal(paths.named(557n, 'evil', 'x'), '/docker', 'a walked path stands');
-    assert.equal(paths.named(4001n, 'a/b', 'p'), undefined);
-    assert.equal(paths.named(4002n, '..', 'p'), undefined);
-    assert.equal(paths.named(4003n, '', 'p'), undefined);
-    assert.equal(paths.named(4004n, 'leaf', '../x'), '/leaf', 'a bad parent name is left out');
+    const named = pathFromNames('libpod-abc', 'libpod_parent');
+    assert.equal(named, '/libpod_parent/libpod-abc');
+    assert.equal(paths.learn(4000n, named), '/libpod_parent/libpod-abc');
+    assert.equal(paths.peek(4000n), '/libpod_parent/libpod-abc');
+    assert.equal(paths.learn(557n, '/x/evil'), '/docker', 'a walked path stands');
+    assert.equal(pathFromNames('a/b', 'p'), undefined);
+    assert.equal(pathFromNames('..', 'p'), undefined);
+    assert.equal(pathFromNames('', 'p'), undefined);
+    assert.equal(pathFromNames('a\0b', 'p'), undefined);
+    assert.equal(pathFromNames('leaf', '../x'), '/leaf', 'a bad parent name is left out');
+    assert.equal(pathFromNames('leaf', ''), '/leaf');
   });
 
   it('without a cgroup2 mount maps nothing', () => {

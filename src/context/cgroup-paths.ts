@@ -76,6 +76,16 @@ export function cgroup2Mount(mountinfo: string): { readonly mountPoint: string; 
   return undefined;
 }
 
+/**
+ * `/PARENT/LEAF`, the end of a cgroup's path from the names a record gave (the compiled sensor's
+ * EXEC), or undefined when the leaf is not one path component (a bad parent is left out).
+ */
+export function pathFromNames(leaf: string, parent: string | undefined): string | undefined {
+  const component = (n: string | undefined): n is string => n !== undefined && n !== '' && n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
+  if (!component(leaf)) return undefined;
+  return component(parent) ? `/${parent}/${leaf}` : `/${leaf}`;
+}
+
 /** Maps cgroup v2 ids to cgroup paths (as /proc/PID/cgroup's `0::` line gives them) by walking the cgroup2 mount. */
 export class CgroupPaths {
   private readonly paths = new Map<bigint, string>();
@@ -88,10 +98,17 @@ export class CgroupPaths {
 
   constructor(private readonly fs: CgroupFs = LIVE_CGROUP_FS, private readonly nowMs: () => number = Date.now) {}
 
+  /** The path known for `id` without walking, or undefined. */
+  peek(id: bigint): string | undefined {
+    return this.paths.get(id);
+  }
+
   /**
    * The cgroup path of `id` (e.g. `/libpod_parent/libpod-<64 hex>`), or undefined: no cgroup2
    * mount, or no directory has that id (removed before it was looked up). Walks the mount when
    * the id is newer than any met so far (a cgroup made since), else at most once a second.
+   * Measured here: 40 ms (median; 110 ms at most) for a mount of 554 cgroups on a loaded
+   * 2-core machine, so the caller walks only when a record's names cannot tell.
    */
   pathOf(id: bigint): string | undefined {
     const known = this.paths.get(id);
@@ -100,18 +117,10 @@ export class CgroupPaths {
     return this.paths.get(id);
   }
 
-  /**
-   * What the kernel named the cgroup `id` in a record (its directory's name and its parent's),
-   * for when the walk cannot find it (gone already): `/PARENT/LEAF`, the end of its path. Kept
-   * until a walk finds the whole path; never replaces one.
-   */
-  named(id: bigint, leaf: string, parent: string | undefined): string | undefined {
+  /** Remembers `path` (the end of one, from a record's names) for `id`; a path already known stands. */
+  learn(id: bigint, path: string): string {
     const known = this.paths.get(id);
     if (known !== undefined) return known;
-    // A name is one path component: nothing else is taken.
-    const component = (n: string | undefined): boolean => n !== undefined && n !== '' && n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
-    if (!component(leaf)) return undefined;
-    const path = component(parent) ? `/${String(parent)}/${leaf}` : `/${leaf}`;
     this.remember(id, path);
     return path;
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerFromCgroup, ContainerTracker, namespaceId, withContainers, type ContainerProcReader } from './container-identity.ts';
+import { containerFromCgroup, ContainerTracker, namespaceId, withContainers, type CgroupPathResolver, type ContainerProcReader } from './container-identity.ts';
 import type { ContainerMetadata, ContainerResolver } from './runtime-client.ts';
 import type { ContainerRuntime } from '../model/container.ts';
 import type { DetectionProcess } from '../model/detection.ts';
@@ -124,38 +124,56 @@ describe('ContainerTracker', () => {
     assert.equal(tracker.containerOf({ pid: 50, startMs: undefined }, []), undefined);
   });
 
-  /** Cgroup ids -> paths as a walk finds them (the directory of 3787 is gone: only a record's names map it). */
-  const cgroups = (): { pathOf: (id: bigint) => string | undefined; named: (id: bigint, leaf: string, parent: string | undefined) => string | undefined } => {
-    const paths = new Map<bigint, string>([[1n, '/'], [3700n, `/libpod_parent/libpod-${ID2}`]]);
+  /** Cgroup ids -> paths as a walk finds them (the directory of 3787 is gone: only a record's names map it); walks counted. */
+  const cgroups = (): CgroupPathResolver & { walked: bigint[] } => {
+    const walk = new Map<bigint, string>([[1n, '/'], [3700n, `/libpod_parent/libpod-${ID2}`], [3800n, `/kubepods/besteffort/pod1/${'c'.repeat(64)}`]]);
+    const known = new Map<bigint, string>();
+    const walked: bigint[] = [];
     return {
-      pathOf: (id) => paths.get(id),
-      named: (id, leaf, parent) => { const p = `/${parent ?? ''}/${leaf}`; paths.set(id, p); return p; },
+      walked,
+      peek: (id) => known.get(id),
+      pathOf: (id) => { walked.push(id); const p = walk.get(id); if (p !== undefined) known.set(id, p); return p; },
+      learn: (id, path) => { const p = known.get(id) ?? path; known.set(id, p); return p; },
     };
   };
 
   it('a process gone before /proc was read is in the container its EXEC\'s cgroup names (the id, else the names the record carried)', () => {
     const tracker = new ContainerTracker(undefined, fakeProc(new Map()), undefined, cgroups(), () => 5_000);
     tracker.observe(80); // gone: /proc has nothing
-    tracker.observeCgroup({ pid: 80, startMs: 1_000, atMs: 1_001, id: 3700n });
+    // bpftrace's EXEC: the id alone, walked for.
+    tracker.observeCgroup({ pid: 80, startMs: 1_000, atMs: 1_001, id: 3700n, exec: true });
     assert.equal(tracker.containerOf({ pid: 80, startMs: 1_000 }, [{ pid: 1, startMs: undefined }])?.id, ID2);
-    // Its directory gone too: the names in the record.
-    tracker.observeCgroup({ pid: 81, startMs: 1_000, atMs: 1_001, id: 3787n, leaf: `libpod-${ID}`, parent: 'libpod_parent' });
-    assert.equal(tracker.containerOf({ pid: 81, startMs: 1_000 }, [])?.runtime, 'podman');
-    assert.equal(tracker.containerOf({ pid: 81, startMs: 1_000 }, [])?.id, ID);
+    // The compiled sensor's EXEC, its directory gone: the names in the record, no walk.
+    const paths = cgroups();
+    const t2 = new ContainerTracker(undefined, fakeProc(new Map()), undefined, paths, () => 5_000);
+    t2.observeCgroup({ pid: 81, startMs: 1_000, atMs: 1_001, id: 3787n, exec: true, leaf: `libpod-${ID}`, parent: 'libpod_parent' });
+    assert.equal(t2.containerOf({ pid: 81, startMs: 1_000 }, [])?.runtime, 'podman');
+    assert.equal(t2.containerOf({ pid: 81, startMs: 1_000 }, [])?.id, ID);
     // A child forked there later carries the id alone: mapped by the names learned.
-    tracker.observeCgroup({ pid: 82, startMs: 1_010, atMs: 1_010, id: 3787n });
-    assert.equal(tracker.containerOf({ pid: 82, startMs: 1_010 }, [])?.id, ID);
+    t2.observeCgroup({ pid: 82, startMs: 1_010, atMs: 1_010, id: 3787n, exec: false });
+    assert.equal(t2.containerOf({ pid: 82, startMs: 1_010 }, [])?.id, ID);
+    // A FORK of an id not known is not walked for: the child is left to its ancestry.
+    t2.observeCgroup({ pid: 83, startMs: 1_020, atMs: 1_020, id: 3700n, exec: false });
+    assert.equal(t2.containerOf({ pid: 83, startMs: 1_020 }, [{ pid: 81, startMs: 1_000 }])?.id, ID);
+    // An EXEC whose names show a host cgroup: nothing kept, nothing walked.
+    t2.observeCgroup({ pid: 84, startMs: 1_030, atMs: 1_030, id: 4000n, exec: true, leaf: 'session-1.scope', parent: 'user-0.slice' });
+    assert.equal(t2.containerOf({ pid: 84, startMs: 1_030 }, []), undefined);
+    assert.deepEqual(paths.walked, []);
+    // A bare 64-hex directory (the kubelet's cgroupfs driver): only the whole path tells, walked for.
+    t2.observeCgroup({ pid: 85, startMs: 1_040, atMs: 1_040, id: 3800n, exec: true, leaf: 'c'.repeat(64), parent: 'pod1' });
+    assert.equal(t2.containerOf({ pid: 85, startMs: 1_040 }, [])?.runtime, 'kubernetes');
+    assert.deepEqual(paths.walked, [3800n]);
     // An id nothing maps leaves the process to its ancestry.
-    tracker.observeCgroup({ pid: 83, startMs: 1_020, atMs: 1_020, id: 9999n });
-    assert.equal(tracker.containerOf({ pid: 83, startMs: 1_020 }, [{ pid: 81, startMs: 1_000 }])?.id, ID);
+    t2.observeCgroup({ pid: 86, startMs: 1_050, atMs: 1_050, id: 9999n, exec: true });
+    assert.equal(t2.containerOf({ pid: 86, startMs: 1_050 }, [{ pid: 81, startMs: 1_000 }])?.id, ID);
   });
 
   it('of a FORK (the host runtime) and an EXEC (the container) of one process, the later reading stands, in whatever order they arrive', () => {
     for (const order of [['fork', 'exec'], ['exec', 'fork']]) {
       const tracker = new ContainerTracker(undefined, fakeProc(new Map()), undefined, cgroups(), () => 5_000);
       for (const kind of order) {
-        if (kind === 'fork') tracker.observeCgroup({ pid: 90, startMs: 2_000.004, atMs: 2_000.004, id: 1n });
-        else tracker.observeCgroup({ pid: 90, startMs: 2_000, atMs: 2_003, id: 3700n });
+        if (kind === 'fork') tracker.observeCgroup({ pid: 90, startMs: 2_000.004, atMs: 2_000.004, id: 1n, exec: false });
+        else tracker.observeCgroup({ pid: 90, startMs: 2_000, atMs: 2_003, id: 3700n, exec: true });
       }
       assert.equal(tracker.containerOf({ pid: 90, startMs: 2_000 }, [])?.id, ID2, order.join(' then '));
     }
@@ -165,7 +183,7 @@ describe('ContainerTracker', () => {
     const world = new Map<number, [number, string]>([[96, [100, `0::/\n4:memory:/docker/${ID}\n`]]]);
     const tracker = new ContainerTracker(undefined, fakeProc(world), undefined, cgroups(), () => 5_000);
     tracker.observe(96);
-    tracker.observeCgroup({ pid: 97, startMs: 1_002_000, atMs: 1_002_000, id: 1n });
+    tracker.observeCgroup({ pid: 97, startMs: 1_002_000, atMs: 1_002_000, id: 1n, exec: true });
     assert.equal(tracker.containerOf({ pid: 97, startMs: 1_002_000 }, [{ pid: 96, startMs: undefined }])?.id, ID, 'the parent\'s (v1) container');
   });
 
@@ -173,12 +191,12 @@ describe('ContainerTracker', () => {
     const world = new Map<number, [number, string]>([[95, [100, '0::/user.slice\n']]]);
     let now = 1_002_000;
     const tracker = new ContainerTracker(undefined, fakeProc(world), undefined, cgroups(), () => now);
-    tracker.observeCgroup({ pid: 95, startMs: 1_001_000, atMs: 1_001_500, id: 3700n });
+    tracker.observeCgroup({ pid: 95, startMs: 1_001_000, atMs: 1_001_500, id: 3700n, exec: true });
     assert.equal(tracker.containerOf({ pid: 95, startMs: 1_001_000 }, [])?.id, ID2);
     tracker.observe(95); // read at 1_002_000: on the host now
     assert.equal(tracker.containerOf({ pid: 95, startMs: 1_001_000 }, []), null);
     now = 1_000_000;
-    tracker.observeCgroup({ pid: 95, startMs: 1_001_000, atMs: 1_003_000, id: 3700n });
+    tracker.observeCgroup({ pid: 95, startMs: 1_001_000, atMs: 1_003_000, id: 3700n, exec: true });
     assert.equal(tracker.containerOf({ pid: 95, startMs: 1_001_000 }, [])?.id, ID2);
   });
 

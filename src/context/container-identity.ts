@@ -11,6 +11,7 @@ import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
 import type { ContainerIdentity, ContainerRuntime, ContainerView, ProcessNamespaces } from '../model/container.ts';
 import type { DetectionProcess } from '../model/detection.ts';
 import type { ContainerMetadata, ContainerResolver } from './runtime-client.ts';
+import { pathFromNames } from './cgroup-paths.ts';
 import { ProcessHistory, readAsSameProcess } from './process-history.ts';
 import { LIVE_PROC_READER } from './step-attribution.ts';
 
@@ -148,9 +149,12 @@ interface SeenInProc extends Seen {
 
 /** Maps a cgroup v2 id to its cgroup path (CgroupPaths). */
 export interface CgroupPathResolver {
+  /** Known without walking. */
+  peek(id: bigint): string | undefined;
+  /** Walks the cgroup2 mount when not known. */
   pathOf(id: bigint): string | undefined;
-  /** The path's end from the names a record gave, for an id no directory has any more. */
-  named(id: bigint, leaf: string, parent: string | undefined): string | undefined;
+  /** Remembers a path's end from a record's names. */
+  learn(id: bigint, path: string): string;
 }
 
 /** A process's cgroup as the kernel gave it (the eBPF stream's KernelCgroup): times in Unix ms. */
@@ -161,6 +165,8 @@ export interface KernelCgroupReading {
   /** When the kernel read it. */
   readonly atMs: number;
   readonly id: bigint;
+  /** An EXEC's (else a FORK's). */
+  readonly exec: boolean;
   readonly leaf?: string;
   readonly parent?: string;
 }
@@ -222,8 +228,12 @@ export class ContainerTracker implements ContainerView {
 
   /**
    * The cgroup v2 the kernel gave a process: its EXEC's (its cgroup at exec) or its FORK's (its
-   * parent's as it forked). Mapped to the cgroup's path now, while the directory is there, else
-   * from the directory's and its parent's names the record carried. Only a cgroup that names a
+   * parent's as it forked). Mapped to a path from the directory's and its parent's names where
+   * the EXEC carried them and they name a container (nothing to walk, and it holds when the
+   * cgroup is gone already), else by walking the cgroup2 mount while the directory is there: for
+   * an EXEC only (a FORK's cgroup is its parent's, mapped at the parent's EXEC; a child that
+   * never execs is left to its ancestry), and not when the names show a host cgroup (a directory
+   * that is not a bare 64-hex id). Only a cgroup that names a
    * container is kept: on a hybrid host a runtime may use the v1 hierarchies alone (its
    * processes' v2 cgroup is then a host one), so a host cgroup proves nothing, and such a process
    * is left to /proc and its ancestry, as is an id neither maps. Of a FORK and an EXEC of one
@@ -231,8 +241,16 @@ export class ContainerTracker implements ContainerView {
    */
   observeCgroup(seen: KernelCgroupReading): void {
     const { pid, startMs, atMs, id } = seen;
-    if (this.cgroups === undefined || !Number.isSafeInteger(pid) || pid <= 0 || !Number.isFinite(startMs)) return;
-    const path = this.cgroups.pathOf(id) ?? (seen.leaf === undefined ? undefined : this.cgroups.named(id, seen.leaf, seen.parent));
+    const cgroups = this.cgroups;
+    if (cgroups === undefined || !Number.isSafeInteger(pid) || pid <= 0 || !Number.isFinite(startMs)) return;
+    let path = cgroups.peek(id);
+    if (path === undefined && seen.leaf !== undefined) {
+      const named = pathFromNames(seen.leaf, seen.parent);
+      if (named !== undefined && containerFromCgroupPath(named) !== null) path = cgroups.learn(id, named);
+      // Under kubepods (the kubelet's cgroupfs driver) the container's directory is its bare id: only the whole path tells.
+      else if (!/^[0-9a-f]{64}$/.test(seen.leaf)) return;
+    }
+    if (path === undefined && seen.exec) path = cgroups.pathOf(id);
     if (path === undefined) return;
     const found = containerFromCgroupPath(path);
     if (found === null) return;

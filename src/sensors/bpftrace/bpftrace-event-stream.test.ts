@@ -248,3 +248,20 @@ test('/proc is read once per unknown process, and not at all for a child whose F
   for (const [pid, n] of reads) assert.ok(n <= 2, `pid ${String(pid)} read ${String(n)} times`);
   assert.ok(total < files, `${String(total)} reads for ${String(files * 200)} FILE lines`);
 });
+
+test('the kernel\'s cgroup of each EXEC and process FORK is told on arrival (times in Unix ms), before the line is applied; threads and 0 ids are not', () => {
+  const seen: unknown[] = [];
+  const stream = new BpfEventStream({ procfs: EMPTY_PROCFS, offsetNs: 1_000_000_000n, cgroup: (c) => { seen.push(c); } });
+  stream.push('READY\t1\t1.0\t0\t21');
+  stream.push('FORK\t2000000\t400\t400\t500\t500\t0\t4100\t5\t1\t3787');
+  stream.push('FORK\t2000000\t400\t401\t402\t400\t1\t4100\t5\t1\t3787');
+  stream.push('EXEC\t3000000\t500\t500\t400\t0\t500\t1500000\t2\t0\t0\t3\tsh\\x00\t3788\tsh\t/bin/sh');
+  stream.push('EXEC\t4000000\t600\t600\t400\t0\t600\t3500000\t2\t0\t0\t3\tsh\\x00\t0\tsh\t/bin/sh');
+  assert.deepEqual(seen, [
+    { pid: 500, startMs: 1002, atMs: 1002, id: 3787n, exec: false },
+    { pid: 500, startMs: 1001.5, atMs: 1003, id: 3788n, exec: true },
+  ]);
+  const decoder = [{ type: 'exec', ns: 5_000_000n, tgid: 700, ppid: 1, uid: 0, oldTid: 700, startNs: 4_000_000n, execId: 1, exeDev: 0, exeIno: 0n, comm: 'x', filename: '/x', argLength: 0, argBytes: Buffer.alloc(0), cgroupId: 9n, cgroupLeaf: 'libpod-a', cgroupParent: 'libpod_parent' }] as const;
+  for (const r of decoder) stream.pushRecord(r);
+  assert.deepEqual(seen[2], { pid: 700, startMs: 1004, atMs: 1005, id: 9n, exec: true, leaf: 'libpod-a', parent: 'libpod_parent' });
+});

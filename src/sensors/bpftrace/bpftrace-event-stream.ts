@@ -85,6 +85,8 @@ export interface KernelCgroup {
   readonly atMs: number;
   /** The cgroup v2 id: the inode of the cgroup's directory on the cgroup2 mount. */
   readonly id: bigint;
+  /** An EXEC's (else a FORK's). */
+  readonly exec: boolean;
   /** The directory's name and its parent's, where the sensor read them in the kernel (EXEC of the compiled sensor). */
   readonly leaf?: string;
   readonly parent?: string;
@@ -353,10 +355,10 @@ export class BpfEventStream {
     if (cgroup !== undefined && (rec.type === 'exec' || (rec.type === 'fork' && !rec.thread)) && rec.cgroupId !== undefined && rec.cgroupId > 0n) {
       if (rec.type === 'exec') {
         cgroup({
-          pid: rec.tgid, startMs: this.timeMs(rec.startNs), atMs: this.timeMs(rec.ns), id: rec.cgroupId,
+          pid: rec.tgid, startMs: this.timeMs(rec.startNs), atMs: this.timeMs(rec.ns), id: rec.cgroupId, exec: true,
           ...optional('leaf', rec.cgroupLeaf === '' ? undefined : rec.cgroupLeaf), ...optional('parent', rec.cgroupParent),
         });
-      } else cgroup({ pid: rec.childTid, startMs: this.timeMs(rec.ns), atMs: this.timeMs(rec.ns), id: rec.cgroupId });
+      } else cgroup({ pid: rec.childTid, startMs: this.timeMs(rec.ns), atMs: this.timeMs(rec.ns), id: rec.cgroupId, exec: false });
     }
     if (rec.type === 'exec') {
       // The file the kernel said it ran (device and inode at exec) when the path is whole and
