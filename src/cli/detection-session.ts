@@ -151,9 +151,10 @@ export class DetectionSession {
     // The URL is not echoed in the error: it may carry the hook's secret.
     if (url !== undefined) opening('webhook', () => (webhook = new WebhookOutput({ url, secret: o?.webhookSecret.value, userAgent: `tripline/${triplineVersion()}` })));
     this.webhook = webhook;
-    // A store that cannot be opened is warned about; the session goes on without it.
+    // A store that cannot be opened is warned about; the session goes on without it. First of
+    // the outputs: a revision any output has shown or written is committed in the store already.
     this.store = options.store === undefined ? undefined : SessionStore.open(options.store, io.env, (message) => { this.say(`tripline: warning: ${message}`); });
-    if (this.store !== undefined) outputs.push(this.store.output);
+    if (this.store !== undefined) outputs.unshift(this.store.output);
     const github = o?.github.value ?? 'off';
     if (github === 'on' || (github === 'auto' && io.env.GITHUB_ACTIONS === 'true')) {
       outputs.push(new GithubOutput({
