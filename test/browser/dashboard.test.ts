@@ -185,6 +185,8 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
       assert.equal(p.url(), remote.url, 'the token left the address bar');
       await p.locator('#detections-body tr').first().waitFor();
       assert.equal(await p.locator('#detections-body tr').count(), 3);
+      // The event stream passes with the cookie too.
+      await p.locator('#live-status[data-state="live"]').waitFor();
       const cookie = (await context.cookies(remote.url)).find((c) => c.name === 'tripline_token');
       assert.equal(cookie?.httpOnly, true);
       assert.equal(cookie.sameSite, 'Strict');
