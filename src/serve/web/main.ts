@@ -22,6 +22,11 @@ const FRESH_MS = 8000;
 const PAGE_SIZE = 100;
 /** Live updates arriving together cause one reload. */
 const RELOAD_DELAY_MS = 250;
+/**
+ * Live reloads are at least this far apart: a watch streaming a revision a second to 32 open
+ * pages must not make each of them reload the list, the chart and the hosts every second.
+ */
+const RELOAD_INTERVAL_MS = 2000;
 
 const overview = byId('overview', HTMLElement);
 const detailView = byId('detail', HTMLElement);
@@ -35,6 +40,7 @@ const hosts = new HostTable();
 const filters = new FilterBar(() => { void reload(); });
 const fresh = new Map<string, number>();
 let reloadTimer: number | undefined;
+let lastLiveReload = 0;
 let loading: Promise<void> | undefined;
 let again = false;
 
@@ -153,8 +159,14 @@ function route(): void {
 function liveRevision(event: RevisionEvent): void {
   fresh.set(event.summary.id, Date.now() + FRESH_MS);
   replaceChildren(liveStatus, `Live · revision ${String(event.summary.revision)} of a detection on ${visible(event.summary.host)} just arrived`);
-  window.clearTimeout(reloadTimer);
-  reloadTimer = window.setTimeout(() => { void reload(); }, RELOAD_DELAY_MS);
+  // One reload for a burst, and none sooner than RELOAD_INTERVAL_MS after the previous one.
+  if (reloadTimer !== undefined) return;
+  const wait = Math.max(RELOAD_DELAY_MS, lastLiveReload + RELOAD_INTERVAL_MS - Date.now());
+  reloadTimer = window.setTimeout(() => {
+    reloadTimer = undefined;
+    lastLiveReload = Date.now();
+    void reload();
+  }, wait);
 }
 
 window.addEventListener('hashchange', route);
