@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Detection } from '../../src/model/detection.ts';
 import { openDetectionStore } from '../../src/store/sqlite-detection-store.ts';
+import { replayFixture } from '../replay-strace-fixture.ts';
 import { cleanEnv, describeRun, IS_ROOT, onlyFingerprint, runCli, runTripline, TRIPLINE_BIN, withTempDir } from './run-tripline.ts';
 
 const NOBODY = 65534;
@@ -85,6 +86,34 @@ void test('an unknown id, an absent store and a bad filter are said clearly, exi
     const bad = await runCli(['detections', 'list', '--importance', 'severe', '--store', join(dir, 'none.db')]);
     assert.equal(bad.exitCode, 64);
     assert.match(bad.stderr, /--importance "severe" is not one of low, medium, high, critical/);
+    const store = join(dir, 'tripline.db');
+    openDetectionStore({ path: store, create: true }).close();
+    const unknown = await runCli(['detections', 'show', 'no-such-id', '--store', store]);
+    assert.equal(unknown.exitCode, 64);
+    assert.match(unknown.stderr, /no detection "no-such-id" in .*tripline\.db/);
+  });
+});
+
+void test('list and show print a process\'s hostile strings escaped: no escape sequence or bidi override reaches the terminal', { timeout: 60_000 }, async () => {
+  await withTempDir(async (dir) => {
+    const store = join(dir, 'tripline.db');
+    const base = replayFixture('sysctl-a.strace').closed[0] as Detection;
+    const hostile = '\u001b]0;owned\u0007\u001b[2J\u202eevil';
+    const d: Detection = {
+      ...base, id: `id${hostile}`,
+      host: { ...base.host, hostname: `host${hostile}` },
+      subject: { ...base.subject, process: { ...base.subject.process, comm: hostile, argv: [`sysctl${hostile}`, '-a'], cwd: `/tmp/${hostile}` } },
+      guidance: { ...base.guidance, implications: `it${hostile}`, actions: [`do${hostile}`] },
+    };
+    const s = openDetectionStore({ path: store, create: true });
+    s.record({ detection: d, revision: 1, state: 'open' });
+    s.close();
+    for (const argv of [['detections', 'list'], ['detections', 'show', d.id], ['detections', 'stats']]) {
+      const r = await runCli([...argv, '--store', store]);
+      assert.equal(r.exitCode, 0, `${argv.join(' ')}: ${r.stderr}`);
+      for (const c of ['\u001b', '\u0007', '\u202e']) assert.ok(!r.stdout.includes(c) && !r.stderr.includes(c), `${argv.join(' ')} printed U+${c.charCodeAt(0).toString(16)}`);
+      assert.ok(r.stdout.includes('\\x1b]0;owned\\x07'), `${argv.join(' ')} shows it escaped: ${r.stdout.slice(0, 400)}`);
+    }
   });
 });
 
