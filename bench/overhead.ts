@@ -30,6 +30,10 @@ interface Workload {
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'tripline-bench-'));
+// Every tripline the benches start (they inherit this environment) records into a store of the
+// bench's own, never into the machine's (/var/lib/tripline for root): the cost of recording is
+// measured, and the host's detection history is left alone.
+process.env.TRIPLINE_STORE ??= join(scratch, 'bench-store.db');
 const WORKLOADS: readonly Workload[] = [
   {
     name: 'stat-storm (50k fs.statSync)',

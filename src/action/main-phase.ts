@@ -95,7 +95,9 @@ export async function startWatch(env: Env): Promise<{ readonly state: Record<str
   const [file = '', ...args] = [...prefix, process.execPath, TRIPLINE, 'watch', '--quiet', '--jsonl', jsonl, ...configArgs(env)];
   // The watch writes only its JSONL: the post step makes the summary, annotations and other
   // outputs once (the main step's runner files are not the post step's, and a webhook must not get everything twice).
-  const watchEnv: NodeJS.ProcessEnv = { ...process.env, ...env, TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), NO_COLOR: '1', TRIPLINE_GITHUB: 'off' };
+  // No detection store: the job's report is the record, and a runner (self-hosted too) is left
+  // without a root-owned database the workflow never asked for.
+  const watchEnv: NodeJS.ProcessEnv = { ...process.env, ...env, TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), NO_COLOR: '1', TRIPLINE_GITHUB: 'off', TRIPLINE_STORE: 'off' };
   for (const k of ['GITHUB_STEP_SUMMARY', 'GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_PATH', 'TRIPLINE_SARIF', 'TRIPLINE_JUNIT', 'TRIPLINE_WEBHOOK_URL', 'TRIPLINE_JSONL']) Reflect.deleteProperty(watchEnv, k);
   const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: watchEnv });
   closeSync(fd);
@@ -151,7 +153,7 @@ export async function mainPhase(env: Env): Promise<number> {
   closeSync(openOutputFile(jsonl, { append: true }));
   // The post step writes the summary and annotations once for all steps: the wrapped steps do not.
   exportVariables(env, {
-    TRIPLINE_JSONL: jsonl, TRIPLINE_JSONL_APPEND: '1', TRIPLINE_GITHUB: 'off', TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'),
+    TRIPLINE_JSONL: jsonl, TRIPLINE_JSONL_APPEND: '1', TRIPLINE_GITHUB: 'off', TRIPLINE_ENVIRONMENT: input(env, 'environment', 'ci'), TRIPLINE_STORE: 'off',
     ...(config === '' ? {} : { TRIPLINE_CONFIG: resolve(workspace, config) }),
   });
   saveState(env, { mode: 'run', jsonl, dir: jobDir(env) });
