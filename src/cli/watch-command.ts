@@ -14,7 +14,8 @@ import { LIVE_PROCFS } from '../sensors/procfs-reader.ts';
 import { StepTracker } from '../context/step-attribution.ts';
 import { CgroupPaths } from '../context/cgroup-paths.ts';
 import { ContainerTracker } from '../context/container-identity.ts';
-import { DockerApiResolver } from '../context/runtime-client.ts';
+import { DockerApiResolver, ResolverChain } from '../context/runtime-client.ts';
+import { RuntimeStateResolver } from '../context/runtime-state-reader.ts';
 import { SensorUnavailableError } from '../sensors/sensor-errors.ts';
 import { ConfigReloader, loadConfigOffThread, type ReloadOutcome } from './config-reload.ts';
 import { DAEMON_SESSION, DetectionSession, type CommandIo } from './detection-session.ts';
@@ -96,8 +97,10 @@ async function watchWithReload(options: WatchOptions, io: CommandIo, setReload: 
   // In GitHub Actions, the workflow step of each process, read from its environment when first seen.
   const steps = io.env.GITHUB_ACTIONS === 'true' ? new StepTracker() : undefined;
   // The container of each process, from the cgroup id the kernel put in its EXEC/FORK record and
-  // from /proc when first seen; the runtime is asked about each container once, in the background.
-  const containers = new ContainerTracker(new DockerApiResolver(), undefined, undefined, new CgroupPaths());
+  // from /proc when first seen; the runtime is asked about each container once, in the background:
+  // containerd's and cri-o's state files (Kubernetes nodes), then the Docker API (Docker, podman).
+  const runtimeState = new RuntimeStateResolver({ warn: (message) => { session.say(`tripline: warning: ${visible(message)}`); } });
+  const containers = new ContainerTracker(new ResolverChain([runtimeState, new DockerApiResolver()]), undefined, undefined, new CgroupPaths());
   const session: DetectionSession = new DetectionSession({
     command: 'watch', environment: config.environment, recipes: config.recipes, outputs: config.outputs, ...DAEMON_SESSION, notices: true, ...(steps === undefined ? {} : { steps }), containers, environmentLabel: config.environmentLabel.value,
     store: storeSettings(config.store),

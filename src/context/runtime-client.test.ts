@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DockerApiResolver, metadataFromInspect, podFromLabels, RUNTIME_SOCKETS } from './runtime-client.ts';
+import { DockerApiResolver, metadataFromInspect, podFromLabels, ResolverChain, RUNTIME_SOCKETS, type ContainerMetadata, type ContainerResolver } from './runtime-client.ts';
 
 const ID = 'c'.repeat(64);
 
@@ -76,5 +76,20 @@ describe('DockerApiResolver over a real unix socket', () => {
     assert.equal(await resolver.resolve('containerd', ID), undefined, 'no socket for containerd');
     assert.equal(await resolver.resolve('docker', '../../x'), undefined, 'only a container id reaches the URL');
     assert.ok(requests.every((r) => /^\/containers\/[0-9a-f]{64}\/json$/.test(r)));
+  });
+});
+
+describe('ResolverChain', () => {
+  it('asks each resolver in turn until one knows the container; one that throws is passed over', async () => {
+    const asked: string[] = [];
+    const answer = (who: string, metadata: ContainerMetadata | undefined): ContainerResolver => ({
+      resolve: (runtime, id) => { asked.push(`${who} ${runtime} ${id.slice(0, 4)}`); return Promise.resolve(metadata); },
+    });
+    const known: ContainerMetadata = { name: 'web', image: null, imageDigest: null, labels: {}, pod: null };
+    const failing: ContainerResolver = { resolve: () => Promise.reject(new Error('boom')) };
+    const chain = new ResolverChain([answer('state', undefined), failing, answer('api', known), answer('never', undefined)]);
+    assert.equal(await chain.resolve('kubernetes', ID), known);
+    assert.deepEqual(asked, ['state kubernetes cccc', 'api kubernetes cccc']);
+    assert.equal(await new ResolverChain([answer('state', undefined)]).resolve('docker', ID), undefined);
   });
 });

@@ -34,24 +34,25 @@ export const RUNTIME_SOCKETS: Readonly<Record<ContainerRuntime, readonly string[
 
 /** The longest answer read; an inspect of a container is a few KiB. */
 const RESPONSE_LIMIT = 1024 * 1024;
-const NAME_LIMIT = 256;
-const IMAGE_LIMIT = 512;
+export const NAME_LIMIT = 256;
+export const IMAGE_LIMIT = 512;
 const LABEL_LIMIT = 64;
 const LABEL_KEY_LIMIT = 253;
 const LABEL_VALUE_LIMIT = 1024;
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
 
-function bounded(value: unknown, limit: number): string | null {
+/** A string cut to `limit` characters (an ellipsis marks the cut), or null when it is not a non-empty string. */
+export function bounded(value: unknown, limit: number): string | null {
   if (typeof value !== 'string' || value === '') return null;
   return value.length <= limit ? value : `${value.slice(0, limit - 1)}…`;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
+export function record(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 /** At most LABEL_LIMIT labels, keys and values cut to size, in key order; a key cut to size is dropped (it would not be that key). */
-function boundedLabels(value: unknown): Record<string, string> {
+export function boundedLabels(value: unknown): Record<string, string> {
   const labels: Record<string, string> = {};
   const raw = record(value);
   if (raw === undefined) return labels;
@@ -169,6 +170,19 @@ export class DockerApiResolver implements ContainerResolver {
     for (const socket of this.sockets[runtime]) {
       if (!trustedSocket(socket)) continue;
       const metadata = metadataFromInspect(await getJson(socket, `/containers/${id}/json`, this.timeoutMs));
+      if (metadata !== undefined) return metadata;
+    }
+    return undefined;
+  }
+}
+
+/** Asks each resolver in turn; the first that knows the container answers. */
+export class ResolverChain implements ContainerResolver {
+  constructor(private readonly resolvers: readonly ContainerResolver[]) {}
+
+  async resolve(runtime: ContainerRuntime, id: string): Promise<ContainerMetadata | undefined> {
+    for (const resolver of this.resolvers) {
+      const metadata = await resolver.resolve(runtime, id).catch(() => undefined);
       if (metadata !== undefined) return metadata;
     }
     return undefined;
