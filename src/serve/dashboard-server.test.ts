@@ -108,6 +108,13 @@ void describe('the page and its assets', () => {
     const css = await call(server.url, '/assets/app.css');
     assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
   });
+  void test('the page takes the filters it keeps in its address; a bad one is refused by name', async () => {
+    assert.equal((await call(server.url, '/?host=web-1&importance=high&since=24h')).status, 200);
+    const bad = await call(server.url, '/?importance=severe');
+    assert.equal(bad.status, 400);
+    assert.equal((JSON.parse(bad.body) as { parameter: string }).parameter, 'importance');
+    assert.equal((await call(server.url, '/assets/app.js?v=1')).status, 400);
+  });
   void test('HEAD answers the headers without a body', async () => {
     const a = await call(server.url, '/', { method: 'HEAD' });
     assert.equal(a.status, 200);

@@ -155,7 +155,9 @@ function route(request: IncomingMessage, response: ServerResponse, head: boolean
   const path = url.pathname;
   const asset = options.assets.get(path === '/index.html' ? '/' : path);
   if (asset !== undefined) {
-    parseNoQuery(url.searchParams);
+    // The page keeps its filters in its address (/?host=...): checked like the API's.
+    if (path === '/' || path === '/index.html') parseStatsQuery(url.searchParams, now());
+    else parseNoQuery(url.searchParams);
     const headers = { 'Content-Type': asset.contentType, 'Cache-Control': 'no-cache', ETag: asset.etag };
     if (request.headers['if-none-match'] === asset.etag) send(response, head, 304, headers, undefined);
     else send(response, head, 200, headers, asset.body);

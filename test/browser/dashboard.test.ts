@@ -107,6 +107,10 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
     await page.selectOption('#filter-importance', 'critical');
     await page.locator('#detections-empty').waitFor({ state: 'visible' });
     assert.match(page.url(), /\?importance=critical$/);
+    // A reload (or a shared link) shows the same view.
+    await page.reload();
+    await page.locator('#detections-empty').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#filter-importance').inputValue(), 'critical');
     await page.click('#filter-reset');
     await page.locator('#detections-body tr').first().waitFor();
     assert.equal(new URL(page.url()).search, '');
