@@ -113,6 +113,12 @@ void describe('token: on every request, timing-safe', () => {
   void test('a wrong bearer is refused even with a good cookie (the header is what the client meant)', () => {
     assert.equal(remote('/', { authorization: 'Bearer nope', cookie: `${TOKEN_COOKIE}=${TOKEN}` }).kind, 'refuse');
   });
+  void test('a token given on loopback is required there too, after the Host check', () => {
+    const policy: AccessPolicy = { ...LOOPBACK, token: TOKEN };
+    assert.equal(status(guardRequest(get('/api/detections'), policy)), 401);
+    assert.equal(guardRequest(get('/api/detections', { host: '127.0.0.1:7077', authorization: `Bearer ${TOKEN}` }), policy).kind, 'pass');
+    assert.equal(status(guardRequest(get('/api/detections', { host: 'evil.example:7077', authorization: `Bearer ${TOKEN}` }), policy)), 421);
+  });
   void test('off loopback the Host header is not what protects: any Host with the token passes', () => {
     assert.equal(guardRequest(get('/', { host: 'dashboard.example:7077', authorization: `Bearer ${TOKEN}` }), REMOTE).kind, 'pass');
   });
