@@ -138,7 +138,9 @@ export class OutputQueue {
         this.coalesced++;
       } else {
         const revision = this.pending.findIndex((e) => e.type === 'updated');
-        const notice = revision >= 0 ? revision : this.pending.findIndex((e) => e.type === 'opened');
+        // An incoming revision never pushes out another detection's live notice: the revision
+        // is the less valuable (its detection's close carries the same evidence and more).
+        const notice = revision >= 0 ? revision : event.type === 'updated' ? -1 : this.pending.findIndex((e) => e.type === 'opened');
         if (notice < 0 && event.type !== 'closed') {
           this.dropped++;
           return;
@@ -242,16 +244,26 @@ export class OutputQueue {
         return;
       }
       const revision = lane.backlog.findIndex((e, i) => i > 0 && e.type === 'updated');
-      const notice = revision > 0 ? revision : lane.backlog.findIndex((e, i) => i > 0 && e.type === 'opened');
+      const notice = revision > 0 ? revision : event.type === 'updated' ? -1 : lane.backlog.findIndex((e, i) => i > 0 && e.type === 'opened');
+      if (notice <= 0 && event.type !== 'closed') {
+        // Nothing less valuable than the incoming event is kept: it is the one given up (a
+        // final detection is never dropped to keep a notice or a revision).
+        this.countLost(lane, event);
+        this.warnOverflow(lane);
+        return;
+      }
       const victim = notice > 0 ? notice : Math.min(1, lane.backlog.length - 1);
       const [gone] = lane.backlog.splice(victim, 1);
       if (gone !== undefined) this.countLost(lane, gone);
-      if (!lane.overflowWarned) {
-        lane.overflowWarned = true;
-        this.warn(`output ${lane.output.name}: its retry buffer is full (${String(this.retryCapacity)} events); the oldest are dropped and counted`);
-      }
+      this.warnOverflow(lane);
     }
     lane.backlog.push(event);
+  }
+
+  private warnOverflow(lane: OutputLane): void {
+    if (lane.overflowWarned) return;
+    lane.overflowWarned = true;
+    this.warn(`output ${lane.output.name}: its retry buffer is full (${String(this.retryCapacity)} events); revisions and notices go first, then the oldest detections, each counted`);
   }
 
   private countLost(lane: OutputLane, event: OutputEvent): void {

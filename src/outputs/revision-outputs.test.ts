@@ -102,6 +102,32 @@ describe('OutputQueue and revisions', () => {
     assert.equal(queue.coalesced, 2);
     assert.deepEqual(queue.losses().map((l) => [l.detections, l.notices, l.revisions]), [[0, 0, 0]]);
   });
+
+  test('full with opens only: an incoming revision of another detection is what goes, not their live notices', () => {
+    const out = new Recorder();
+    const queue = new OutputQueue([out], { warn: () => undefined, capacity: 2 });
+    queue.push(event(revision('a', 1, 'open')));
+    queue.push(event(revision('b', 1, 'open')));
+    queue.push(event(revision('c', 2, 'updated')));
+    queue.drain();
+    assert.deepEqual(out.seen, ['a#1/open', 'b#1/open']);
+    assert.equal(queue.dropped, 1);
+  });
+
+  test('a failing output whose retry buffer holds only final detections gives up an incoming revision or notice, never a final one', () => {
+    let failing = true;
+    const written: string[] = [];
+    const write = (d: Detection): void => { if (failing) throw new Error('EIO'); written.push(`${d.id}#${String(d.revision)}/${d.state}`); };
+    const output: DetectionOutput = { name: 'flaky', opened: write, updated: write, closed: write };
+    const due: (() => void)[] = [];
+    const queue = new OutputQueue([output], { warn: () => undefined, retryCapacity: 3, schedule: (_ms, run) => { due.push(run); return () => undefined; } });
+    for (const d of [revision('a', 2, 'closed'), revision('b', 2, 'closed'), revision('c', 2, 'closed'), revision('d', 2, 'updated'), revision('e', 1, 'open')]) queue.push(event(d));
+    queue.drain();
+    failing = false;
+    due.shift()?.();
+    assert.deepEqual(written, ['a#2/closed', 'b#2/closed', 'c#2/closed']);
+    assert.deepEqual(queue.losses().map((l) => [l.detections, l.notices, l.revisions]), [[0, 1, 1]]);
+  });
 });
 
 describe('JsonlOutput and revisions', () => {
@@ -218,5 +244,21 @@ describe('WebhookOutput and revisions', () => {
     assert.deepEqual(posts.map((p) => `${p.id}#${String(p.revision)}`), ['a#1', 'b#3', 'c#1']);
     assert.equal(hook.stats.coalesced, 2);
     assert.equal(hook.stats.dropped, 0);
+  }));
+
+  test('an open the full queue dropped is not taken as told: the next revision of that detection is sent', () => withReceiver(async (url, posts, release) => {
+    const hook = new WebhookOutput({ url, queueCapacity: 1 });
+    hook.opened(revision('a', 1, 'open'));
+    while (posts.length === 0) await new Promise<void>((resolve) => { setImmediate(resolve); });
+    hook.opened(revision('b', 1, 'open'));
+    hook.opened(revision('c', 1, 'open'));
+    assert.equal(hook.stats.dropped, 1, "c's open did not fit");
+    release();
+    while (posts.length < 2) await new Promise<void>((resolve) => { setImmediate(resolve); });
+    // Nothing a receiver pages on changed since c's open, but the receiver never got that open.
+    hook.updated(revision('c', 2, 'updated'));
+    await hook.close();
+    assert.deepEqual(posts.map((p) => `${p.id}#${String(p.revision)}`), ['a#1', 'b#1', 'c#2']);
+    assert.equal(hook.stats.skipped, 0);
   }));
 });

@@ -155,8 +155,7 @@ export class WebhookOutput implements DetectionOutput {
 
   /** Sent at once: the receiver learns of the detection the moment it is made. */
   opened(detection: Detection): void {
-    this.remember(detection);
-    this.enqueue(detection);
+    if (this.enqueue(detection)) this.remember(detection);
   }
 
   /** Sent only when it changes what a receiver pages on; otherwise the close brings the evidence. */
@@ -165,8 +164,7 @@ export class WebhookOutput implements DetectionOutput {
       this.counts.skipped++;
       return;
     }
-    this.remember(detection);
-    this.enqueue(detection);
+    if (this.enqueue(detection)) this.remember(detection);
   }
 
   /** The final revision, always sent. */
@@ -175,6 +173,7 @@ export class WebhookOutput implements DetectionOutput {
     this.enqueue(detection);
   }
 
+  /** What a receiver was (or will be) told of a detection; only a revision actually queued counts, so one dropped is offered again at its next change. */
   private remember(detection: Detection): void {
     this.sent.delete(detection.id);
     this.sent.set(detection.id, pagingKey(detection));
@@ -184,26 +183,29 @@ export class WebhookOutput implements DetectionOutput {
     }
   }
 
-  private enqueue(detection: Detection): void {
+  /** Queues a revision; false when it was dropped (closing, or the queue full). */
+  private enqueue(detection: Detection): boolean {
     if (!this.accepting) {
       this.counts.dropped++;
-      return;
+      return false;
     }
     // A revision still waiting is replaced by the newer one, in its place: it says everything the older did.
     const waiting = this.queue.findIndex((d) => d.id === detection.id);
     if (waiting >= 0) {
       this.queue[waiting] = detection;
       this.counts.coalesced++;
-      return;
+      return true;
     }
     if (this.queue.length >= this.settings.queueCapacity) {
       this.counts.dropped++;
-      return;
+      return false;
     }
     this.queue.push(detection);
-    if (this.running) return;
-    this.running = true;
-    this.idle = this.run();
+    if (!this.running) {
+      this.running = true;
+      this.idle = this.run();
+    }
+    return true;
   }
 
   /** Stops accepting, waits up to drainTimeoutMs for the queue, counts the rest as dropped. */
