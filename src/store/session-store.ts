@@ -10,6 +10,9 @@ import { openDetectionStore, type SqliteDetectionStore } from './sqlite-detectio
 import { defaultStorePath } from './store-location.ts';
 import { StoreOutput } from './store-output.ts';
 
+/** How long run and watch wait for another process's write lock before leaving the revision to the output queue's retries. */
+export const LIVE_BUSY_TIMEOUT_MS = 100;
+
 export interface SessionStoreSettings {
   /** The file; undefined: the default for this user; null: no store. */
   readonly path: string | null | undefined;
@@ -45,7 +48,11 @@ export class SessionStore {
     }
     let store: SqliteDetectionStore;
     try {
-      store = openDetectionStore({ path, create: true });
+      // A short wait for another writer's lock: the store is written on the event path, before
+      // the other outputs, and a long transaction elsewhere (a prune of a big store) must not
+      // stall the sensor. A write that finds the store locked fails; the output queue keeps it
+      // and retries (1, 2, 5... s) while the other outputs go on.
+      store = openDetectionStore({ path, create: true, busyTimeoutMs: LIVE_BUSY_TIMEOUT_MS });
     } catch (error) {
       const from = settings.source === 'default' ? 'the default location; --store PATH chooses another, --no-store none' : `from ${settings.source}`;
       warn(`${(error as Error).message}; detections are not stored (${from})`);
