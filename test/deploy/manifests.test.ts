@@ -3,7 +3,8 @@
 // schemas as compiled with ajv by the pinned kubernetes-models package (its schemas allow fields
 // they do not list, as the API server does: so the fields that matter are also asserted at their
 // exact paths), and both say the same: hostPID, the measured capabilities and nothing else, a
-// read-only root filesystem, resources, the memory volume the detections go through to stdout.
+// read-only root filesystem, resources, the memory volume the detections go through to stdout,
+// the runtime's state directories mounted read-only.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ interface Container {
   readonly env?: readonly { name: string; value?: string }[];
   readonly securityContext?: Record<string, unknown> & { capabilities?: { add?: string[]; drop?: string[] }; seccompProfile?: { type: string } };
   readonly resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  readonly volumeMounts?: readonly { name: string; mountPath: string; readOnly?: boolean }[];
+  readonly volumeMounts?: readonly { name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }[];
 }
 interface PodSpec {
   readonly hostPID?: boolean;
@@ -80,6 +81,16 @@ function checkTriplinePod(pod: PodSpec): void {
   const btf = c.volumeMounts?.find((m) => m.mountPath === '/sys/kernel/btf');
   assert.equal(btf?.readOnly, true);
   assert.equal(pod.volumes.find((v) => v.name === btf.name)?.hostPath?.path, '/sys/kernel/btf');
+  // The runtime's state, where watch reads each container's name, image and pod (containerd, cri-o).
+  const mounts: NonNullable<Container['volumeMounts']> = c.volumeMounts ?? [];
+  const volumes: NonNullable<PodSpec['volumes']> = pod.volumes ?? [];
+  for (const dir of ['/run/containerd', '/run/containers']) {
+    const mount = mounts.find((m) => m.mountPath === dir);
+    assert.ok(mount !== undefined, `${dir} mounted`);
+    assert.equal(mount.readOnly, true, `${dir} mounted read-only`);
+    assert.equal(mount.mountPropagation, 'HostToContainer', `${dir}: the runtime's unmounts reach the pod`);
+    assert.equal(volumes.find((v) => v.name === mount.name)?.hostPath?.path, dir);
+  }
   assert.ok(c.env?.some((e) => e.name === 'TRIPLINE_ENVIRONMENT'), 'TRIPLINE_ENVIRONMENT');
 }
 
