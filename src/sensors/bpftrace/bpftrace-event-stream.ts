@@ -90,6 +90,9 @@ export interface KernelCgroup {
   /** The directory's name and its parent's, where the sensor read them in the kernel (EXEC of the compiled sensor). */
   readonly leaf?: string;
   readonly parent?: string;
+  /** The cgroup's depth (the root is 0) and its depth-1 directory's name (empty deeper than 4), with the names. */
+  readonly level?: number;
+  readonly top?: string;
 }
 
 export interface BpfStreamOptions {
@@ -357,6 +360,7 @@ export class BpfEventStream {
         cgroup({
           pid: rec.tgid, startMs: this.timeMs(rec.startNs), atMs: this.timeMs(rec.ns), id: rec.cgroupId, exec: true,
           ...optional('leaf', rec.cgroupLeaf === '' ? undefined : rec.cgroupLeaf), ...optional('parent', rec.cgroupParent),
+          ...optional('level', rec.cgroupLevel), ...optional('top', rec.cgroupTop),
         });
       } else cgroup({ pid: rec.childTid, startMs: this.timeMs(rec.ns), atMs: this.timeMs(rec.ns), id: rec.cgroupId, exec: false });
     }

@@ -53,6 +53,12 @@ export interface ExecRecord {
    */
   readonly cgroupLeaf?: string;
   readonly cgroupParent?: string;
+  /**
+   * The cgroup's depth (the root is 0) and the name of its directory at depth 1 (empty deeper
+   * than 4): they anchor the names to the root (a delegated subtree can hold any name).
+   */
+  readonly cgroupLevel?: number;
+  readonly cgroupTop?: string;
 }
 
 export interface ArgvRecord {

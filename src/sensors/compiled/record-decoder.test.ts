@@ -69,6 +69,8 @@ test('records written through tripline-records.h decode field by field', compile
   assert.equal(exec.cgroupId, (1n << 32n) | 3788n);
   assert.equal(exec.cgroupLeaf, 'libpod-8a1c0a7cafd37130d1d6fe38619fcdc58d326c20087ea11f076ef0569fb804b4');
   assert.equal(exec.cgroupParent, 'libpod_parent');
+  assert.equal(exec.cgroupTop, 'libpod_parent');
+  assert.equal(exec.cgroupLevel, 2);
   assert.equal(exec.comm, 'cat');
   assert.equal(exec.filename, '/usr/bin/cat');
   assert.equal(exec.argLength, 33);

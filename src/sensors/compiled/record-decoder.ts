@@ -12,9 +12,10 @@ export const LAYOUT = {
   lost: 32,
   fork: 64,
   exit: 56,
-  /** EXEC: the cgroup's directory name and its parent's (128 bytes each) before argv. */
-  exec: { cgroupLeaf: 96, cgroupParent: 96 + 128, argv: 352, filename: 352 + 1024, max: 352 + 1024 + 4096 },
+  /** EXEC: the cgroup's depth, its directory's name and its parent's (128 bytes each), its top directory's (32) before argv. */
+  exec: { cgroupLevel: 84, cgroupLeaf: 96, cgroupParent: 96 + 128, cgroupTop: 96 + 256, argv: 384, filename: 384 + 1024, max: 384 + 1024 + 4096 },
   cgroupNameMax: 128,
+  cgroupTopMax: 32,
   /** The FILE record: a 64-byte head, then names_len bytes of packed names, then the path. */
   file: { data: 64, max: 64 + 2048 + 4096 },
   /** TIER: a 24-byte head, then reason_len bytes of text. */
@@ -30,9 +31,10 @@ const MAX_RECORD = Math.max(LAYOUT.exec.max, LAYOUT.file.max);
 /**
  * The records' own version (tl_ready.version): a loader of another version is refused.
  * 2: TIER before READY; 3: ROOTS; 4: FORK and EXEC carry the cgroup v2 id, EXEC its directory's
- * name and its parent's.
+ * name and its parent's; 5: EXEC the cgroup's depth and its top directory's name (names anchored
+ * to the root: a delegated subtree can hold any name, never at a runtime's depth under its top).
  */
-export const RECORDS_VERSION = 4;
+export const RECORDS_VERSION = 5;
 
 /** The loader's answer to new recipe roots on its stdin (a ROOTS record): how many are in force, or why not (errno). */
 export interface RootsAnswer {
@@ -184,6 +186,7 @@ export class RecordDecoder {
           type: 'exec', ns, tgid: r.readUInt32LE(16), ppid: r.readUInt32LE(20), uid: r.readUInt32LE(24), oldTid: r.readUInt32LE(28), startNs: r.readBigUInt64LE(32),
           execId: r.readUInt32LE(40), exeDev: r.readUInt32LE(44), exeIno: r.readBigUInt64LE(48), argLength: r.readUInt32LE(56), cgroupId: r.readBigUInt64LE(88),
           cgroupLeaf: cString(r, LAYOUT.exec.cgroupLeaf, LAYOUT.cgroupNameMax), cgroupParent: cString(r, LAYOUT.exec.cgroupParent, LAYOUT.cgroupNameMax),
+          cgroupLevel: r.readUInt32LE(LAYOUT.exec.cgroupLevel), cgroupTop: cString(r, LAYOUT.exec.cgroupTop, LAYOUT.cgroupTopMax),
           argBytes: Buffer.from(r.subarray(LAYOUT.exec.argv, LAYOUT.exec.argv + argCopied)), comm: cString(r, 68, 16),
           filename: r.toString('utf8', LAYOUT.exec.filename, LAYOUT.exec.filename + filenameLength), filenameWhole: true,
         };

@@ -45,6 +45,8 @@ int main(void)
 	exec.cgroup = (1ULL << 32) | 3788; /* a kernfs id past its first generation */
 	strcpy(exec.cgroup_leaf, "libpod-8a1c0a7cafd37130d1d6fe38619fcdc58d326c20087ea11f076ef0569fb804b4");
 	strcpy(exec.cgroup_parent, "libpod_parent");
+	strcpy(exec.cgroup_top, "libpod_parent");
+	exec.cgroup_level = 2;
 	memcpy(exec.argv, "cat\0/proc/sys/net/core/somaxconn\0", 33);
 	exec.arg_len = 33;
 	exec.argv_copied = 33;

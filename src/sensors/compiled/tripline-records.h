@@ -10,8 +10,9 @@
 
 /* tl_ready.version; record-decoder.ts's RECORDS_VERSION must match. 2: TIER comes before READY;
  * 3: ROOTS; 4: FORK and EXEC carry the cgroup (v2) id of the process that made them, EXEC the
- * names of that cgroup's directory and its parent's. */
-#define TL_RECORDS_VERSION 4
+ * names of that cgroup's directory and its parent's; 5: EXEC also the cgroup's depth (the root is 0)
+ * and the name of its top directory (the root's child it is under). */
+#define TL_RECORDS_VERSION 5
 
 #define TL_PATH_MAX 4096
 #define TL_ARGV_MAX 1024
@@ -19,6 +20,10 @@
 #define TL_NAME_MAX 64
 /* Bytes of a cgroup directory's name in EXEC, NUL included (libpod-<64 hex> is 71, cri-containerd-<64 hex>.scope 85). */
 #define TL_CGROUP_NAME_MAX 128
+/* Bytes of the top directory's name in EXEC (libpod_parent, kubepods.slice: a longer one is no runtime's). */
+#define TL_CGROUP_TOP_MAX 32
+/* The deepest cgroup whose top directory EXEC names (a runtime's container is at depth 2 to 4). */
+#define TL_CGROUP_TOP_DEPTH 4
 /* Room for the packed names: TL_MAX_NAMES * TL_NAME_MAX, doubled so offsets masked with
  * (TL_NAMES_SPACE - 1) always leave a whole path's room after them (the verifier's bounds). */
 #define TL_NAMES_SPACE 2048
@@ -175,7 +180,10 @@ struct tl_exec {
 	__u32 argv_copied;
 	__u32 filename_len;
 	char comm[16];
-	__u32 pad;
+	/* The cgroup's depth (struct cgroup's level: the root is 0, /libpod_parent/libpod-<id> 2). A
+	 * name can be made by whoever a cgroup subtree is delegated to, at any depth below theirs:
+	 * the depth and the top directory anchor the names to the root. */
+	__u32 cgroup_level;
 	/* bpf_get_current_cgroup_id() at exec (after a container runtime's init joined the container's
 	 * cgroup), and the names of that cgroup's directory and its parent's on the cgroup2 mount
 	 * (NUL-terminated, empty when unread): the container is known even when the process and its
@@ -183,6 +191,9 @@ struct tl_exec {
 	__u64 cgroup;
 	char cgroup_leaf[TL_CGROUP_NAME_MAX];
 	char cgroup_parent[TL_CGROUP_NAME_MAX];
+	/* The name of the depth-1 directory the cgroup is in (the leaf's own at depth 1), for a
+	 * cgroup no deeper than TL_CGROUP_TOP_DEPTH; else empty. */
+	char cgroup_top[TL_CGROUP_TOP_MAX];
 	char argv[TL_ARGV_MAX];
 	char filename[TL_PATH_MAX];
 };

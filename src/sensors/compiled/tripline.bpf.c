@@ -206,12 +206,21 @@ static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
 	return BPF_CORE_READ((struct kernfs_node___parent_before_6_15 *)kn, parent);
 }
 
-/* The names of the task's cgroup v2 directory and its parent's into leaf and parent (empty when unread). */
-static __always_inline void cgroup_names(struct task_struct *t, char *leaf, char *parent)
+/* The names of the task's cgroup v2 directory, its parent's and its top directory's (the one at
+ * depth 1, for a cgroup no deeper than TL_CGROUP_TOP_DEPTH) into leaf, parent and top (empty when
+ * unread), and the cgroup's depth into *level. */
+static __always_inline void cgroup_names(struct task_struct *t, char *leaf, char *parent, char *top, __u32 *level)
 {
 	leaf[0] = 0;
 	parent[0] = 0;
-	struct kernfs_node *kn = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn);
+	top[0] = 0;
+	*level = 0;
+	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	if (!cg)
+		return;
+	int depth = BPF_CORE_READ(cg, level);
+	*level = depth < 0 ? 0 : depth;
+	struct kernfs_node *kn = BPF_CORE_READ(cg, kn);
 	if (!kn)
 		return;
 	if (bpf_probe_read_kernel_str(leaf, TL_CGROUP_NAME_MAX, BPF_CORE_READ(kn, name)) < 0)
@@ -219,6 +228,17 @@ static __always_inline void cgroup_names(struct task_struct *t, char *leaf, char
 	struct kernfs_node *up = kernfs_parent(kn);
 	if (up && bpf_probe_read_kernel_str(parent, TL_CGROUP_NAME_MAX, BPF_CORE_READ(up, name)) < 0)
 		parent[0] = 0;
+	if (depth < 1 || depth > TL_CGROUP_TOP_DEPTH)
+		return;
+	/* Up depth - 1 directories from the leaf. */
+	struct kernfs_node *at = kn;
+#pragma unroll
+	for (int i = 1; i < TL_CGROUP_TOP_DEPTH; i++) {
+		if (i < depth && at)
+			at = kernfs_parent(at);
+	}
+	if (at && bpf_probe_read_kernel_str(top, TL_CGROUP_TOP_MAX, BPF_CORE_READ(at, name)) < 0)
+		top[0] = 0;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -246,7 +266,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	r->exe_ino = BPF_CORE_READ(ino, i_ino);
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	r->cgroup = bpf_get_current_cgroup_id();
-	cgroup_names(cur, r->cgroup_leaf, r->cgroup_parent);
+	cgroup_names(cur, r->cgroup_leaf, r->cgroup_parent, r->cgroup_top, &r->cgroup_level);
 	unsigned long a0 = BPF_CORE_READ(cur, mm, arg_start);
 	unsigned long a1 = BPF_CORE_READ(cur, mm, arg_end);
 	__u32 alen = a1 > a0 ? a1 - a0 : 0;
