@@ -14,6 +14,9 @@ describe('containerFromCgroup', () => {
     ['docker, cgroupfs driver (v1)', `12:memory:/docker/${ID}\n11:cpu,cpuacct:/docker/${ID}\n`, { id: ID, runtime: 'docker' }],
     ['containerd CRI', `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-${ID}.scope\n`, { id: ID, runtime: 'containerd' }],
     ['cri-o', `0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podx.slice/crio-${ID}.scope\n`, { id: ID, runtime: 'cri-o' }],
+    // cri-o's cgroupfs manager: crio-<id> with no .scope (cri-o internal/config/cgmgr), under the kubelet's parent.
+    ['cri-o, cgroupfs driver', `0::/kubepods/besteffort/pod1234-5678/crio-${ID}\n`, { id: ID, runtime: 'cri-o' }],
+    ['cri-o conmon, cgroupfs driver', `0::/kubepods/besteffort/pod1234-5678/crio-conmon-${ID}\n`, null],
     ['cri-o conmon is not in the container', `0::/kubepods.slice/crio-conmon-${ID}.scope\n`, null],
     ['podman, systemd', `0::/machine.slice/libpod-${ID}.scope/container\n`, { id: ID, runtime: 'podman' }],
     ['podman, cgroupfs (hybrid v1)', `13:pids:/libpod_parent/libpod-${ID}\n1:name=systemd:/libpod_parent/libpod-${ID}\n0::/\n`, { id: ID, runtime: 'podman' }],

@@ -27,7 +27,8 @@ const HEX64 = '([0-9a-f]{64})';
 const COMPONENT_PATTERNS: readonly [RegExp, ContainerRuntime][] = [
   [new RegExp(`^docker-${HEX64}\\.scope$`), 'docker'],
   [new RegExp(`^cri-containerd-${HEX64}\\.scope$`), 'containerd'],
-  [new RegExp(`^crio-${HEX64}\\.scope$`), 'cri-o'],
+  // crio-<id>.scope under systemd, crio-<id> under cri-o's cgroupfs manager.
+  [new RegExp(`^crio-${HEX64}(?:\\.scope)?$`), 'cri-o'],
   [new RegExp(`^libpod-${HEX64}(?:\\.scope)?$`), 'podman'],
 ];
 
