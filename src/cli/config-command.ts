@@ -9,6 +9,7 @@ import { CONFIG_HELP } from './help-text.ts';
 import type { CommandIo } from './detection-session.ts';
 import { parseCommandLine } from './command-line.ts';
 import { UsageError } from './usage-error.ts';
+import { visibleJson } from '../model/visible.ts';
 
 const COMMENT_COLUMN = 50;
 
@@ -41,7 +42,7 @@ export function configCommand(args: readonly string[], io: CommandIo): number {
   for (const d of c.recipeDiagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
   if (o.flags.has('json')) {
     const sourced = <T>(v: Sourced<T>): { value: T | null; source: string } => ({ value: v.value ?? null, source: v.source });
-    io.stdout.write(`${JSON.stringify({
+    io.stdout.write(`${visibleJson({
       file: c.file ?? null,
       environment: sourced(c.environment), environmentLabel: sourced(c.environmentLabel), failOn: sourced(c.failOn), sensor: sourced(c.sensor),
       outputs: { jsonl: sourced(c.jsonl) },
@@ -51,7 +52,7 @@ export function configCommand(args: readonly string[], io: CommandIo): number {
         running: c.recipes.map((r) => ({ id: r.id, source: r.source, exceptions: r.exceptions.length })),
       },
       exceptions: c.exceptions.map((e) => ({ name: e.exception.name, recipe: e.recipe ?? null, origin: e.exception.origin })),
-    }, null, 2)}\n`);
+    }, 2)}\n`);
     return EXIT.ok;
   }
   const out: string[] = [

@@ -25,6 +25,7 @@ import { EXIT } from './exit-codes.ts';
 import { DETECTIONS_HELP } from './help-text.ts';
 import { triplineVersion } from './tripline-version.ts';
 import { UsageError } from './usage-error.ts';
+import { visibleJson } from '../model/visible.ts';
 
 const COMMON = { store: { type: 'string' }, config: { type: 'string' } } as const satisfies Record<string, OptionDef>;
 const FILTERS = {
@@ -215,7 +216,7 @@ function storedJson(r: StoredRevision): unknown {
 function list(store: SqliteDetectionStore, filter: DetectionFilter, limit: number, json: boolean, io: CommandIo): number {
   const page = store.list({ ...filter, limit });
   if (json) {
-    io.stdout.write(`${JSON.stringify(page.items.map(storedJson), null, 2)}\n`);
+    io.stdout.write(`${visibleJson(page.items.map(storedJson), 2)}\n`);
   } else if (page.items.length === 0) {
     io.stderr.write(`tripline: no detection in ${visible(store.path)} matches\n`);
   } else {
@@ -231,7 +232,7 @@ function show(store: SqliteDetectionStore, id: string, revisions: boolean, json:
   const current = store.get(id);
   if (current === undefined) throw new UsageError(`detections show: no detection "${visible(id)}" in ${visible(store.path)} (tripline detections list shows the ids)`);
   if (json) {
-    io.stdout.write(`${JSON.stringify(revisions ? all.map(storedJson) : storedJson(current), null, 2)}\n`);
+    io.stdout.write(`${visibleJson(revisions ? all.map(storedJson) : storedJson(current), 2)}\n`);
     return EXIT.ok;
   }
   const palette = paletteFor(io.stdout as { isTTY?: boolean }, io.env);
@@ -274,14 +275,14 @@ function exportDetections(store: SqliteDetectionStore, filter: DetectionFilter, 
   try {
     if (format === 'jsonl') {
       for (const page of matching(store, filter)) {
-        for (const d of page) write(`${JSON.stringify(d)}\n`);
+        for (const d of page) write(`${visibleJson(d)}\n`);
         count += page.length;
       }
     } else {
       const detections = [...matching(store, filter)].flat();
       count = detections.length;
       write(format === 'sarif'
-        ? `${JSON.stringify(buildSarif(detections, { recipes: config.loadedRecipes, toolVersion: triplineVersion(), workspace: io.cwd }), null, 2)}\n`
+        ? `${visibleJson(buildSarif(detections, { recipes: config.loadedRecipes, toolVersion: triplineVersion(), workspace: io.cwd }), 2)}\n`
         : buildJunit(detections, config.loadedRecipes, 'tripline'));
     }
   } finally {
@@ -317,7 +318,7 @@ function formatStats(s: DetectionStats, path: string): string {
 
 function stats(store: SqliteDetectionStore, filter: DetectionFilter, json: boolean, io: CommandIo): number {
   const s = store.stats(filter);
-  io.stdout.write(json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStats(s, store.path)}\n`);
+  io.stdout.write(json ? `${visibleJson(s, 2)}\n` : `${formatStats(s, store.path)}\n`);
   return EXIT.ok;
 }
 

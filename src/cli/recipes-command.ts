@@ -17,6 +17,7 @@ import { nearest, parseCommandLine, type ParsedCommandLine } from './command-lin
 import { traceCommand } from './run-command.ts';
 import { parseRunOptions } from './run-options.ts';
 import { UsageError } from './usage-error.ts';
+import { visibleJson } from '../model/visible.ts';
 
 export type RecipesIo = CommandIo;
 
@@ -73,7 +74,7 @@ export async function recipesCommand(args: readonly string[], io: RecipesIo): Pr
       printDiagnostics(io, config.recipeDiagnostics);
       const recipe = config.recipes.find((r) => r.id === id) ?? config.loadedRecipes.find((r) => r.id === id);
       if (recipe === undefined) throw new UsageError(`recipes show: no recipe "${id}"; loaded: ${config.loadedRecipes.map((r) => r.id).join(', ')}`);
-      io.stdout.write(o.flags.has('json') ? `${JSON.stringify(recipeToJson(recipe), null, 2)}\n` : recipeToYaml(recipe));
+      io.stdout.write(o.flags.has('json') ? `${visibleJson(recipeToJson(recipe), 2)}\n` : recipeToYaml(recipe));
       return EXIT.ok;
     }
     case 'validate': {
@@ -106,13 +107,13 @@ function listRecipes(config: TriplineConfig, io: RecipesIo, json: boolean): numb
   printDiagnostics(io, config.recipeDiagnostics);
   const active = new Set(config.recipes.map((r) => r.id));
   if (json) {
-    io.stdout.write(`${JSON.stringify(config.loadedRecipes.map((r) => {
+    io.stdout.write(`${visibleJson(config.loadedRecipes.map((r) => {
       const effective = config.recipes.find((x) => x.id === r.id) ?? r;
       return {
         id: r.id, name: r.name, enabled: active.has(r.id), importance: r.importance, tactic: r.tactic, technique: r.technique,
         exceptions: effective.exceptions.length, source: r.source,
       };
-    }), null, 2)}\n`);
+    }), 2)}\n`);
     return EXIT.ok;
   }
   const rows = config.loadedRecipes.map((r) => {

@@ -10,7 +10,7 @@ import { loadTriplineConfig } from '../config/tripline-config.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import type { Detection, DetectionSensor } from '../model/detection.ts';
 import { importanceRank, isImportance, type Importance } from '../model/importance.ts';
-import { visible } from '../model/visible.ts';
+import { visible, visibleJson } from '../model/visible.ts';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -287,7 +287,7 @@ export async function reportCommand(args: readonly string[], io: CommandIo): Pro
   const failing = failOn !== 'never' && highest !== undefined && importanceRank(highest) >= importanceRank(failOn);
   if (options.json) {
     // For scripts: the same facts as the lines on stderr, as the last line on stdout.
-    io.stdout.write(`${JSON.stringify({
+    io.stdout.write(`${visibleJson({
       detections: count, highestImportance: highest ?? null, byImportance: Object.fromEntries(byImportance), byRecipe: Object.fromEntries(byRecipe),
       incomplete: loss.incomplete, notClosed, files: options.files.length, problems: problems.count, problemsShown: problems.listed,
       outputFailures: session.outputFailures, failOn, failing,

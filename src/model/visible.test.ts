@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { visible } from './visible.ts';
+import { visible, visibleJson } from './visible.ts';
 import { formatDiagnostic } from './diagnostic.ts';
 
 /** What a terminal or a log viewer could obey, or what could reorder or split what is shown. */
@@ -29,4 +29,17 @@ test('a diagnostic quoting a crafted file name and content prints no control cha
   });
   assert.ok(!RAW.test(line.replace('\n    hint: ', ' ')), JSON.stringify(line));
   assert.equal(line, '/tmp/evil\\x1b[2J\\r.yaml:3:1: error[unknown-key]: unknown key "na\\x00me\\u202e"\n    hint: did you mean "name"?\\n::error::forged');
+});
+
+test('visibleJson: the same JSON value, with nothing a terminal obeys (C1 CSI, bidi overrides stay escapes)', () => {
+  const value = { name: 'a\u009b2Jb\u202ec', argv: ['x\u2028y', '\u007f'] };
+  const text = visibleJson(value, 2);
+  assert.ok(!RAW.test(text.replace(/\n {0,8}/g, '')), text);
+  assert.match(text, /a\\u009b2Jb\\u202ec/);
+  assert.deepEqual(JSON.parse(text), value);
+  fc.assert(fc.property(fc.jsonValue(), fc.string({ unit: 'binary' }), (v, s) => {
+    const doc = { v, s };
+    const out = visibleJson(doc);
+    return !RAW.test(out) && JSON.stringify(JSON.parse(out)) === JSON.stringify(doc);
+  }));
 });

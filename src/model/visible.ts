@@ -19,3 +19,15 @@ export function visible(text: string): string {
     return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
   });
 }
+
+/** The characters above that JSON.stringify leaves as they are (it escapes only U+0000–001F). */
+const INVISIBLE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON.stringify, with every character `visible` escapes written as a `\uNNNN` escape: the
+ * same JSON value for any parser, and nothing a terminal obeys when the text is printed or
+ * a file of it is `cat` or `tail -f`'d (a C1 CSI, U+009B, is a terminal escape in UTF-8 too).
+ */
+export function visibleJson(value: unknown, space?: number): string {
+  return JSON.stringify(value, null, space).replace(INVISIBLE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -8,6 +8,7 @@ import { closeSync, fstatSync, statSync, writeSync } from 'node:fs';
 import type { Detection } from '../model/detection.ts';
 import type { DetectionOutput } from './output.ts';
 import { openOutputFile } from './output-file.ts';
+import { visibleJson } from '../model/visible.ts';
 
 /**
  * Opens the output file: the one place a JSONL file is opened (first and on every reopen),
@@ -74,7 +75,7 @@ export class JsonlOutput implements DetectionOutput {
       this.writeRest(this.partial);
     }
     const fd = this.openFd();
-    const line = this.partial?.rest ?? Buffer.from(`${JSON.stringify(detection)}\n`);
+    const line = this.partial?.rest ?? Buffer.from(`${visibleJson(detection)}\n`);
     this.partial = undefined;
     let done = 0;
     try {
