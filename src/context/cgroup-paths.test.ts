@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cgroup2Mount, CgroupPaths, LIVE_CGROUP_FS, pathFromNames, type CgroupFs } from './cgroup-paths.ts';
+import { cgroup2Mount, CgroupPaths, LIVE_CGROUP_FS, type CgroupFs } from './cgroup-paths.ts';
 
 const HYBRID = [
   '25 24 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
@@ -22,21 +22,23 @@ describe('cgroup2Mount', () => {
   });
 });
 
-/** A cgroup2 tree given as path -> inode. */
-function fakeFs(tree: Map<string, bigint>, counts: { inode: number }): CgroupFs {
+/** A cgroup2 tree given as path -> inode; each inode read costs `msPerInode` of the clock. */
+function fakeFs(tree: Map<string, bigint>, counts: { inode: number; listed?: number }, clock?: { now: number; msPerInode: number }): CgroupFs {
   return {
     mountinfo: () => HYBRID,
-    inode: (path) => { counts.inode++; return tree.get(path); },
-    subdirectories: (path) => {
+    inode: (path) => { counts.inode++; if (clock) clock.now += clock.msPerInode; return tree.get(path); },
+    subdirectories: (path, limit) => {
       const prefix = path === '/' ? '/' : `${path}/`;
-      return [...tree.keys()].filter((p) => p.startsWith(prefix) && p !== path && !p.slice(prefix.length).includes('/')).map((p) => p.slice(prefix.length));
+      const names = [...tree.keys()].filter((p) => p.startsWith(prefix) && p !== path && !p.slice(prefix.length).includes('/')).map((p) => p.slice(prefix.length)).slice(0, limit);
+      counts.listed = Math.max(counts.listed ?? 0, names.length);
+      return names;
     },
   };
 }
 
 describe('CgroupPaths', () => {
   const M = '/sys/fs/cgroup/unified';
-  it('maps an id to its path by walking the mount once, walks again for a newer id, and at most once a second for an older one', () => {
+  it('maps an id to its path by walking the mount, at most once a second however new the ids asked about', () => {
     const tree = new Map<string, bigint>([[M, 1n], [`${M}/libpod_parent`, 25n], [`${M}/libpod_parent/libpod-abc`, 3787n]]);
     const counts = { inode: 0 };
     let now = 0;
@@ -45,36 +47,66 @@ describe('CgroupPaths', () => {
     assert.equal(paths.pathOf(1n), '/');
     assert.equal(paths.pathOf(25n), '/libpod_parent');
     assert.equal(paths.walks, 1);
-    // A cgroup made since: a larger id, walked for at once.
+    // A cgroup made since has a larger id: not walked for before a second has passed...
     tree.set(`${M}/libpod_parent/libpod-def`, 3800n);
+    assert.equal(paths.pathOf(3800n), undefined);
+    assert.equal(paths.walks, 1);
+    // ...then found.
+    now = 1_000;
     assert.equal(paths.pathOf(3800n), '/libpod_parent/libpod-def');
     assert.equal(paths.walks, 2);
-    // An older id no walk found was removed before it was asked about: not walked for again at once...
-    assert.equal(paths.pathOf(3790n), undefined);
-    assert.equal(paths.walks, 2);
-    // ...but after a second (a forgotten entry is found again).
-    now = 1_000;
-    assert.equal(paths.pathOf(3790n), undefined);
-    assert.equal(paths.walks, 3);
   });
 
-  it('learns a path\'s end from a record\'s names, one component each, never over a walked path, and peeks without walking', () => {
+  it('many new cgroup ids (anyone can make cgroups) cost at most one walk a second, and a slow walk spaces the next 20 times its duration', () => {
+    // 2,000 cgroups, each inode read costing 0.25 ms of the clock: a walk takes 500 ms.
+    const tree = new Map<string, bigint>([[M, 1n]]);
+    for (let i = 0; i < 2_000; i++) tree.set(`${M}/u${String(i)}`, BigInt(100 + i));
+    const clock = { now: 0, msPerInode: 0.25 };
+    const paths = new CgroupPaths(fakeFs(tree, { inode: 0 }, clock), () => clock.now);
+    let next = 1_000_000n;
+    // Ten seconds of a new cgroup id every millisecond.
+    for (let t = 0; t < 10_000; t++) {
+      clock.now = Math.max(clock.now, t);
+      paths.pathOf(next++);
+    }
+    // The first walk at 0 took 500 ms: the next is due 10 s after it ended (20 x 500 ms).
+    assert.equal(paths.walks, 1);
+    clock.now = 10_400;
+    paths.pathOf(next++);
+    assert.equal(paths.walks, 1);
+    clock.now = 10_600;
+    paths.pathOf(next++);
+    assert.equal(paths.walks, 2);
+    // A fast walk (nothing costs time): the next one a second later, not sooner.
+    const fast = new CgroupPaths(fakeFs(tree, { inode: 0 }), () => clock.now);
+    clock.now = 0;
+    for (let t = 0; t < 5_000; t++) { clock.now = t; fast.pathOf(next++); }
+    assert.equal(fast.walks, 5);
+  });
+
+  it('a walk visits and queues at most its limit of directories (a wide tree does not grow its queue past it)', () => {
+    const tree = new Map<string, bigint>([[M, 1n]]);
+    for (let i = 0; i < 20_000; i++) tree.set(`${M}/w${String(i)}`, BigInt(10 + i));
+    const counts = { inode: 0, listed: 0 };
+    const paths = new CgroupPaths(fakeFs(tree, counts), () => 0);
+    paths.pathOf(5n);
+    assert.equal(paths.walks, 1);
+    assert.ok(counts.inode <= 16_384, `visited ${String(counts.inode)}`);
+    assert.ok(counts.listed < 16_384, `listed ${String(counts.listed)}`);
+    // The last directories visited are remembered (the cache keeps the newest 8,192); the rest were never queued.
+    assert.equal(paths.peek(10n + 16_382n), '/w16382');
+    assert.equal(paths.peek(10n + 16_383n), undefined);
+  });
+
+  it('learns a whole path from a record\'s names, never over a walked path, and peeks without walking', () => {
     const tree = new Map<string, bigint>([[M, 1n], [`${M}/docker`, 557n]]);
     const paths = new CgroupPaths(fakeFs(tree, { inode: 0 }), () => 0);
     assert.equal(paths.peek(557n), undefined);
     assert.equal(paths.walks, 0);
     assert.equal(paths.pathOf(4000n), undefined);
-    const named = pathFromNames('libpod-abc', 'libpod_parent');
-    assert.equal(named, '/libpod_parent/libpod-abc');
-    assert.equal(paths.learn(4000n, named), '/libpod_parent/libpod-abc');
+    assert.equal(paths.learn(4000n, '/libpod_parent/libpod-abc'), '/libpod_parent/libpod-abc');
     assert.equal(paths.peek(4000n), '/libpod_parent/libpod-abc');
     assert.equal(paths.learn(557n, '/x/evil'), '/docker', 'a walked path stands');
-    assert.equal(pathFromNames('a/b', 'p'), undefined);
-    assert.equal(pathFromNames('..', 'p'), undefined);
-    assert.equal(pathFromNames('', 'p'), undefined);
-    assert.equal(pathFromNames('a\0b', 'p'), undefined);
-    assert.equal(pathFromNames('leaf', '../x'), '/leaf', 'a bad parent name is left out');
-    assert.equal(pathFromNames('leaf', ''), '/leaf');
   });
 
   it('without a cgroup2 mount maps nothing', () => {
@@ -88,7 +120,9 @@ describe('CgroupPaths', () => {
     try {
       mkdirSync(join(dir, 'a'));
       symlinkSync(join(dir, 'a'), join(dir, 'link'));
-      assert.deepEqual(LIVE_CGROUP_FS.subdirectories(dir), ['a']);
+      assert.deepEqual(LIVE_CGROUP_FS.subdirectories(dir, 10), ['a']);
+      mkdirSync(join(dir, 'b'));
+      assert.equal(LIVE_CGROUP_FS.subdirectories(dir, 1)?.length, 1, 'at most the limit');
       assert.equal(LIVE_CGROUP_FS.inode(join(dir, 'a')), BigInt(statSync(join(dir, 'a')).ino));
       assert.equal(LIVE_CGROUP_FS.inode(join(dir, 'link')), undefined);
       assert.equal(LIVE_CGROUP_FS.inode(join(dir, 'missing')), undefined);

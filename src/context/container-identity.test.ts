@@ -26,7 +26,9 @@ describe('containerFromCgroup', () => {
     ['libvirt qemu is not a container', '0::/machine.slice/machine-qemu\\x2d1\\x2dvm.scope/libvirt\n', null],
     ['the host', '0::/user.slice/user-0.slice/session-1.scope\n', null],
     ['a v1 line with a container, v2 on the host root', `0::/\n4:devices:/docker/${ID}\n`, { id: ID, runtime: 'docker' }],
-    ['nested: the inner container', `0::/system.slice/docker-${ID2}.scope/docker/${ID}\n`, { id: ID, runtime: 'docker' }],
+    // The inner container's cgroup is made by whoever runs in the outer one: the outer container.
+    ['nested: the outer container', `0::/system.slice/docker-${ID2}.scope/docker/${ID}\n`, { id: ID2, runtime: 'docker' }],
+    ['a container\'s name in a user\'s delegated subtree is the host', `0::/user.slice/user-65534.slice/user@65534.service/libpod-${ID}\n`, null],
     ['a name that only contains an id is not one', `0::/user.slice/x-docker-${ID}.scope.evil\n`, null],
     ['garbage', '\0\0::::\n\n:', null],
   ];
@@ -129,7 +131,7 @@ describe('ContainerTracker', () => {
 
   /** Cgroup ids -> paths as a walk finds them (the directory of 3787 is gone: only a record's names map it); walks counted. */
   const cgroups = (): CgroupPathResolver & { walked: bigint[] } => {
-    const walk = new Map<bigint, string>([[1n, '/'], [3700n, `/libpod_parent/libpod-${ID2}`], [3800n, `/kubepods/besteffort/pod1/${'c'.repeat(64)}`]]);
+    const walk = new Map<bigint, string>([[1n, '/'], [3700n, `/libpod_parent/libpod-${ID2}`], [3800n, `/kubepods/besteffort/pod1/${'c'.repeat(64)}/sub`], [3900n, `/user.slice/user-65534.slice/user@65534.service/x/libpod-${ID}`]]);
     const known = new Map<bigint, string>();
     const walked: bigint[] = [];
     return {
@@ -149,7 +151,7 @@ describe('ContainerTracker', () => {
     // The compiled sensor's EXEC, its directory gone: the names in the record, no walk.
     const paths = cgroups();
     const t2 = new ContainerTracker(undefined, fakeProc(new Map()), undefined, paths, () => 5_000);
-    t2.observeCgroup({ pid: 81, startMs: 1_000, atMs: 1_001, id: 3787n, exec: true, leaf: `libpod-${ID}`, parent: 'libpod_parent' });
+    t2.observeCgroup({ pid: 81, startMs: 1_000, atMs: 1_001, id: 3787n, exec: true, leaf: `libpod-${ID}`, parent: 'libpod_parent', level: 2, top: 'libpod_parent' });
     assert.equal(t2.containerOf({ pid: 81, startMs: 1_000 }, [])?.runtime, 'podman');
     assert.equal(t2.containerOf({ pid: 81, startMs: 1_000 }, [])?.id, ID);
     // A child forked there later carries the id alone: mapped by the names learned.
@@ -159,13 +161,26 @@ describe('ContainerTracker', () => {
     t2.observeCgroup({ pid: 83, startMs: 1_020, atMs: 1_020, id: 3700n, exec: false });
     assert.equal(t2.containerOf({ pid: 83, startMs: 1_020 }, [{ pid: 81, startMs: 1_000 }])?.id, ID);
     // An EXEC whose names show a host cgroup: nothing kept, nothing walked.
-    t2.observeCgroup({ pid: 84, startMs: 1_030, atMs: 1_030, id: 4000n, exec: true, leaf: 'session-1.scope', parent: 'user-0.slice' });
+    t2.observeCgroup({ pid: 84, startMs: 1_030, atMs: 1_030, id: 4000n, exec: true, leaf: 'session-1.scope', parent: 'user-0.slice', level: 3, top: 'user.slice' });
+    assert.equal(t2.containerOf({ pid: 84, startMs: 1_030 }, []), undefined);
+    // The container's names forged where its runtime never puts them (a delegated subtree): the host, nothing walked.
+    t2.observeCgroup({ pid: 87, startMs: 1_031, atMs: 1_031, id: 4001n, exec: true, leaf: `libpod-${ID2}`, parent: 'libpod_parent', level: 3, top: 'tripline-delegated' });
+    t2.observeCgroup({ pid: 88, startMs: 1_032, atMs: 1_032, id: 4002n, exec: true, leaf: `libpod-${ID2}`, parent: 'libpod_parent', level: 2, top: 'user.slice' });
+    assert.equal(t2.containerOf({ pid: 87, startMs: 1_031 }, []), undefined);
+    assert.equal(t2.containerOf({ pid: 88, startMs: 1_032 }, []), undefined);
     assert.equal(t2.containerOf({ pid: 84, startMs: 1_030 }, []), undefined);
     assert.deepEqual(paths.walked, []);
-    // A bare 64-hex directory (the kubelet's cgroupfs driver): only the whole path tells, walked for.
-    t2.observeCgroup({ pid: 85, startMs: 1_040, atMs: 1_040, id: 3800n, exec: true, leaf: 'c'.repeat(64), parent: 'pod1' });
+    // The kubelet's cgroupfs layout at its depth: the names tell, no walk.
+    t2.observeCgroup({ pid: 89, startMs: 1_035, atMs: 1_035, id: 3801n, exec: true, leaf: 'd'.repeat(64), parent: 'pod1', level: 4, top: 'kubepods' });
+    assert.equal(t2.containerOf({ pid: 89, startMs: 1_035 }, [])?.id, 'd'.repeat(64));
+    assert.deepEqual(paths.walked, []);
+    // A cgroup below a container's, deeper than the names tell: walked for, the whole path decides.
+    t2.observeCgroup({ pid: 85, startMs: 1_040, atMs: 1_040, id: 3800n, exec: true, leaf: 'sub', parent: 'c'.repeat(64), level: 5, top: '' });
     assert.equal(t2.containerOf({ pid: 85, startMs: 1_040 }, [])?.runtime, 'kubernetes');
     assert.deepEqual(paths.walked, [3800n]);
+    // Deep in a user's delegated subtree, a runtime's name: the walked path is the host's.
+    t2.observeCgroup({ pid: 91, startMs: 1_045, atMs: 1_045, id: 3900n, exec: true, leaf: `libpod-${ID}`, parent: 'x', level: 5, top: '' });
+    assert.equal(t2.containerOf({ pid: 91, startMs: 1_045 }, []), undefined);
     // An id nothing maps leaves the process to its ancestry.
     t2.observeCgroup({ pid: 86, startMs: 1_050, atMs: 1_050, id: 9999n, exec: true });
     assert.equal(t2.containerOf({ pid: 86, startMs: 1_050 }, [{ pid: 81, startMs: 1_000 }])?.id, ID);

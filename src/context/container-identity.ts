@@ -11,7 +11,7 @@ import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
 import type { ContainerIdentity, ContainerRuntime, ContainerView, ProcessNamespaces } from '../model/container.ts';
 import type { DetectionProcess } from '../model/detection.ts';
 import type { ContainerMetadata, ContainerResolver } from './runtime-client.ts';
-import { pathFromNames } from './cgroup-paths.ts';
+import { containerFromAnchoredPath, containerFromKernelNames, pathFromKernelNames } from './container-cgroup-layout.ts';
 import { ProcessHistory, readAsSameProcess } from './process-history.ts';
 import { LIVE_PROC_READER } from './step-attribution.ts';
 
@@ -32,34 +32,14 @@ const COMPONENT_PATTERNS: readonly [RegExp, ContainerRuntime][] = [
   [new RegExp(`^libpod-${HEX64}(?:\\.scope)?$`), 'podman'],
 ];
 
-/** systemd's unit-name escaping (\x2d for "-"), undone for a machine name. */
-function unescapeUnit(text: string): string {
-  return text.replace(/\\x([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
-/** The container one cgroup path names, innermost first (a container in a container is the inner one). */
+/**
+ * The container one cgroup path names, matched from the root against the runtimes' layouts
+ * (container-cgroup-layout.ts): a name deeper down, in a subtree delegated to a user or a
+ * container, names none; of nested containers the outer one (the inner one's cgroup is made by
+ * whoever runs in the outer).
+ */
 export function containerFromCgroupPath(path: string): { id: string; runtime: ContainerRuntime } | null {
-  const parts = path.split('/');
-  for (let i = parts.length - 1; i >= 0; i--) {
-    const part = parts[i] ?? '';
-    for (const [pattern, runtime] of COMPONENT_PATTERNS) {
-      const m = pattern.exec(part);
-      if (m?.[1] !== undefined) return { id: m[1], runtime };
-    }
-    const parent = i > 0 ? parts[i - 1] : undefined;
-    // /docker/<id> (cgroupfs driver), /kubepods/.../<id> (the kubelet's cgroupfs driver).
-    if (/^[0-9a-f]{64}$/.test(part)) {
-      if (parent === 'docker') return { id: part, runtime: 'docker' };
-      if (parts.some((p) => p.startsWith('kubepods'))) return { id: part, runtime: 'kubernetes' };
-    }
-    // machine.slice/machine-<name>.scope: systemd-nspawn (libvirt's qemu machines are not containers).
-    const machine = /^machine-(.+)\.scope$/.exec(part);
-    if (parent === 'machine.slice' && machine?.[1] !== undefined) {
-      const name = unescapeUnit(machine[1]);
-      if (!name.startsWith('qemu-') && name !== '' && name.length <= 64) return { id: name, runtime: 'systemd-nspawn' };
-    }
-  }
-  return null;
+  return containerFromAnchoredPath(path, COMPONENT_PATTERNS);
 }
 
 /**
@@ -170,6 +150,9 @@ export interface KernelCgroupReading {
   readonly exec: boolean;
   readonly leaf?: string;
   readonly parent?: string;
+  /** The cgroup's depth (the root is 0) and its depth-1 directory's name: they anchor the names. */
+  readonly level?: number;
+  readonly top?: string;
 }
 
 /** A FORK (its time) and an EXEC (the kernel's start time) of one process are this close. */
@@ -229,12 +212,14 @@ export class ContainerTracker implements ContainerView {
 
   /**
    * The cgroup v2 the kernel gave a process: its EXEC's (its cgroup at exec) or its FORK's (its
-   * parent's as it forked). Mapped to a path from the directory's and its parent's names where
-   * the EXEC carried them and they name a container (nothing to walk, and it holds when the
-   * cgroup is gone already), else by walking the cgroup2 mount while the directory is there: for
-   * an EXEC only (a FORK's cgroup is its parent's, mapped at the parent's EXEC; a child that
-   * never execs is left to its ancestry), and not when the names show a host cgroup (a directory
-   * that is not a bare 64-hex id). Only a cgroup that names a
+   * parent's as it forks). Mapped to a container from the directory's and its parent's names,
+   * anchored to the root by the cgroup's depth and its depth-1 directory's name, where the EXEC
+   * carried them and they tell (nothing to walk, and it holds when the cgroup is gone already):
+   * a runtime's name met at another depth or under another top is a host cgroup (whoever a
+   * subtree is delegated to can make any name in it). Else by walking the cgroup2 mount
+   * (rate-limited by CgroupPaths) while the directory is there: for an EXEC only (a FORK's cgroup
+   * is its parent's, mapped at the parent's EXEC; a child that never execs is left to its
+   * ancestry). Only a cgroup that names a
    * container is kept: on a hybrid host a runtime may use the v1 hierarchies alone (its
    * processes' v2 cgroup is then a host one), so a host cgroup proves nothing, and such a process
    * is left to /proc and its ancestry, as is an id neither maps. Of a FORK and an EXEC of one
@@ -244,17 +229,20 @@ export class ContainerTracker implements ContainerView {
     const { pid, startMs, atMs, id } = seen;
     const cgroups = this.cgroups;
     if (cgroups === undefined || !Number.isSafeInteger(pid) || pid <= 0 || !Number.isFinite(startMs)) return;
-    let path = cgroups.peek(id);
-    if (path === undefined && seen.leaf !== undefined) {
-      const named = pathFromNames(seen.leaf, seen.parent);
-      if (named !== undefined && containerFromCgroupPath(named) !== null) path = cgroups.learn(id, named);
-      // Under kubepods (the kubelet's cgroupfs driver) the container's directory is its bare id: only the whole path tells.
-      else if (!/^[0-9a-f]{64}$/.test(seen.leaf)) return;
+    const known = cgroups.peek(id);
+    let found: { id: string; runtime: ContainerRuntime } | null | undefined;
+    if (known !== undefined) found = containerFromCgroupPath(known);
+    else {
+      // The names anchored by the cgroup's depth and top directory (never a name alone).
+      found = containerFromKernelNames(seen, COMPONENT_PATTERNS);
+      const whole = pathFromKernelNames(seen);
+      if (whole !== undefined) cgroups.learn(id, whole);
+      if (found === undefined && seen.exec) {
+        const path = cgroups.pathOf(id);
+        if (path !== undefined) found = containerFromCgroupPath(path);
+      }
     }
-    if (path === undefined && seen.exec) path = cgroups.pathOf(id);
-    if (path === undefined) return;
-    const found = containerFromCgroupPath(path);
-    if (found === null) return;
+    if (found === null || found === undefined) return;
     const same = this.kernel.near(pid, startMs, SAME_PROCESS_MS);
     if (same !== undefined && same.value.atMs > atMs) return;
     this.kernel.set(pid, same?.startMs ?? startMs, { containerId: found.id, atMs });
