@@ -18,6 +18,7 @@ import { benchStartup } from './startup.ts';
 import { benchMemory } from './memory.ts';
 import { benchEvidenceUnderLoad } from './evidence-under-load.ts';
 import { benchDetectionLatency } from './detection-latency.ts';
+import { benchFleet } from './fleet.ts';
 import { benchRecipeLoading, benchReload } from './recipe-loading.ts';
 import { median, startWatch, timeOnce, TRIPLINE } from './timing.ts';
 
@@ -147,7 +148,7 @@ function benchReplay(): void {
 
 try {
   // BENCH_ONLY=replay (the user-space part, seconds instead of minutes), or a comma-separated
-  // list of workloads, ebpf, programs, startup, replay, loading, memory, load, latency; everything when unset.
+  // list of workloads, ebpf, programs, startup, replay, loading, memory, load, latency, fleet; everything when unset.
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
   const selected = (name: string): boolean => only === undefined || only.includes(name);
   if (selected('workloads')) benchWorkloads();
@@ -161,6 +162,7 @@ try {
   }
   if (selected('memory')) await benchMemory();
   if (selected('load')) benchEvidenceUnderLoad();
+  if (selected('fleet')) await benchFleet();
   if (selected('latency')) await benchDetectionLatency();
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -31,6 +31,7 @@ import { TerminalNotice } from '../outputs/terminal-notice.ts';
 import { LIVE_FILE_SYSTEM_PROBE } from '../sensors/live-file-system-probe.ts';
 import type { SensorHealth } from '../sensors/sensor.ts';
 import { SessionStore, type SessionStoreSettings } from '../store/session-store.ts';
+import { openSessionNatsOutput } from '../fleet/nats-output.ts';
 import { UsageError } from './usage-error.ts';
 import { triplineVersion } from './tripline-version.ts';
 
@@ -155,6 +156,13 @@ export class DetectionSession {
     // the outputs: a revision any output has shown or written is committed in the store already.
     this.store = options.store === undefined ? undefined : SessionStore.open(options.store, io.env, (message) => { this.say(`tripline: warning: ${message}`); });
     if (this.store !== undefined) outputs.unshift(this.store.output);
+    // After the store: when the NATS output is told of a revision, the store has it in the outbox.
+    const nats = o?.nats;
+    if (nats !== undefined && options.store !== undefined) {
+      opening(`nats ${nats.url}`, () => openSessionNatsOutput(nats, this.store?.path, options.command, io.env, (message) => { this.say(`tripline: warning: ${message}`); }));
+    } else if (nats !== undefined && nats.source.startsWith('--output')) {
+      throw new UsageError(`${options.command}: --output nats is for run and watch, which keep the detection store it sends from`);
+    }
     const github = o?.github.value ?? 'off';
     if (github === 'on' || (github === 'auto' && io.env.GITHUB_ACTIONS === 'true')) {
       outputs.push(new GithubOutput({

@@ -11,6 +11,7 @@ import { parseYamlDocument, type YamlDocument } from '../documents/yaml-document
 import { documentTrust, readDocumentFile } from '../documents/document-file.ts';
 import { ConfigError } from './config-error.ts';
 import { parseByteSize, parseDurationMs } from './parse-quantity.ts';
+import { resolveNatsConfig, type NatsConfig, type RawNatsSection } from './nats-config.ts';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../model/diagnostic.ts';
 import { isEnvironmentKind, type EnvironmentKind } from '../model/environment.ts';
 import { isLabelKey } from '../model/container.ts';
@@ -56,7 +57,7 @@ export interface StoreConfig {
   readonly retentionMs: Sourced<number | undefined>;
 }
 
-export const OUTPUT_KINDS = ['jsonl', 'sarif', 'junit', 'webhook', 'github'] as const;
+export const OUTPUT_KINDS = ['jsonl', 'sarif', 'junit', 'webhook', 'github', 'nats'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 /** Where detections go besides the terminal; each with the place it was configured. */
@@ -76,6 +77,8 @@ export interface OutputsConfig {
   readonly webhookSecret: Sourced<string | undefined>;
   /** GitHub annotations, job summary and step outputs: auto (when GITHUB_ACTIONS=true), on or off. */
   readonly github: Sourced<'auto' | 'on' | 'off'>;
+  /** NATS JetStream (the fleet transport: src/fleet/, docs/fleet.md); undefined: none. */
+  readonly nats?: NatsConfig | undefined;
 }
 
 export interface ConfiguredException {
@@ -131,6 +134,7 @@ interface RawConfig {
     readonly junit?: string;
     readonly webhook?: { readonly url: string; readonly secret?: string };
     readonly github?: 'auto' | 'on' | 'off';
+    readonly nats?: RawNatsSection;
   };
   readonly store?: { readonly enabled?: boolean; readonly path?: string; readonly max_size?: string; readonly retention?: string };
 }
@@ -154,9 +158,9 @@ function parseOutputFlags(values: readonly string[]): Map<OutputKind, Sourced<st
     const kind = eq < 0 ? v : v.slice(0, eq);
     const target = eq < 0 ? undefined : v.slice(eq + 1);
     if (!(OUTPUT_KINDS as readonly string[]).includes(kind)) {
-      throw new ConfigError(`--output ${v}: unknown output "${kind}"; use jsonl=FILE, sarif=FILE, junit=FILE, webhook=URL or github`, [], true);
+      throw new ConfigError(`--output ${v}: unknown output "${kind}"; use jsonl=FILE, sarif=FILE, junit=FILE, webhook=URL, nats=URL or github`, [], true);
     }
-    if (kind !== 'github' && (target === undefined || target === '')) throw new ConfigError(`--output ${v}: ${kind} needs a target (${kind}=${kind === 'webhook' ? 'URL' : 'FILE'})`, [], true);
+    if (kind !== 'github' && (target === undefined || target === '')) throw new ConfigError(`--output ${v}: ${kind} needs a target (${kind}=${kind === 'webhook' || kind === 'nats' ? 'URL' : 'FILE'})`, [], true);
     // Never echoed: a webhook URL often carries the hook's secret.
     if (kind === 'webhook' && !/^https?:\/\//i.test(target ?? '')) throw new ConfigError('--output webhook=…: a webhook URL starts with http:// or https://', [], true);
     out.set(kind as OutputKind, { value: target, source: `--output ${kind}` });
@@ -264,6 +268,7 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
   const o = raw.outputs;
   const githubChoice = flagOutputs.has('github') ? { value: 'on' as const, source: '--output github' }
     : choose<'auto' | 'on' | 'off'>('--output github', undefined, 'TRIPLINE_GITHUB', env, fileValue(['outputs', 'github'], o?.github), 'auto', (v) => ['auto', 'on', 'off'].includes(v), 'auto, on or off');
+  const natsChoice = pick('nats', 'TRIPLINE_NATS_URL', o?.nats?.url, ['outputs', 'nats', 'url']);
   const appendEnv = env.TRIPLINE_JSONL_APPEND;
   const finalOnlyEnv = env.TRIPLINE_JSONL_FINAL_ONLY;
   const finalOnlyFromEnv = finalOnlyEnv === undefined || finalOnlyEnv === '' ? undefined : { '1': true, true: true, '0': false, false: false }[finalOnlyEnv];
@@ -284,6 +289,8 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
       ? { value: env.TRIPLINE_WEBHOOK_SECRET, source: 'TRIPLINE_WEBHOOK_SECRET' }
       : (fileValue(['outputs', 'webhook', 'secret'], o?.webhook?.secret) ?? { value: undefined, source: 'default' }),
     github: githubChoice,
+    nats: natsChoice === undefined || natsChoice.value === undefined ? undefined
+      : resolveNatsConfig({ value: natsChoice.value, source: natsChoice.source }, o?.nats, env, cwd, base, (key) => fileValue(['outputs', 'nats', ...key.split('.')], key)?.source ?? 'outputs.nats'),
   };
   const store = storeConfig(flags, env, cwd, base, raw.store, fileValue);
 
