@@ -11,7 +11,7 @@
 //   startContainerd(dir)             starts it; resolves once it answers
 //   Containerd.inNamespace(argv)     argv prefixed to run in its mount namespace
 //   Containerd.importImage(archive)  `ctr images import` of an OCI archive into k8s.io
-//   Containerd.runPodContainer(o)    runs a container with CRI annotations to its end
+//   Containerd.runPodContainer(o)    runs a container with CRI annotations to its end (or argv, then o.then with exec)
 //   Containerd.stop()                stops it and removes the cgroups its containers left
 
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -44,6 +44,11 @@ export interface PodContainerOptions {
   readonly argv: readonly string[];
   readonly name: string;
   readonly pod: { readonly name: string; readonly namespace: string };
+  /**
+   * Run in two steps: the container starts with `argv` and waits (detached), then `then` is run
+   * in it with `ctr task exec`, and the container is removed; default: none.
+   */
+  readonly then?: readonly string[];
 }
 
 export interface Containerd {
@@ -132,9 +137,17 @@ export async function startContainerd(dir: string): Promise<Containerd> {
         'io.kubernetes.cri.sandbox-namespace': o.pod.namespace,
         'io.kubernetes.cri.sandbox-uid': uid,
       };
-      const r = ctr(['run', '--rm', '--null-io', '--cgroup', podCgroup(uid, id),
-        ...Object.entries(annotations).flatMap(([k, v]) => ['--annotation', `${k}=${v}`]), o.image, id, ...o.argv]);
-      return { id, name: o.name, image: o.image, pod: { ...o.pod, uid }, status: r.status, stderr: r.stderr };
+      const flags = ['--null-io', '--cgroup', podCgroup(uid, id), ...Object.entries(annotations).flatMap(([k, v]) => ['--annotation', `${k}=${v}`])];
+      const done = (r: SpawnSyncReturns<string>): PodContainer => ({ id, name: o.name, image: o.image, pod: { ...o.pod, uid }, status: r.status, stderr: r.stderr });
+      if (o.then === undefined) return done(ctr(['run', '--rm', ...flags, o.image, id, ...o.argv]));
+      ctrCheck(ctr(['run', '--detach', ...flags, o.image, id, ...o.argv]), 'ctr run --detach');
+      try {
+        return done(ctr(['task', 'exec', '--exec-id', 'then', id, ...o.then]));
+      } finally {
+        ctr(['task', 'kill', '--signal', 'SIGKILL', id]);
+        ctr(['task', 'delete', '--force', id]);
+        ctr(['containers', 'delete', id]);
+      }
     },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -3,12 +3,13 @@
 // under the kubelet's cgroupfs layout and with the annotations containerd's CRI plugin puts on a
 // Kubernetes container, runs `sysctl -a`: the detection names the container, its image, its pod
 // and namespace, read from the task bundle containerd wrote (no socket, no Docker API: the one in
-// this namespace is hidden under a fresh /run). Needs root, the eBPF sensor, containerd and podman
-// (to save the busybox image ctr imports); skipped with the reason otherwise.
+// this namespace is hidden under a fresh /run); an exception on a Kubernetes namespace silences
+// only that namespace's container. Needs root, the eBPF sensor, containerd and podman (to save
+// the busybox image ctr imports); skipped with the reason otherwise.
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cleanEnv, parseJsonl, TRIPLINE_BIN, withTempDir } from '../e2e/run-tripline.ts';
@@ -43,7 +44,7 @@ function startWatchWith(prefix: readonly string[], args: readonly string[]): { c
   return { child, exited, stderr: () => text, waitFor };
 }
 
-void test('watch names the container, image, pod and namespace of a sysctl -a in a containerd (CRI) container, from the bundle containerd wrote', { skip: reason ?? false, timeout: 600_000 }, () => withTempDir(async (dir) => {
+void test('watch names the container, image, pod and namespace of a sysctl -a in a containerd (CRI) container, from the bundle containerd wrote; an exception on a namespace silences only that one', { skip: reason ?? false, timeout: 600_000 }, () => withTempDir(async (dir) => {
   busyboxImage(IMAGE);
   const archive = join(dir, 'busybox.tar');
   const saved = spawnSync('podman', ['save', '--format', 'oci-archive', '-o', archive, IMAGE], { encoding: 'utf8' });
@@ -51,11 +52,26 @@ void test('watch names the container, image, pod and namespace of a sysctl -a in
   const containerd = await startContainerd(dir);
   try {
     containerd.importImage(archive);
+    const config = join(dir, 'tripline.yaml');
+    writeFileSync(config, [
+      'exceptions:',
+      '  - recipe: os_network_fingerprint',
+      '    name: quiet namespace',
+      '    reason: the test namespace that may read these',
+      '    k8s_namespace: "quiet-*"',
+      '',
+    ].join('\n'), { mode: 0o644 });
     const jsonl = join(dir, 'watch.jsonl');
     // Tripline runs in containerd's mount namespace: it sees /run/containerd as a node's watch does (nsenter execs node).
-    const watch = startWatchWith(containerd.inNamespace([]), ['--jsonl', jsonl, '--environment', 'production']);
+    const watch = startWatchWith(containerd.inNamespace([]), ['--config', config, '--jsonl', jsonl, '--environment', 'production']);
     try {
       await watch.waitFor(/tripline: watching every process/, ATTACH_MS);
+      // The runtime is asked about a container when Tripline first sees one of its processes, in
+      // the background: accesses judged before the answer are not matched by a namespace
+      // condition. So the excepted container starts and waits; sysctl -a then runs in it through
+      // ctr task exec.
+      const quiet = containerd.runPodContainer({ image: IMAGE, name: 'tools', pod: { name: 'tools-1', namespace: 'quiet-ops' }, argv: ['sleep', '600'], then: ['sh', '-c', 'sysctl -a >/dev/null 2>&1; exit 0'] });
+      assert.equal(quiet.status, 0, quiet.stderr);
       // The entrypoint outlives its sysctl -a, as an entrypoint script does; the bundle is there
       // from before the container's first process until ctr removes the container.
       const c = containerd.runPodContainer({ image: IMAGE, name: 'web', pod: { name: 'web-7d9f', namespace: 'shop' }, argv: ['sh', '-c', 'sysctl -a >/dev/null 2>&1; exec sleep 3'] });
@@ -73,6 +89,8 @@ void test('watch names the container, image, pod and namespace of a sysctl -a in
       assert.equal(container.image, IMAGE);
       assert.deepEqual(container.pod, { name: 'web-7d9f', namespace: 'shop', uid: c.pod.uid, labels: {} });
       assert.doesNotMatch(watch.stderr(), /state file .* was not read/);
+      assert.deepEqual(detections.filter((d) => d.subject.process.container?.id === quiet.id), [], `the excepted namespace fired:\n${seen}`);
+      assert.match(watch.stderr(), /exception "os_network_fingerprint: quiet namespace" applied to \d+ access/);
     } finally {
       if (watch.child.exitCode === null) watch.child.kill('SIGKILL');
     }
