@@ -29,7 +29,13 @@ export type RecordOutcome =
   /** Committed (durable against a crash of the process when `record` returns); `seq` is its place in the change stream. */
   | { readonly kind: 'recorded'; readonly seq: number; readonly current: boolean }
   /** (id, revision) was already in the store: nothing changed (a re-sent or replayed revision). */
-  | { readonly kind: 'duplicate'; readonly seq: number };
+  | { readonly kind: 'duplicate'; readonly seq: number }
+  /**
+   * The store holds this id for another host: nothing recorded. Ids are unique per session, so
+   * only a sender reusing another host's id (to overwrite its detection with a benign-looking
+   * revision) gets here; `storedHost` is whose it is, `seq` its current revision's.
+   */
+  | { readonly kind: 'conflict'; readonly seq: number; readonly storedHost: string };
 
 /** A revision as stored. */
 export interface StoredRevision {

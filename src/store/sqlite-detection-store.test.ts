@@ -90,6 +90,16 @@ describe('revisions', () => {
     assert.equal(s.get('nope'), undefined);
   });
 
+  test('an id the store holds for one host is not taken from another, whatever the revision', () => {
+    const s = store();
+    s.record({ detection: detection({ id: 'a', host: 'web-1', importance: 'critical' }), revision: 1, state: 'open' });
+    const forged = s.record({ detection: detection({ id: 'a', host: 'evil', importance: 'low' }), revision: 9, state: 'closed', origin: 'tripline.detections.evil' });
+    assert.deepEqual(forged, { kind: 'conflict', seq: 1, storedHost: 'web-1' });
+    assert.equal(s.get('a')?.detection.recipe.importance, 'critical');
+    assert.deepEqual(s.revisions('a').map((r) => r.revision), [1], 'not in the history either');
+    assert.equal(s.lastSeq(), 1);
+  });
+
   test('a revision arriving after a later one is kept in the history but does not replace the current one', () => {
     const s = store();
     s.record({ detection: detection({ id: 'a', importance: 'critical' }), revision: 3, state: 'closed' });

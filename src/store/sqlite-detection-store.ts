@@ -270,7 +270,7 @@ export class SqliteDetectionStore implements DetectionStore {
   private readonly statements: {
     readonly findRevision: Database.Statement<[string, number], { seq: number }>;
     readonly insertRevision: Database.Statement<[string, number, string, number, string | null, Buffer]>;
-    readonly current: Database.Statement<[string], { revision: number }>;
+    readonly current: Database.Statement<[string], { revision: number; host: string; seq: number }>;
     readonly upsertCurrent: Database.Statement<[Record<string, unknown>]>;
     readonly touchCurrent: Database.Statement<[number, string]>;
     readonly getCurrent: Database.Statement<[string], RevisionRow>;
@@ -338,7 +338,7 @@ export class SqliteDetectionStore implements DetectionStore {
     return {
       findRevision: db.prepare('SELECT seq FROM revisions WHERE id = ? AND revision = ?'),
       insertRevision: db.prepare('INSERT INTO revisions (id, revision, state, recorded_ms, origin, body) VALUES (?, ?, ?, ?, ?, ?)'),
-      current: db.prepare('SELECT revision FROM detections WHERE id = ?'),
+      current: db.prepare('SELECT revision, host, seq FROM detections WHERE id = ?'),
       upsertCurrent: db.prepare(`INSERT INTO detections (id, seq, revision, state, time_ms, recipe, importance, host, environment,
           container_id, container_name, pod_name, pod_ref, host_container_id, first_recorded_ms, last_recorded_ms)
         VALUES (@id, @seq, @revision, @state, @time_ms, @recipe, @importance, @host, @environment,
@@ -381,10 +381,13 @@ export class SqliteDetectionStore implements DetectionStore {
     if (!isState(input.state)) throw this.fail(`cannot record detection ${visible(d.id)}: state ${visible(String(input.state))} is not open, updated or closed`);
     const columns = indexedColumns(d, this.path);
     const s = this.statements;
+    const current = s.current.get(d.id);
+    // One detection, one host: a revision of an id the store holds for another host is not
+    // taken (neither into the history nor as the current row), whatever its revision number.
+    if (current !== undefined && current.host !== columns.host) return { kind: 'conflict', seq: current.seq, storedHost: current.host };
     const found = s.findRevision.get(d.id, input.revision);
     if (found !== undefined) return { kind: 'duplicate', seq: found.seq };
     const seq = Number(s.insertRevision.run(d.id, input.revision, input.state, nowMs, input.origin ?? null, encodeBody(d)).lastInsertRowid);
-    const current = s.current.get(d.id);
     // A revision older than the current one (arriving late from a remote sender) is kept in the history only.
     if (current !== undefined && current.revision > input.revision) {
       s.touchCurrent.run(nowMs, d.id);
