@@ -108,9 +108,17 @@ describe('refused', () => {
     mkdirSync(theirs, { mode: 0o700 });
     chownSync(theirs, NOBODY, NOBODY);
     assert.throws(() => openDetectionStore({ path: join(theirs, 'tripline.db'), create: true }), (e: Error) => {
-      assert.match(e.message, new RegExp(`detection store ${theirs}/tripline\\.db: its directory ${theirs} belongs to uid 65534`));
+      assert.match(e.message, new RegExp(`detection store ${theirs}/tripline\\.db: its path goes through ${theirs}, which belongs to uid 65534`));
       return true;
     });
+  });
+
+  test('a directory of another user higher on the path, though the store directory is ours', AS_ROOT, () => {
+    // The owner of `theirs` could rename `ours` away and put a directory of their own there.
+    const theirs = join(dir, 'theirs');
+    mkdirSync(join(theirs, 'ours'), { recursive: true, mode: 0o700 });
+    chownSync(theirs, NOBODY, NOBODY);
+    assert.throws(() => openDetectionStore({ path: join(theirs, 'ours', 'tripline.db'), create: true }), new RegExp(`its path goes through ${theirs}, which belongs to uid 65534`));
   });
 
   test('a database or -wal file of another user', AS_ROOT, () => {

@@ -54,9 +54,16 @@ function refuse(path: string, reason: string, cause?: unknown): DetectionStoreEr
   return new DetectionStoreError(path, `detection store ${visible(path)}: ${reason}`, cause === undefined ? undefined : { cause });
 }
 
-/** Walks the directory, refusing entries another user planted in a world-writable directory, or a non-sticky one. */
+/**
+ * Walks the directory, refusing a directory or link on the way that belongs to another user
+ * (its owner could rename it and put another in its place after the checks), and entries
+ * planted in a world-writable directory, or a non-sticky one.
+ */
 function checkedWalk(store: string, dir: string): CheckedPath {
   return resolveCheckedPath(dir, (step) => {
+    if (!trustedOwner(step.st.uid) && !worldWritable(step.parent)) {
+      throw refuse(store, `its path goes through ${visible(step.path)}, which belongs to uid ${String(step.st.uid)}: that user could move it and put another in its place; use a path only you and root control`);
+    }
     if (!worldWritable(step.parent)) return;
     if (!trustedOwner(step.st.uid) && step.st.uid !== step.parent.uid) {
       throw refuse(store, `${visible(step.path)} belongs to uid ${String(step.st.uid)} and sits in the world-writable directory ${visible(step.parentPath)}: another user could have put it there; use a directory only you can write`);
