@@ -1,7 +1,8 @@
 #!/bin/sh
-# Entry point of the Tripline image: runs `tripline watch` and puts each final detection on
-# stdout as one JSON line (tripline.detection/v1) for the cluster's log pipeline; notices and
-# health lines stay on stderr.
+# Entry point of the Tripline image: runs `tripline watch` and puts each detection revision on
+# stdout as one JSON line (tripline.detection/v1: the open one at once, then updates and the
+# closed one with the same id; pass --jsonl-final-only for the closed one only) for the
+# cluster's log pipeline; notices and health lines stay on stderr.
 #
 # Tripline writes JSON Lines only to a regular file (never through /dev/stdout, a pipe or a
 # FIFO: see docs/outputs.md), so the detections go to a file in a directory of this container's
