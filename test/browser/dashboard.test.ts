@@ -60,7 +60,12 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'tripline-browser-')));
     store = join(dir, 'store', 'tripline.db');
     const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    // No background traffic of Chromium's own (updates, sync, QUIC probes): a CI machine's closed
+    // network refuses it, and the page under test is the only thing that should talk.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM, headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
   });
 
   after(async () => {
