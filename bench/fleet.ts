@@ -1,22 +1,29 @@
 // The fleet transport at scale (`BENCH_ONLY=fleet npm run bench`): simulated hosts publishing
-// with the real NatsOutput (each from its own store's outbox) into Debian's nats-server, and one
-// real `tripline serve --from` committing into its SQLite store, at rising offered rates.
-// Measured per step: detections/s committed end to end, latency from the detection's time (when
-// the host made it) to its commit in serve's store (p50, p99, of every revision), and at the end
-// the store's size per 100,000 detections (two revisions each: opened and closed).
+// into Debian's nats-server (JetStream, file storage) and one real `tripline serve --from`
+// committing into its SQLite store, at rising offered rates. Measured per step: detections/s
+// committed end to end, latency from the detection's time (when the host made it) to its commit
+// in serve's store (p50, p99 of every revision), and at the end the store's size per 100,000
+// detections (two revisions each: opened and closed).
 //
-// The simulated hosts' stores are on /dev/shm: what is measured is the transport and the
-// collector, not the hosts' disks (a host makes a detection now and then; docs/store.md has the
-// cost of a host's own commit). The collector's store is on the disk of the temporary directory.
+// Each simulated host is one NATS connection publishing exactly what the NATS output publishes
+// (subject tripline.detections.<host>, message id <id>:<revision>, the detection with its
+// revision and state as body, each publish acknowledged), without a store of its own: a host
+// makes a detection now and then, so its own commit (docs/store.md) is not what bounds a fleet,
+// and 50 stores in the bench's process would measure the bench. The output's own path, store
+// outbox included, is what test/fleet/ runs.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DetectionStore } from '../src/store/detection-store.ts';
 import { openDetectionStore } from '../src/store/sqlite-detection-store.ts';
 import { NATS_SERVER, NatsServer } from '../test/fleet/nats-server.ts';
-import { SimulatedHost, testNatsConfig, typicalDetection } from '../test/fleet/simulated-host.ts';
+import { testNatsConfig, typicalDetection } from '../test/fleet/simulated-host.ts';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ensureStream, hostSubject } from '../src/fleet/nats-connection.ts';
+import type { Detection } from '../src/model/detection.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const HOSTS = Number(process.env.BENCH_FLEET_HOSTS ?? 50);
@@ -30,7 +37,18 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }
 
-async function startServe(url: string, storePath: string): Promise<{ stop: () => Promise<string> }> {
+/** CPU seconds (user + system) a process used so far, from /proc/PID/stat. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function startServe(url: string, storePath: string): Promise<{ pid: number | undefined; stop: () => Promise<string> }> {
   openDetectionStore({ path: storePath, create: true }).close();
   const child = spawn(process.execPath, [join(ROOT, 'bin/tripline.js'), 'serve', '--port', '0', '--store', storePath, '--from', url],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' } });
@@ -43,6 +61,7 @@ async function startServe(url: string, storePath: string): Promise<{ stop: () =>
     child.once('exit', (code) => { reject(new Error(`serve exited (${String(code)}): ${stderr}`)); });
   });
   return {
+    pid: child.pid,
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -69,23 +88,52 @@ function collect(store: DetectionStore, afterSeq: number, latencies: number[]): 
   return { seq, count, lastCommitMs };
 }
 
+/** One simulated host: its connection, and the publishes not acknowledged yet. */
+class PublishingHost {
+  private made = 0;
+  readonly inFlight = new Set<Promise<unknown>>();
+  failures = 0;
+
+  private constructor(readonly name: string, readonly nc: NatsConnection, private readonly js: JetStreamClient, private readonly template: Detection) {}
+
+  static async open(name: string, url: string, template: Detection): Promise<PublishingHost> {
+    const nc = await connect({ servers: url.replace('nats://', ''), name });
+    return new PublishingHost(name, nc, jetstream(nc), template);
+  }
+
+  /** Publishes `count` detections made now: the opened revision, then the closed one. */
+  detect(count: number, time: Date): void {
+    for (let k = 0; k < count; k++) {
+      this.made++;
+      const d = { ...this.template, id: `${this.name}-${String(this.made)}`, time: time.toISOString(), host: { ...this.template.host, hostname: this.name } };
+      for (const [revision, state] of [[1, 'open'], [2, 'closed']] as const) {
+        const p = this.js.publish(hostSubject(this.name), JSON.stringify({ ...d, revision, state }), { msgID: `${d.id}:${String(revision)}`, timeout: 30_000 })
+          .catch(() => { this.failures++; })
+          .finally(() => { this.inFlight.delete(p); });
+        this.inFlight.add(p);
+      }
+    }
+  }
+}
+
 export async function benchFleet(): Promise<void> {
   console.log(`\n# fleet: ${String(HOSTS)} simulated hosts -> nats-server (JetStream, file storage) -> one tripline serve --from (SQLite)`);
   if (NATS_SERVER === undefined) {
     console.log('skipped: nats-server is not installed (apt-get install nats-server)');
     return;
   }
-  const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-  const hostDir = mkdtempSync(join(shm, 'tripline-bench-hosts-'));
   const dir = mkdtempSync(join(tmpdir(), 'tripline-bench-fleet-'));
   const server = await NatsServer.start(join(dir, 'jetstream'));
+  const config = testNatsConfig(server.url, { maxBytes: 8 * 1024 ** 3 });
+  const admin = await connect({ servers: server.url.replace('nats://', '') });
+  await ensureStream(admin, config);
+  await admin.close();
   const serveStorePath = join(dir, 'serve.db');
   const serve = await startServe(server.url, serveStorePath);
-  const config = testNatsConfig(server.url, { maxBytes: 8 * 1024 ** 3 });
   const template = typicalDetection();
-  const hosts = Array.from({ length: HOSTS }, (_, i) => new SimulatedHost(`host-${String(i).padStart(4, '0')}`, hostDir, config, template));
+  const hosts = await Promise.all(Array.from({ length: HOSTS }, (_, i) => PublishingHost.open(`host-${String(i).padStart(4, '0')}`, server.url, template)));
   const store = openDetectionStore({ path: serveStorePath, create: false });
-  console.log(`detection: ${String(JSON.stringify(template).length)} bytes of JSON (16 files listed); each makes 2 revisions (opened, closed), each one message`);
+  console.log(`detection: ${String(JSON.stringify(template).length)} bytes of JSON (16 files listed); each makes 2 revisions (opened, closed), each one message; machine: ${String(cpus().length)} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start`);
   console.log('offered det/s | made | committed det/s | revisions/s | latency p50 | p99 | max | drained after');
   let seq = 0;
   let total = 0;
@@ -101,16 +149,12 @@ export async function benchFleet(): Promise<void> {
       while (Date.now() - start < STEP_MS) {
         owed += perTick;
         const now = new Date();
-        // Each host's share of the tick in one transaction, the hosts taking turns for the remainder.
         const due = Math.floor(owed);
         owed -= due;
-        const share = new Map<SimulatedHost, number>();
         for (let k = 0; k < due; k++) {
-          const host = hosts[next % hosts.length];
+          hosts[next % hosts.length]?.detect(1, now);
           next++;
-          if (host !== undefined) share.set(host, (share.get(host) ?? 0) + 1);
         }
-        for (const [host, count] of share) host.detectMany(count, now);
         made += due;
         const read = collect(store, seq, latencies);
         seq = read.seq;
@@ -133,7 +177,13 @@ export async function benchFleet(): Promise<void> {
       console.log(`${String(rate).padStart(13)} | ${String(made).padStart(5)} | ${(committed / (elapsed / 1000)).toFixed(0).padStart(15)} | ${(latencies.length / (elapsed / 1000)).toFixed(0).padStart(11)} | ${String(percentile(sorted, 50)).padStart(8)} ms | ${String(percentile(sorted, 99)).padStart(5)} ms | ${String(sorted.at(-1) ?? NaN).padStart(5)} ms | ${String(Math.max(0, lastCommitMs - offeredEnd))} ms${latencies.length < made * 2 ? ` (${String(made * 2 - latencies.length)} revisions not committed after 60 s)` : ''}`);
     }
   } finally {
-    await Promise.all(hosts.map((h) => h.close()));
+    await Promise.all(hosts.map(async (h) => {
+      await Promise.allSettled([...h.inFlight]);
+      await h.nc.close();
+    }));
+    const failures = hosts.reduce((n, h) => n + h.failures, 0);
+    const serveCpu = cpuSeconds(serve.pid);
+    const natsCpu = cpuSeconds(server.pid);
     const summary = await serve.stop();
     store.close();
     // Measured with every connection closed: SQLite has folded the WAL into the file (a reader polling all along holds it back).
@@ -141,10 +191,10 @@ export async function benchFleet(): Promise<void> {
     const detections = closed.stats().total;
     closed.close();
     const bytes = closed.sizeBytes();
-    console.log(`serve's store: ${String(detections)} detections (${String(total)} made), ${(bytes / 1024 ** 2).toFixed(1)} MiB after checkpoint: ${(bytes / Math.max(detections, 1) * 100_000 / 1024 ** 2).toFixed(0)} MiB per 100,000 detections`);
-    console.log(`serve: ${/collected .*/.exec(summary)?.[0] ?? summary.trim()}`);
+    console.log(`serve's store: ${String(detections)} detections (${String(total)} made, ${String(failures)} publishes failed), ${(bytes / 1024 ** 2).toFixed(1)} MiB after checkpoint: ${(bytes / Math.max(detections, 1) * 100_000 / 1024 ** 2).toFixed(0)} MiB per 100,000 detections`);
+    console.log(`serve: ${/collected .*/.exec(summary)?.[0] ?? summary.trim()}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(`CPU used: serve --from ${serveCpu.toFixed(1)} s (${(serveCpu * 1000 / Math.max(detections, 1)).toFixed(2)} ms per detection, ${(serveCpu * 1000 / Math.max(detections * 2, 1)).toFixed(2)} ms per revision), nats-server ${natsCpu.toFixed(1)} s (${(natsCpu * 1000 / Math.max(detections, 1)).toFixed(2)} ms per detection)`);
     await server.stop();
-    rmSync(hostDir, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -18,7 +18,7 @@ export const COMPLETION_WORDS: Readonly<Record<string, { readonly subcommands?: 
   recipes: { subcommands: ['list', 'show', 'validate', 'explain'], options: ['--config', '--json', '--help'], files: true },
   config: { subcommands: ['show'], options: ['--config', '--json', '--help'] },
   report: { options: ['--config', '--output', '--fail-on', '--quiet', '--json', '--help'], files: true },
-  serve: { options: ['--port', '--host', '--config', '--store', '--token-file', '--help'] },
+  serve: { options: ['--port', '--host', '--config', '--store', '--token-file', '--from', '--consumer', '--help'] },
   detections: {
     subcommands: ['list', 'show', 'export', 'stats', 'prune'],
     options: ['--store', '--config', '--since', '--until', '--recipe', '--importance', '--host', '--environment', '--container', '--state', '--limit', '--json',
@@ -33,7 +33,7 @@ const VALUES: Readonly<Record<string, readonly string[]>> = {
   '--fail-on': ['never', ...IMPORTANCE_LEVELS],
   '--environment': ENVIRONMENT_KINDS,
   '--sensor': ['auto', 'ptrace', 'ebpf'],
-  '--output': ['sarif=', 'junit=', 'webhook=', 'github', 'jsonl='],
+  '--output': ['sarif=', 'junit=', 'webhook=', 'github', 'jsonl=', 'nats='],
   '--importance': IMPORTANCE_LEVELS,
   '--state': ['open', 'updated', 'closed'],
   '--format': ['jsonl', 'sarif', 'junit'],

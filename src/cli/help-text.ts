@@ -49,7 +49,10 @@ Options (each overrides TRIPLINE_* variables and the configuration file):
   --output KIND[=TARGET] also send detections to: sarif=FILE (SARIF 2.1.0, for code
                          scanning), junit=FILE (JUnit XML), webhook=URL (signed POST with
                          TRIPLINE_WEBHOOK_SECRET), github (annotations, job summary, step
-                         outputs; on by default under GitHub Actions), jsonl=FILE.
+                         outputs; on by default under GitHub Actions), jsonl=FILE,
+                         nats=nats://HOST:4222 (every revision to NATS JetStream, from the
+                         store's outbox: needs the store; credentials and TLS from files,
+                         outputs.nats or TRIPLINE_NATS_*; see docs/fleet.md).
                          Repeatable. Secrets in command lines are redacted in every output.
   --fail-on LEVEL        exit 77 if a detection of importance LEVEL or higher was made:
                          never (default), low, medium, high, critical
@@ -86,7 +89,8 @@ otherwise the old set keeps running and the problems are logged.
 Options:
   --config FILE          the configuration file (see tripline --help)
   --output KIND[=TARGET] also send detections to sarif=FILE, junit=FILE (both written at
-                         stop), webhook=URL or github (repeatable; see tripline run --help)
+                         stop), webhook=URL, nats=URL or github (repeatable; see tripline
+                         run --help)
   --jsonl FILE           append every revision of each detection as one JSON line
                          (tripline.detection/v1): open at once, updated as the evidence grows
                          (at most once a second), closed; the same id, a growing revision
@@ -216,7 +220,7 @@ as a detection, with the built-in recipes whatever the configuration says.
 Options:
   -h, --help      this help`;
 
-export const SERVE_HELP = `Usage: tripline serve [--port PORT] [--host ADDRESS] [--config FILE] [--store PATH] [--token-file FILE]
+export const SERVE_HELP = `Usage: tripline serve [--port PORT] [--host ADDRESS] [--config FILE] [--store PATH] [--token-file FILE] [--from nats://HOST:4222 [--consumer NAME]]
 
 Serves a web dashboard of the detection store until SIGINT or SIGTERM: detections over
 time, filters, each detection with its process ancestry, evidence, timeline, MITRE
@@ -238,6 +242,11 @@ Options:
                      gives it. Every request must carry it: open the URL once with
                      ?token=TOKEN (it becomes an HttpOnly cookie and leaves the URL),
                      or send Authorization: Bearer TOKEN
+  --from URL         also collect the fleet's detections from NATS JetStream into the
+                     store (a durable pull consumer; each message acknowledged once
+                     committed). Credentials, TLS files and the stream: outputs.nats of
+                     the configuration, or TRIPLINE_NATS_* (docs/fleet.md)
+  --consumer NAME    the durable consumer's name (default tripline-serve)
   -h, --help         this help
 
 Prints the URL on stdout once listening. Exit status 64 for a bad command line, a

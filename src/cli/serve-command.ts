@@ -4,7 +4,6 @@
 
 import { lstatSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadTriplineConfig } from '../config/tripline-config.ts';
 import { documentTrust, readDocumentFile } from '../documents/document-file.ts';
 import { visible } from '../model/visible.ts';
 import { loadDashboardAssets } from '../serve/dashboard-assets.ts';
@@ -18,6 +17,7 @@ import type { CommandIo } from './detection-session.ts';
 import { EXIT } from './exit-codes.ts';
 import { SERVE_HELP } from './help-text.ts';
 import { UsageError } from './usage-error.ts';
+import { loadServeConfig, startServeCollector, collectorSummary } from './serve-fleet.ts';
 
 export const DEFAULT_PORT = 7077;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -29,12 +29,16 @@ export interface ServeOptions {
   /** --store; else TRIPLINE_STORE, the configuration's store.path, or the default store (created when absent). */
   readonly store: string | undefined;
   readonly tokenFile: string | undefined;
+  /** --from nats://…: collect the fleet's detections from NATS JetStream into the store (docs/fleet.md). */
+  readonly from?: string | undefined;
+  /** --consumer: the durable consumer's name (default tripline-serve). */
+  readonly consumer?: string | undefined;
 }
 
 export function parseServeOptions(args: readonly string[]): ServeOptions | 'help' {
   const o = parseCommandLine({
     command: 'serve',
-    options: { port: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' }, store: { type: 'string' }, 'token-file': { type: 'string' } },
+    options: { port: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' }, store: { type: 'string' }, 'token-file': { type: 'string' }, from: { type: 'string' }, consumer: { type: 'string' } },
     operands: 'none',
   }, args);
   if (o.help) return 'help';
@@ -42,7 +46,15 @@ export function parseServeOptions(args: readonly string[]): ServeOptions | 'help
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new UsageError(`serve: --port "${portText}" is not a port; use 1 to 65535 (0: any free port)`);
   const host = o.values.get('host') ?? DEFAULT_HOST;
   if (!/^[A-Za-z0-9.:[\]%-]{1,255}$/.test(host)) throw new UsageError(`serve: --host "${host}" is not an address or host name`);
-  return { host: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port: Number(portText), config: o.values.get('config'), store: o.values.get('store'), tokenFile: o.values.get('token-file') };
+  return { host: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port: Number(portText), config: o.values.get('config'), store: o.values.get('store'), tokenFile: o.values.get('token-file'), ...fleetOptions(o.values) };
+}
+
+/** --from and --consumer, checked. */
+function fleetOptions(values: ReadonlyMap<string, string>): Pick<ServeOptions, 'from' | 'consumer'> {
+  const consumer = values.get('consumer');
+  if (consumer !== undefined && values.get('from') === undefined) throw new UsageError('serve: --consumer names the NATS consumer of --from; give --from nats://HOST:4222 too');
+  if (consumer !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(consumer)) throw new UsageError(`serve: --consumer "${visible(consumer.slice(0, 100))}" is not a JetStream name; use 1 to 64 letters, digits, _ or -`);
+  return { from: values.get('from'), consumer };
 }
 
 /** The token from --token-file or TRIPLINE_SERVE_TOKEN (the file wins), checked; undefined when neither. */
@@ -79,7 +91,9 @@ export async function serveCommand(args: readonly string[], io: CommandIo): Prom
   }
   const assets = loadDashboardAssets();
   // The store run and watch write: --store, TRIPLINE_STORE, the configuration, or the default.
-  const chosen = loadTriplineConfig({ config: options.config, store: options.store }, io.env, io.cwd).store.path;
+  // --from takes the credentials, TLS files and stream of the configuration's outputs.nats (and TRIPLINE_NATS_*).
+  const loaded = loadServeConfig(options, io);
+  const chosen = loaded.store.path;
   if (chosen.value === null) throw new UsageError(`serve: no detection store (${chosen.source} turns it off); give --store PATH`);
   let store;
   try {
@@ -91,10 +105,12 @@ export async function serveCommand(args: readonly string[], io: CommandIo): Prom
     throw error;
   }
   const log = (line: string): void => { io.stderr.write(`tripline serve: ${line}\n`); };
+  const collector = startServeCollector(loaded.outputs.nats, options.consumer, store, io, log);
   let server;
   try {
     server = await startDashboardServer({ store, host: options.host, port: options.port, token, assets, log });
   } catch (error) {
+    await collector?.stop();
     store.close();
     if (error instanceof ServeRefusedError) throw new UsageError(`serve: ${error.message}`);
     const code = (error as NodeJS.ErrnoException).code;
@@ -114,6 +130,8 @@ export async function serveCommand(args: readonly string[], io: CommandIo): Prom
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  await collector?.stop();
+  if (collector !== undefined) log(collectorSummary(collector));
   await listening.close();
   store.close();
   io.stderr.write(`tripline serve: stopped (${stopped})\n`);

@@ -46,6 +46,11 @@ export class NatsServer {
     return server;
   }
 
+  /** The running server's process id. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** What the server logged since it was last started. */
   output(): string {
     return this.log;
