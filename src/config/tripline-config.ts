@@ -289,7 +289,7 @@ export function loadTriplineConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv, c
       ? { value: env.TRIPLINE_WEBHOOK_SECRET, source: 'TRIPLINE_WEBHOOK_SECRET' }
       : (fileValue(['outputs', 'webhook', 'secret'], o?.webhook?.secret) ?? { value: undefined, source: 'default' }),
     github: githubChoice,
-    nats: natsChoice === undefined || natsChoice.value === undefined ? undefined
+    nats: natsChoice.value === undefined ? undefined
       : resolveNatsConfig({ value: natsChoice.value, source: natsChoice.source }, o?.nats, env, cwd, base, (key) => fileValue(['outputs', 'nats', ...key.split('.')], key)?.source ?? 'outputs.nats'),
   };
   const store = storeConfig(flags, env, cwd, base, raw.store, fileValue);
