@@ -38,7 +38,7 @@ function fakeFs(tree: Map<string, bigint>, counts: { inode: number; listed?: num
 
 describe('CgroupPaths', () => {
   const M = '/sys/fs/cgroup/unified';
-  it('maps an id to its path by walking the mount, at most once a second however new the ids asked about', () => {
+  it('maps an id to its path by walking the mount, at most 4 times a second however new the ids asked about', () => {
     const tree = new Map<string, bigint>([[M, 1n], [`${M}/libpod_parent`, 25n], [`${M}/libpod_parent/libpod-abc`, 3787n]]);
     const counts = { inode: 0 };
     let now = 0;
@@ -47,17 +47,17 @@ describe('CgroupPaths', () => {
     assert.equal(paths.pathOf(1n), '/');
     assert.equal(paths.pathOf(25n), '/libpod_parent');
     assert.equal(paths.walks, 1);
-    // A cgroup made since has a larger id: not walked for before a second has passed...
+    // A cgroup made since has a larger id: not walked for before 250 ms have passed...
     tree.set(`${M}/libpod_parent/libpod-def`, 3800n);
     assert.equal(paths.pathOf(3800n), undefined);
     assert.equal(paths.walks, 1);
     // ...then found.
-    now = 1_000;
+    now = 250;
     assert.equal(paths.pathOf(3800n), '/libpod_parent/libpod-def');
     assert.equal(paths.walks, 2);
   });
 
-  it('many new cgroup ids (anyone can make cgroups) cost at most one walk a second, and a slow walk spaces the next 20 times its duration', () => {
+  it('many new cgroup ids (anyone can make cgroups) cost at most 4 walks a second, and a slow walk spaces the next 20 times its duration', () => {
     // 2,000 cgroups, each inode read costing 0.25 ms of the clock: a walk takes 500 ms.
     const tree = new Map<string, bigint>([[M, 1n]]);
     for (let i = 0; i < 2_000; i++) tree.set(`${M}/u${String(i)}`, BigInt(100 + i));
@@ -77,11 +77,11 @@ describe('CgroupPaths', () => {
     clock.now = 10_600;
     paths.pathOf(next++);
     assert.equal(paths.walks, 2);
-    // A fast walk (nothing costs time): the next one a second later, not sooner.
+    // A fast walk (nothing costs time): the next one 250 ms later, not sooner.
     const fast = new CgroupPaths(fakeFs(tree, { inode: 0 }), () => clock.now);
     clock.now = 0;
     for (let t = 0; t < 5_000; t++) { clock.now = t; fast.pathOf(next++); }
-    assert.equal(fast.walks, 5);
+    assert.equal(fast.walks, 20);
   });
 
   it('a walk visits and queues at most its limit of directories (a wide tree does not grow its queue past it)', () => {
@@ -96,6 +96,26 @@ describe('CgroupPaths', () => {
     // The last directories visited are remembered (the cache keeps the newest 8,192); the rest were never queued.
     assert.equal(paths.peek(10n + 16_382n), '/w16382');
     assert.equal(paths.peek(10n + 16_383n), undefined);
+  });
+
+  it('walks only where a runtime puts containers: a user\'s subtree with thousands of cgroups is never listed', () => {
+    const hex = 'e'.repeat(64);
+    const tree = new Map<string, bigint>([
+      [M, 1n], [`${M}/user.slice`, 2n], [`${M}/user.slice/user-1000.slice`, 3n], [`${M}/libpod_parent`, 4n],
+      [`${M}/libpod_parent/libpod-${hex}`, 5n], [`${M}/libpod_parent/libpod-${hex}/sub`, 6n], [`${M}/libpod_parent/libpod-${hex}/sub/deeper`, 7n],
+      [`${M}/user.slice/user-1000.slice/libpod-${hex}`, 8n],
+    ]);
+    for (let i = 0; i < 3_000; i++) tree.set(`${M}/user.slice/user-1000.slice/u${String(i)}`, BigInt(100 + i));
+    const listed: string[] = [];
+    const fs = fakeFs(tree, { inode: 0 });
+    const paths = new CgroupPaths({ ...fs, subdirectories: (path, limit) => { listed.push(path); return fs.subdirectories(path, limit); } }, () => 0);
+    assert.equal(paths.pathOf(5n), `/libpod_parent/libpod-${hex}`);
+    assert.equal(paths.peek(6n), `/libpod_parent/libpod-${hex}/sub`, 'a container\'s sub-cgroup');
+    assert.equal(paths.peek(7n), undefined);
+    assert.equal(paths.peek(2n), '/user.slice', 'the root\'s children are visited');
+    assert.equal(paths.peek(3n), undefined);
+    assert.equal(paths.peek(8n), undefined);
+    assert.deepEqual(listed.sort(), [M, `${M}/libpod_parent`, `${M}/libpod_parent/libpod-${hex}`]);
   });
 
   it('learns a whole path from a record\'s names, never over a walked path, and peeks without walking', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerFromAnchoredPath, containerFromKernelNames, pathFromKernelNames, type KernelCgroupNames } from './container-cgroup-layout.ts';
+import { containerFromAnchoredPath, containerFromKernelNames, mayHoldContainer, pathFromKernelNames, type KernelCgroupNames } from './container-cgroup-layout.ts';
 
 const ID = 'a'.repeat(40) + '0123456789abcdef01234567';
 const ID2 = 'b'.repeat(64);
@@ -109,4 +109,13 @@ describe('containerFromKernelNames', () => {
     assert.equal(pathFromKernelNames({ level: 2, leaf: 'a', parent: '..', top: '..' }), undefined);
     assert.equal(pathFromKernelNames({ level: 2, leaf: 'a', parent: 'b', top: 'c' }), undefined);
   });
+});
+
+it('mayHoldContainer: the root, the runtimes\' parents, the containers (for their sub-cgroups), nothing else', () => {
+  const yes = ['/', '/kubepods', '/kubepods/burstable', `/kubepods/burstable/pod${UID}`, `/kubepods/burstable/pod${UID}/${ID}`, '/kubepods.slice/kubepods-besteffort.slice',
+    `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UIDS}.slice`, '/libpod_parent', `/libpod_parent/libpod-${ID}`, '/machine.slice', '/system.slice', '/docker'];
+  const no = ['/user.slice', '/user.slice/user-1000.slice', `/libpod_parent/libpod-${ID}/sub`, '/libpod_parent/conmon', '/system.slice/cron.service', `/kubepods/burstable/pod${UID}/${ID}/x`, '/init.scope'];
+  const parts = (p: string): string[] => (p === '/' ? [] : p.slice(1).split('/'));
+  for (const p of yes) assert.equal(mayHoldContainer(parts(p)), true, p);
+  for (const p of no) assert.equal(mayHoldContainer(parts(p)), false, p);
 });

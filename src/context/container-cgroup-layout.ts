@@ -120,6 +120,22 @@ export function containerFromAnchoredPath(path: string, pod: ContainerNamePatter
   return best?.found ?? null;
 }
 
+/**
+ * Whether a walk of the cgroup2 mount goes into the directory at `parts` (its components from
+ * the root): the root, a directory on a layout's way to a container's, or a container's own (its
+ * sub-cgroups are the container's too). Nothing else can hold a container, so a walk never lists
+ * a user's or a service's subtree, however many cgroups they make there.
+ */
+export function mayHoldContainer(parts: readonly string[], pod: ContainerNamePatterns = POD_CONTAINER_NAMES): boolean {
+  if (parts.length === 0) return true;
+  return LAYOUTS.some((layout) => {
+    const depth = layout.above.length;
+    if (parts.length > depth + 1) return false;
+    for (let i = 0; i < parts.length && i < depth; i++) if (layout.above[i]?.test(parts[i] ?? '') !== true) return false;
+    return parts.length <= depth || layout.container(pod)(parts[depth] ?? '') !== null;
+  });
+}
+
 /** What the compiled sensor's EXEC says of a cgroup, read in the kernel. */
 export interface KernelCgroupNames {
   /** The cgroup's directory name and its parent's. */
