@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerFromAnchoredPath, containerFromKernelNames, mayHoldContainer, pathFromKernelNames, type KernelCgroupNames } from './container-cgroup-layout.ts';
+import { cgroupNamespaceDepth, containerFromAnchoredPath, containerFromKernelNames, mayHoldContainer, pathFromKernelNames, type KernelCgroupNames } from './container-cgroup-layout.ts';
 
 const ID = 'a'.repeat(40) + '0123456789abcdef01234567';
 const ID2 = 'b'.repeat(64);
@@ -118,4 +118,19 @@ it('mayHoldContainer: the root, the runtimes\' parents, the containers (for thei
   const parts = (p: string): string[] => (p === '/' ? [] : p.slice(1).split('/'));
   for (const p of yes) assert.equal(mayHoldContainer(parts(p)), true, p);
   for (const p of no) assert.equal(mayHoldContainer(parts(p)), false, p);
+});
+
+it('read in a pod\'s cgroup namespace (root at depth 3): paths past exactly that many `..` are anchored at the real root', () => {
+  assert.equal(cgroupNamespaceDepth('0::/../../../init.scope\n'), 3);
+  assert.equal(cgroupNamespaceDepth('12:pids:/\n0::/init.scope\n'), 0);
+  assert.equal(cgroupNamespaceDepth('0::/\n'), 0);
+  assert.equal(cgroupNamespaceDepth(undefined), 0);
+  const pod = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UIDS}.slice/cri-containerd-${ID}.scope`;
+  assert.deepEqual(containerFromAnchoredPath(`/../../..${pod}`, undefined, 3), { id: ID, runtime: 'containerd' });
+  // Fewer `..` (relative to an ancestor of the namespace's root that is not the real root), more, or none: not anchored.
+  assert.equal(containerFromAnchoredPath(`/../..${pod}`, undefined, 3), null);
+  assert.equal(containerFromAnchoredPath(`/../../../..${pod}`, undefined, 3), null);
+  assert.equal(containerFromAnchoredPath(pod, undefined, 3), null);
+  // A forged name in a user's subtree stays the host's through the `..`.
+  assert.equal(containerFromAnchoredPath(`/../../../user.slice/user-65534.slice/user@65534.service/libpod_parent/libpod-${ID}`, undefined, 3), null);
 });

@@ -105,9 +105,17 @@ export const DEEPEST_CONTAINER = Math.max(...LAYOUTS.map((l) => l.above.length +
  * path that is not absolute (`/../x`: read in another cgroup namespace) or has empty, `.` or `..`
  * components is not anchored: the host.
  */
-export function containerFromAnchoredPath(path: string, pod: ContainerNamePatterns = POD_CONTAINER_NAMES): CgroupContainer | null {
+export function containerFromAnchoredPath(path: string, pod: ContainerNamePatterns = POD_CONTAINER_NAMES, namespaceDepth = 0): CgroupContainer | null {
   if (!path.startsWith('/')) return null;
-  const parts = path === '/' ? [] : path.slice(1).split('/');
+  let parts = path === '/' ? [] : path.slice(1).split('/');
+  // Read in a cgroup namespace (a Kubernetes pod's, on cgroup v2) whose root is at depth d, a
+  // path outside it starts with d `..` to the real root: from there it is anchored.
+  if (namespaceDepth > 0) {
+    let up = 0;
+    while (parts[up] === '..') up++;
+    if (up !== namespaceDepth) return null;
+    parts = parts.slice(up);
+  }
   if (parts.some((p) => p === '' || p === '.' || p === '..')) return null;
   let best: { depth: number; found: CgroupContainer } | undefined;
   for (const layout of LAYOUTS) {
@@ -134,6 +142,20 @@ export function mayHoldContainer(parts: readonly string[], pod: ContainerNamePat
     for (let i = 0; i < parts.length && i < depth; i++) if (layout.above[i]?.test(parts[i] ?? '') !== true) return false;
     return parts.length <= depth || layout.container(pod)(parts[depth] ?? '') !== null;
   });
+}
+
+/**
+ * The depth of the cgroup namespace's root the reader is in, from /proc/1/cgroup (the host's init,
+ * at the root or /init.scope, seen with the host's pids): the count of `..` its cgroup v2 path
+ * starts with; 0 in the root namespace or when unknown.
+ */
+export function cgroupNamespaceDepth(initCgroup: string | undefined): number {
+  const line = initCgroup?.split('\n').find((l) => l.startsWith('0::'));
+  if (line === undefined) return 0;
+  const parts = line.slice(3).split('/').slice(1);
+  let up = 0;
+  while (parts[up] === '..') up++;
+  return up;
 }
 
 /** What the compiled sensor's EXEC says of a cgroup, read in the kernel. */

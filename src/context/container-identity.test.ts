@@ -124,7 +124,7 @@ describe('ContainerTracker', () => {
   it('a pid that changed hands during the read is not recorded', () => {
     const world = new Map<number, [number, string]>([[50, [100, `0::/system.slice/docker-${ID}.scope\n`]]]);
     const proc = fakeProc(world);
-    const tracker = new ContainerTracker(undefined, { ...proc, cgroup: (pid, limit) => { const text = proc.cgroup(pid, limit); world.set(50, [200, '0::/\n']); return text; } });
+    const tracker = new ContainerTracker(undefined, { ...proc, cgroup: (pid, limit) => { const text = proc.cgroup(pid, limit); if (pid === 50) world.set(50, [200, '0::/\n']); return text; } });
     tracker.observe(50);
     assert.equal(tracker.containerOf({ pid: 50, startMs: undefined }, []), undefined);
   });
@@ -195,6 +195,16 @@ describe('ContainerTracker', () => {
       }
       assert.equal(tracker.containerOf({ pid: 90, startMs: 2_000 }, [])?.id, ID2, order.join(' then '));
     }
+  });
+
+  it('in a pod\'s cgroup namespace (the DaemonSet on cgroup v2), /proc\'s /../../…/kubepods paths are anchored past the namespace root\'s depth', () => {
+    const pod = `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podx.slice/cri-containerd-${ID}.scope`;
+    const world = new Map<number, [number, string]>([[1, [1, '0::/../../../init.scope\n']], [70, [700, `0::/../../..${pod}\n`]], [71, [710, `0::/../..${pod}\n`]]]);
+    const tracker = new ContainerTracker(undefined, fakeProc(world));
+    tracker.observe(70);
+    tracker.observe(71);
+    assert.equal(tracker.containerOf({ pid: 70, startMs: undefined }, [])?.id, ID);
+    assert.equal(tracker.containerOf({ pid: 71, startMs: undefined }, []), null);
   });
 
   it('a kernel reading of a host cgroup is not kept (a runtime may use the v1 hierarchies alone): /proc and the ancestry decide', () => {

@@ -11,7 +11,7 @@ import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
 import type { ContainerIdentity, ContainerRuntime, ContainerView, ProcessNamespaces } from '../model/container.ts';
 import type { DetectionProcess } from '../model/detection.ts';
 import type { ContainerMetadata, ContainerResolver } from './runtime-client.ts';
-import { containerFromAnchoredPath, containerFromKernelNames, pathFromKernelNames } from './container-cgroup-layout.ts';
+import { cgroupNamespaceDepth, containerFromAnchoredPath, containerFromKernelNames, pathFromKernelNames } from './container-cgroup-layout.ts';
 import { ProcessHistory, readAsSameProcess } from './process-history.ts';
 import { LIVE_PROC_READER } from './step-attribution.ts';
 
@@ -36,10 +36,10 @@ const COMPONENT_PATTERNS: readonly [RegExp, ContainerRuntime][] = [
  * The container one cgroup path names, matched from the root against the runtimes' layouts
  * (container-cgroup-layout.ts): a name deeper down, in a subtree delegated to a user or a
  * container, names none; of nested containers the outer one (the inner one's cgroup is made by
- * whoever runs in the outer).
+ * whoever runs in the outer). `namespaceDepth`: of the cgroup namespace the path was read in.
  */
-export function containerFromCgroupPath(path: string): { id: string; runtime: ContainerRuntime } | null {
-  return containerFromAnchoredPath(path, COMPONENT_PATTERNS);
+export function containerFromCgroupPath(path: string, namespaceDepth = 0): { id: string; runtime: ContainerRuntime } | null {
+  return containerFromAnchoredPath(path, COMPONENT_PATTERNS, namespaceDepth);
 }
 
 /**
@@ -47,7 +47,7 @@ export function containerFromCgroupPath(path: string): { id: string; runtime: Co
  * `hierarchy:controllers:path`; the cgroup v2 line (`0::/...`) is read first, then the v1
  * lines in order, and the first that names a container wins.
  */
-export function containerFromCgroup(text: string): { id: string; runtime: ContainerRuntime } | null {
+export function containerFromCgroup(text: string, namespaceDepth = 0): { id: string; runtime: ContainerRuntime } | null {
   const paths: string[] = [];
   for (const line of text.split('\n')) {
     const first = line.indexOf(':');
@@ -58,7 +58,7 @@ export function containerFromCgroup(text: string): { id: string; runtime: Contai
     else paths.push(path);
   }
   for (const path of paths) {
-    const found = containerFromCgroupPath(path);
+    const found = containerFromCgroupPath(path, namespaceDepth);
     if (found !== null) return found;
   }
   return null;
@@ -171,6 +171,8 @@ export class ContainerTracker implements ContainerView {
   private readonly kernel = new ProcessHistory<Seen>();
   private readonly containers = new Map<string, Known>();
   private readonly bootMs: number | undefined;
+  /** The depth of the cgroup namespace's root Tripline reads /proc in (0: the host's). */
+  private readonly namespaceDepth: number;
   private inflight = 0;
   /** Runtime answers that arrived (for tests and the health line). */
   resolvedCount = 0;
@@ -185,6 +187,8 @@ export class ContainerTracker implements ContainerView {
     private readonly nowMs: () => number = Date.now,
   ) {
     this.bootMs = proc.bootTimeMs();
+    // In a pod's cgroup namespace /proc shows other cgroups as /../../…: anchored past the `..`.
+    this.namespaceDepth = cgroupNamespaceDepth(proc.cgroup(1, CGROUP_READ_LIMIT));
   }
 
   /** Reads the container of `pid` now, once per process (its exec or first line). Never throws, never waits. */
@@ -200,7 +204,7 @@ export class ContainerTracker implements ContainerView {
       return { cgroup, namespaces: { pid: namespaceId(this.proc.namespace(pid, 'pid'), 'pid'), mnt: namespaceId(this.proc.namespace(pid, 'mnt'), 'mnt') } };
     });
     if (read === undefined) return;
-    const found = containerFromCgroup(read.value.cgroup);
+    const found = containerFromCgroup(read.value.cgroup, this.namespaceDepth);
     this.seen.set(pid, read.startMs, { containerId: found?.id ?? null, namespaces: read.value.namespaces, atMs: this.nowMs() });
     // learn() asks the runtime about a container met for the first time; ask() again for one that
     // could not be asked before (too many questions at once).
