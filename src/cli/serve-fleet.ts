@@ -40,5 +40,5 @@ export function startServeCollector(nats: NatsConfig | undefined, consumer: stri
 /** One line of what the collector did. */
 export function collectorSummary(collector: NatsCollector): string {
   const c = collector.counts;
-  return `collected ${String(c.received)} message(s): ${String(c.recorded)} revision(s) stored, ${String(c.duplicates)} already stored, ${String(c.malformed)} malformed (terminated)${c.storeFailures > 0 ? `, ${String(c.storeFailures)} batch(es) the store could not commit (delivered again)` : ''}`;
+  return `collected ${String(c.received)} message(s): ${String(c.recorded)} revision(s) stored, ${String(c.duplicates)} already stored, ${c.conflicts > 0 ? `${String(c.conflicts)} refused (an id of another host), ` : ''}${String(c.malformed)} malformed (terminated)${c.storeFailures > 0 ? `, ${String(c.storeFailures)} batch(es) the store could not commit (delivered again)` : ''}`;
 }

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Detection } from '../model/detection.ts';
+import { visible } from '../model/visible.ts';
 import { DETECTION_STATES, type DetectionRevisionInput } from '../store/detection-store.ts';
+import { hostSubject, SUBJECT_PREFIX } from './nats-connection.ts';
 
 /** Larger messages are refused before parsing (the server's default max payload is 1 MiB). */
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
@@ -46,5 +48,10 @@ export function decodeDetectionMessage(data: Uint8Array, origin: string): { read
   // The publisher always sets both (the schema makes them go together).
   if (typeof d.revision !== 'number' || !Number.isSafeInteger(d.revision) || d.revision < 1) return { problem: 'no revision: a fleet message carries its revision and state' };
   if (typeof d.state !== 'string' || !(DETECTION_STATES as readonly string[]).includes(d.state)) return { problem: 'no state: a fleet message carries its revision and state' };
+  // A host publishes on its own subject only: with per-host publish permissions on the server
+  // (docs/fleet.md), no host can then speak for another.
+  if (origin.startsWith(`${SUBJECT_PREFIX}.`) && hostSubject(d.host.hostname) !== origin) {
+    return { problem: `a detection of host ${visible(d.host.hostname.slice(0, 256))} sent on another host's subject` };
+  }
   return { input: { detection: d, revision: d.revision, state: d.state, origin } };
 }

@@ -50,6 +50,8 @@ export interface CollectorCounts {
   recorded: number;
   /** Revisions the store had already (a redelivery, a publisher's re-send past the duplicate window). */
   duplicates: number;
+  /** Revisions of an id the store holds for another host: not recorded (acknowledged, said). */
+  conflicts: number;
   /** Messages that were not detection revisions: terminated. */
   malformed: number;
   /** Commits (transactions). */
@@ -59,7 +61,7 @@ export interface CollectorCounts {
 }
 
 export class NatsCollector {
-  readonly counts: CollectorCounts = { received: 0, recorded: 0, duplicates: 0, malformed: 0, batches: 0, storeFailures: 0 };
+  readonly counts: CollectorCounts = { received: 0, recorded: 0, duplicates: 0, conflicts: 0, malformed: 0, batches: 0, storeFailures: 0 };
   private readonly options: CollectorOptions;
   private nc: NatsConnection | undefined;
   private messages: ConsumerMessages | undefined;
@@ -186,10 +188,16 @@ export class NatsCollector {
       return;
     }
     this.counts.batches++;
-    for (const o of outcomes) {
+    outcomes.forEach((o, i) => {
       if (o.kind === 'duplicate') this.counts.duplicates++;
-      else this.counts.recorded++;
-    }
+      else if (o.kind === 'conflict') {
+        this.counts.conflicts++;
+        if (this.counts.conflicts <= MALFORMED_SAID) {
+          const m = accepted[i];
+          this.options.log(`NATS: message ${String(m?.seq ?? '?')} on ${visible(m?.subject ?? '')} not stored: its detection id is stored for host ${visible(o.storedHost)}${this.counts.conflicts === MALFORMED_SAID ? ' (further ones are only counted)' : ''}`);
+        }
+      } else this.counts.recorded++;
+    });
     for (const m of accepted) m.ack();
   }
 

@@ -185,7 +185,9 @@ describe('fleet transport over NATS JetStream', { skip, timeout: 300_000 }, () =
       await js.publish('tripline.detections.evil', JSON.stringify(unrevised));
       // On a subject holding a terminal escape: the collector's log must not pass it on raw.
       await js.publish('tripline.detections.\u001b[31mred', new Uint8Array([0xff, 0xfe, 0x00]));
-      await js.publish('tripline.detections.good', JSON.stringify({ ...t, id: 'good-1', revision: 1, state: 'open' }));
+      // A host's detection on another host's subject.
+      await js.publish('tripline.detections.evil', JSON.stringify({ ...t, id: 'spoofed-1', revision: 1, state: 'open' }));
+      await js.publish(hostSubject(t.host.hostname), JSON.stringify({ ...t, id: 'good-1', revision: 1, state: 'open' }));
     } finally {
       await nc.close();
     }
@@ -197,11 +199,12 @@ describe('fleet transport over NATS JetStream', { skip, timeout: 300_000 }, () =
     } finally {
       store.close();
     }
-    await waitFor('the malformed messages are said', () => serve.stderr(), (text) => (text.match(/terminated:/g) ?? []).length >= 4);
+    await waitFor('the malformed messages are said', () => serve.stderr(), (text) => (text.match(/terminated:/g) ?? []).length >= 5);
     assert.equal(await serve.stop(), 0);
-    assert.match(serve.stderr(), /collected 5 message\(s\): 1 revision\(s\) stored, 0 already stored, 4 malformed \(terminated\)/);
+    assert.match(serve.stderr(), /collected 6 message\(s\): 1 revision\(s\) stored, 0 already stored, 5 malformed \(terminated\)/);
     assert.match(serve.stderr(), /not JSON/);
     assert.match(serve.stderr(), /no revision/);
+    assert.match(serve.stderr(), /sent on another host's subject/);
     // The subject is the sender's: shown escaped, no raw escape reaches the terminal.
     assert.match(serve.stderr(), /on tripline\.detections\.\\x1b\[31mred terminated: not JSON/);
     assert.equal(serve.stderr().includes('\u001b'), false);
