@@ -78,6 +78,8 @@ describe('fleet transport over NATS JetStream', { skip, timeout: 300_000 }, () =
     cleanups.push(() => serve.stop());
     const config = testNatsConfig(server.url);
     const hosts = Array.from({ length: 5 }, (_, i) => new SimulatedHost(`web-${String(i)}.example.com`, root, config));
+    // A failed assertion must not leave their connections open: the test process would never end.
+    cleanups.push(() => Promise.all(hosts.map((h) => h.close())));
     const ids: string[] = [];
     // A few through StoreOutput, as a session records them; the rest in batches (a slow disk's fsync per revision would make the test minutes long).
     for (const h of hosts) ids.push(h.detect(), h.detect());
@@ -109,6 +111,8 @@ describe('fleet transport over NATS JetStream', { skip, timeout: 300_000 }, () =
     const serve = await serveFrom(server.url, serveStore);
     cleanups.push(() => serve.stop());
     const hosts = Array.from({ length: 3 }, (_, i) => new SimulatedHost(`db-${String(i)}`, root, testNatsConfig(server.url)));
+    // A failed assertion must not leave their connections open: the test process would never end.
+    cleanups.push(() => Promise.all(hosts.map((h) => h.close())));
     const store = openDetectionStore({ path: serveStore, create: false });
     try {
       const ids: string[] = [];
@@ -140,6 +144,8 @@ describe('fleet transport over NATS JetStream', { skip, timeout: 300_000 }, () =
     cleanups.push(() => server.stop());
     const serveStore = join(root, 'serve.db');
     const hosts = Array.from({ length: 4 }, (_, i) => new SimulatedHost(`ci-${String(i)}`, root, testNatsConfig(server.url), typicalDetection()));
+    // A failed assertion must not leave their connections open: the test process would never end.
+    cleanups.push(() => Promise.all(hosts.map((h) => h.close())));
     const ids: string[] = [];
     // Published before the collector runs, so that it starts with a backlog and is killed inside it.
     for (let m = 0; m < 10; m++) for (const h of hosts) ids.push(...h.detectMany(50));

@@ -82,8 +82,13 @@ export class SimulatedHost {
   }
 
   /** Waits for the outbox to drain (bounded), disconnects, closes the store. */
+  /** Idempotent: a test closes its hosts, and its cleanup closes them again if it failed first. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.nats.close();
     this.store.close();
   }
+
+  private closed = false;
 }
