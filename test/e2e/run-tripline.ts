@@ -103,6 +103,18 @@ export interface CliOptions {
 export const E2E_SENSOR = process.env.TRIPLINE_E2E_SENSOR === 'ebpf' ? 'ebpf' : 'ptrace';
 /** Under the eBPF sensor, whether the variant pins bpftrace's program (test/e2e-bpftrace) rather than the compiled sensor. */
 export const EBPF_BPFTRACE = E2E_SENSOR === 'ebpf' && process.env.TRIPLINE_E2E_EBPF_PROGRAM === 'bpftrace';
+/**
+ * The options of a case whose sensor-facing part another case already shows, skipped under
+ * bpftrace (the compiled sensor's fallback) unless TRIPLINE_E2E_FULL=1: each bpftrace run
+ * compiles its program (5-7 s) and detaches (3 s), and what such a case adds is the
+ * normalizer's, which the ptrace and compiled-sensor variants run in full. `coveredBy` names
+ * the case that shows the same thing to the sensor.
+ */
+export function exceptUnderBpftrace<T extends object>(opts: T, coveredBy: string): T | (T & { readonly skip: string }) {
+  if (!EBPF_BPFTRACE || process.env.TRIPLINE_E2E_FULL === '1') return opts;
+  return { ...opts, skip: `under bpftrace the sensor sees what "${coveredBy}" shows it (TRIPLINE_E2E_FULL=1 runs it)` };
+}
+
 /** bpftrace takes about 2 s to attach and 2 s to detach. */
 const SENSOR_SLOWNESS = E2E_SENSOR === 'ebpf' ? 3 : 1;
 
