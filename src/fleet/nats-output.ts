@@ -155,6 +155,8 @@ export class NatsOutput implements DetectionOutput {
   }
 
   private async connection(): Promise<JetStreamClient | undefined> {
+    // A connection closed for good (nats.js gives up after two authentication errors in a row while reconnecting, a rotated token) is made anew.
+    if (this.nc?.isClosed() === true) this.forget(this.nc);
     if (this.js !== undefined) return this.js;
     this.connecting ??= connect(this.connectOptions);
     let nc: NatsConnection | undefined;
@@ -172,6 +174,13 @@ export class NatsOutput implements DetectionOutput {
     }
     this.nc = nc;
     this.watchStatus(nc);
+    void nc.closed().then((error) => {
+      if (this.nc !== nc || this.stopped) return;
+      this.forget(nc);
+      if (!this.closing) this.options.warn(`NATS ${this.options.config.url}: connection closed${error === undefined ? '' : ` (${natsErrorText(error)})`}; detections wait in the store, connecting again`);
+      this.disconnectedWarned = true;
+      this.kick();
+    });
     try {
       await ensureStream(nc, this.options.config);
     } catch (error) {
@@ -182,6 +191,14 @@ export class NatsOutput implements DetectionOutput {
     if (this.connectedOnce && this.disconnectedWarned) this.options.warn(`NATS ${this.options.config.url}: connected`);
     this.connectedOnce = true;
     return this.js;
+  }
+
+  /** Drops a closed connection: the next attempt connects anew (with the loop's backoff). */
+  private forget(nc: NatsConnection): void {
+    if (this.nc !== nc) return;
+    this.nc = undefined;
+    this.js = undefined;
+    this.connecting = undefined;
   }
 
   private watchStatus(nc: NatsConnection): void {

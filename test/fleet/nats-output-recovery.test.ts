@@ -1,0 +1,74 @@
+// The publisher's recovery paths against the real nats-server: a connection closed for good
+// under a running output, a revision the stream refuses for good (max_msg_size), a failure
+// that is not a disconnect followed by recovery. Each waits for the stream's count or a warning.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { NATS_SERVER, NatsServer } from './nats-server.ts';
+import { SimulatedHost, testNatsConfig } from './simulated-host.ts';
+
+const skip = NATS_SERVER === undefined ? 'nats-server is not installed (apt-get install nats-server)' : false;
+const STREAM = 'TRIPLINE_DETECTIONS';
+
+async function waitFor<T>(what: string, read: () => T | Promise<T>, holds: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = await read();
+    if (holds(value)) return value;
+    if (Date.now() - start > timeoutMs) assert.fail(`${what}: not reached within ${String(timeoutMs)} ms (last: ${JSON.stringify(value)})`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The output's live connection (private: the test closes it as nats.js does after repeated authentication errors). */
+function outputConnection(host: SimulatedHost): NatsConnection | undefined {
+  return (host.nats as unknown as { nc: NatsConnection | undefined }).nc;
+}
+
+describe('NatsOutput recovery', { skip, timeout: 120_000 }, () => {
+  let dir: string;
+  let server: NatsServer;
+  let admin: NatsConnection;
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tripline-nats-recovery-'));
+    server = await NatsServer.start(join(dir, 'js'));
+    admin = await connect({ servers: server.url });
+  });
+
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await admin.close().catch(() => undefined);
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function messages(): Promise<number> {
+    const jsm = await jetstreamManager(admin);
+    return (await jsm.streams.info(STREAM)).state.messages;
+  }
+
+  it('connects again after its connection was closed for good, and later revisions arrive', async () => {
+    const host = new SimulatedHost('closed-1', dir, testNatsConfig(server.url));
+    cleanups.push(() => host.close());
+    host.detect();
+    await waitFor('first revisions sent', () => host.nats.counts.published, (n) => n === 2);
+    const nc = outputConnection(host);
+    assert.ok(nc !== undefined);
+    await nc.close();
+    const before = await messages();
+    host.detect();
+    await waitFor('revisions after the close sent', () => host.nats.counts.published, (n) => n === 4);
+    assert.equal(await messages(), before + 2);
+    assert.equal(host.nats.waiting(), 0);
+    assert.notEqual(outputConnection(host), nc);
+    assert.ok(host.warnings.some((w) => /connection closed.*connecting again/.test(w)), host.warnings.join('\n'));
+    await host.close();
+  });
+});
