@@ -319,9 +319,14 @@ void describe('off loopback', () => {
       assert.equal(visit.headers.location, '/');
       const cookie = String(visit.headers['set-cookie']?.[0]).split(';')[0] ?? '';
       assert.match(String(visit.headers['set-cookie']?.[0]), /HttpOnly; SameSite=Strict/);
+      // The cookie holds a session id, not the token (any other port of this host name would read it).
+      assert.match(cookie, /^tripline_session=[A-Za-z0-9_-]{43}$/);
+      assert.ok(!cookie.includes(TOKEN));
       const page = await call(s.url, '/', { headers: { cookie } });
       assert.equal(page.status, 200);
       assert.match(page.body, /<html/);
+      assert.equal((await call(s.url, '/api/events', { method: 'HEAD', headers: { cookie } })).status, 200);
+      assert.equal((await call(s.url, '/', { headers: { cookie: `tripline_session=${TOKEN}` } })).status, 401);
     } finally {
       await s.close();
     }

@@ -14,6 +14,7 @@ import { detectionDetail, detectionStats, hostHealth, listDetections } from './d
 import type { Asset } from './dashboard-assets.ts';
 import { guardRequest, isLoopbackAddress, SECURITY_HEADERS, tokenProblem, type AccessPolicy } from './request-guard.ts';
 import { RevisionFeed } from './revision-feed.ts';
+import { SessionStore } from './session-store.ts';
 
 export interface DashboardServerOptions {
   readonly store: DetectionStore;
@@ -98,7 +99,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     });
   });
   const address = server.address() as AddressInfo;
-  bound.policy = { loopback, port: address.port, token: options.token };
+  bound.policy = { loopback, port: address.port, token: options.token, sessions: new SessionStore({ now }) };
   const hostInUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${hostInUrl}:${String(address.port)}/`,

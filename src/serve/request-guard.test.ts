@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { cookieValue, guardRequest, isLoopbackAddress, MAX_URL_CHARS, SECURITY_HEADERS, tokenProblem, TOKEN_COOKIE, type AccessPolicy, type GuardedRequest } from './request-guard.ts';
+import { cookieValue, guardRequest, isLoopbackAddress, MAX_URL_CHARS, SECURITY_HEADERS, SESSION_COOKIE, tokenProblem, type AccessPolicy, type GuardedRequest } from './request-guard.ts';
+import { SessionStore } from './session-store.ts';
 
 const TOKEN = 'c2VjcmV0LXRva2VuLW9mLXRoZS10ZXN0cw';
-const LOOPBACK: AccessPolicy = { loopback: true, port: 7077, token: undefined };
-const REMOTE: AccessPolicy = { loopback: false, port: 7077, token: TOKEN };
+const LOOPBACK: AccessPolicy = { loopback: true, port: 7077, token: undefined, sessions: new SessionStore() };
+const REMOTE: AccessPolicy = { loopback: false, port: 7077, token: TOKEN, sessions: new SessionStore() };
 
 /** The status of a refusal, undefined for anything else. */
 function status(d: ReturnType<typeof guardRequest>): number | undefined {
@@ -95,23 +96,56 @@ void describe('token: on every request, timing-safe', () => {
       assert.equal(status(d), 401, a);
     }
   });
-  void test('?token= sets an HttpOnly SameSite=Strict cookie and redirects to the URL without it', () => {
+  /** The session id a `?token=` visit put in its cookie. */
+  function visit(policy: AccessPolicy = REMOTE): string {
+    const d = guardRequest(get(`/?token=${TOKEN}`, { host: '192.0.2.2:7077' }), policy);
+    assert.ok(d.kind === 'redirect', d.kind);
+    const m = new RegExp(`^${SESSION_COOKIE}=([A-Za-z0-9_-]+);`).exec(d.setCookie);
+    assert.ok(m?.[1] !== undefined, d.setCookie);
+    return m[1];
+  }
+
+  void test('?token= sets an HttpOnly SameSite=Strict session cookie (not the token) and redirects to the URL without it', () => {
     const d = remote(`/api/detections?host=web&token=${encodeURIComponent(TOKEN)}&importance=high`);
     assert.ok(d.kind === 'redirect', d.kind);
     assert.equal(d.location, '/api/detections?host=web&importance=high');
-    assert.equal(d.setCookie, `${TOKEN_COOKIE}=${TOKEN}; HttpOnly; SameSite=Strict; Path=/`);
+    assert.match(d.setCookie, new RegExp(`^${SESSION_COOKIE}=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200$`));
+    assert.ok(!d.setCookie.includes(TOKEN), 'the cookie holds the token');
+    assert.notEqual(visit(), visit(), 'two visits got the same session id');
     const wrong = remote('/?token=wrong-token-but-long-enough');
     assert.equal(status(wrong), 401);
     const twice = remote(`/?token=${TOKEN}&token=${TOKEN}`);
     assert.equal(status(twice), 401);
   });
-  void test('the cookie passes; a wrong cookie does not; other cookies are ignored', () => {
-    assert.equal(remote('/api/events', { cookie: `a=1; ${TOKEN_COOKIE}=${TOKEN}; b=2` }).kind, 'pass');
-    assert.equal(remote('/api/events', { cookie: `${TOKEN_COOKIE}=${TOKEN}0` }).kind, 'refuse');
-    assert.equal(remote('/api/events', { cookie: `other=${TOKEN}` }).kind, 'refuse');
+  void test('a live session\'s cookie passes; the token, a wrong id or another cookie does not', () => {
+    const id = visit();
+    assert.equal(remote('/api/events', { cookie: `a=1; ${SESSION_COOKIE}=${id}; b=2` }).kind, 'pass');
+    assert.equal(status(remote('/api/events', { cookie: `${SESSION_COOKIE}=${TOKEN}` })), 401);
+    assert.equal(status(remote('/api/events', { cookie: `tripline_token=${TOKEN}` })), 401);
+    assert.equal(status(remote('/api/events', { cookie: `${SESSION_COOKIE}=${id}0` })), 401);
+    assert.equal(status(remote('/api/events', { cookie: `${SESSION_COOKIE}=${id.slice(1)}` })), 401);
+    assert.equal(status(remote('/api/events', { cookie: `other=${id}` })), 401);
   });
-  void test('a wrong bearer is refused even with a good cookie (the header is what the client meant)', () => {
-    assert.equal(remote('/', { authorization: 'Bearer nope', cookie: `${TOKEN_COOKIE}=${TOKEN}` }).kind, 'refuse');
+  void test('a session expires after its lifetime; the oldest is forgotten when too many are open', () => {
+    let now = 1_000_000;
+    const policy: AccessPolicy = { ...REMOTE, sessions: new SessionStore({ ttlMs: 60_000, maxSessions: 3, now: () => now }) };
+    const withCookie = (id: string): ReturnType<typeof guardRequest> => guardRequest(get('/api/hosts', { host: '192.0.2.2:7077', cookie: `${SESSION_COOKIE}=${id}` }), policy);
+    const first = visit(policy);
+    now += 59_999;
+    assert.equal(withCookie(first).kind, 'pass');
+    now += 1;
+    const expired = withCookie(first);
+    assert.equal(status(expired), 401);
+    assert.match(expired.kind === 'refuse' ? expired.message : '', /session has expired.*\?token=TOKEN again/);
+    const ids = [visit(policy), visit(policy), visit(policy)];
+    for (const id of ids) assert.equal(withCookie(id).kind, 'pass');
+    const fourth = visit(policy);
+    assert.equal(status(withCookie(ids[0] ?? '')), 401, 'the oldest session outlived the bound');
+    for (const id of [ids[1] ?? '', ids[2] ?? '', fourth]) assert.equal(withCookie(id).kind, 'pass');
+    assert.equal(policy.sessions.size, 3);
+  });
+  void test('a wrong bearer is refused even with a live session (the header is what the client meant)', () => {
+    assert.equal(remote('/', { authorization: 'Bearer nope', cookie: `${SESSION_COOKIE}=${visit()}` }).kind, 'refuse');
   });
   void test('a token given on loopback is required there too, after the Host check', () => {
     const policy: AccessPolicy = { ...LOOPBACK, token: TOKEN };
@@ -125,7 +159,7 @@ void describe('token: on every request, timing-safe', () => {
   void test('property: no string but the token passes', () => {
     fc.assert(fc.property(fc.string({ maxLength: 80 }), (guess) => {
       fc.pre(guess !== TOKEN);
-      return remote('/', { authorization: `Bearer ${guess}` }).kind === 'refuse' && remote('/', { cookie: `${TOKEN_COOKIE}=${guess}` }).kind === 'refuse';
+      return remote('/', { authorization: `Bearer ${guess}` }).kind === 'refuse' && remote('/', { cookie: `${SESSION_COOKIE}=${guess}` }).kind === 'refuse';
     }));
   });
 });

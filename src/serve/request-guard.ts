@@ -1,17 +1,19 @@
 // Who may talk to the dashboard, and the headers every answer carries. Tripline runs as root on
 // hosts where any local user, and any web page a local browser opens, may be hostile: loopback
 // only by default with the Host header checked (DNS rebinding); any other address only with a
-// token, compared in constant time on every request, assets and the event stream included.
+// token, compared in constant time on every request, assets and the event stream included (or a
+// live session a `?token=` visit opened: the cookie never holds the token, session-store.ts).
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import type { SessionStore } from './session-store.ts';
 
 /** Longest request target taken (path and query). */
 export const MAX_URL_CHARS = 2048;
 /** Most query parameters taken in one request. */
 export const MAX_QUERY_PARAMS = 16;
-/** The cookie a `?token=` visit sets. */
-export const TOKEN_COOKIE = 'tripline_token';
+/** The cookie a `?token=` visit sets: a session id, never the token. */
+export const SESSION_COOKIE = 'tripline_session';
 /** Shortest token accepted: 128 bits in base64 or more in hex. */
 export const MIN_TOKEN_CHARS = 22;
 /** Longest token accepted. */
@@ -63,8 +65,10 @@ export interface AccessPolicy {
   readonly loopback: boolean;
   /** The port it listens on (the Host header must name it). */
   readonly port: number;
-  /** When set, every request must carry it (required off loopback). */
+  /** When set, every request must carry it or a live session (required off loopback). */
   readonly token: string | undefined;
+  /** The sessions `?token=` visits open (used only with a token). */
+  readonly sessions: SessionStore;
 }
 
 /** What a request looks like to the guard (node's IncomingMessage has all of it). */
@@ -77,7 +81,7 @@ export interface GuardedRequest {
 export type GuardDecision =
   /** Serve it: the path and the query without the token. */
   | { readonly kind: 'pass'; readonly url: URL }
-  /** A first visit with a good `?token=`: set the cookie and send the browser to the URL without it. */
+  /** A first visit with a good `?token=`: set the session cookie and send the browser to the URL without the token. */
   | { readonly kind: 'redirect'; readonly location: string; readonly setCookie: string }
   /** Refused, with the status and a message safe to show (it names no secret). */
   | { readonly kind: 'refuse'; readonly status: number; readonly message: string; readonly headers?: Readonly<Record<string, string>> };
@@ -116,8 +120,8 @@ export function cookieValue(cookieHeader: string | undefined, name: string): str
 
 /**
  * Decides what to do with a request before anything else reads it: the method, the size of
- * the target, the Host header on loopback, then the token (Authorization: Bearer, the cookie,
- * or a `?token=` visit that is turned into the cookie).
+ * the target, the Host header on loopback, then the token (Authorization: Bearer, a live
+ * session's cookie, or a `?token=` visit that opens a session and sets its cookie).
  */
 export function guardRequest(request: GuardedRequest, policy: AccessPolicy): GuardDecision {
   const method = request.method ?? '';
@@ -150,11 +154,14 @@ export function guardRequest(request: GuardedRequest, policy: AccessPolicy): Gua
   if (queryTokens.length > 0) {
     const given = queryTokens[0] ?? '';
     if (queryTokens.length > 1 || !sameToken(given, expected)) return unauthorized('the token is wrong');
-    // The token leaves the URL (history, the address bar, a screenshot) for an HttpOnly cookie.
+    // The token leaves the URL (history, the address bar, a screenshot) and is not put in the
+    // cookie either: a browser sends cookies to every port of a host name (SameSite ignores
+    // ports), so any other service there would read it. The cookie holds a session that ends.
+    // No Secure: serve speaks plain HTTP (a TLS proxy in front may add it, docs/dashboard.md).
     return {
       kind: 'redirect',
       location: `${url.pathname}${url.search}`,
-      setCookie: `${TOKEN_COOKIE}=${given}; HttpOnly; SameSite=Strict; Path=/`,
+      setCookie: `${SESSION_COOKIE}=${policy.sessions.issue()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${String(Math.floor(policy.sessions.ttlMs / 1000))}`,
     };
   }
   const authorization = header(request, 'authorization');
@@ -163,9 +170,11 @@ export function guardRequest(request: GuardedRequest, policy: AccessPolicy): Gua
     if (m?.[1] === undefined || !sameToken(m[1], expected)) return unauthorized('the bearer token is wrong');
     return { kind: 'pass', url };
   }
-  const cookie = cookieValue(header(request, 'cookie'), TOKEN_COOKIE);
+  const cookie = cookieValue(header(request, 'cookie'), SESSION_COOKIE);
   if (cookie === undefined) return unauthorized('a token is required: open the URL with ?token=TOKEN once, or send Authorization: Bearer TOKEN');
-  if (!sameToken(cookie, expected)) return unauthorized('the token in the cookie is wrong');
+  const session = policy.sessions.check(cookie);
+  if (session === 'expired') return unauthorized('the session has expired: open the URL with ?token=TOKEN again');
+  if (session === 'unknown') return unauthorized('the session is not known here (serve restarted, or it was forgotten): open the URL with ?token=TOKEN again');
   return { kind: 'pass', url };
 }
 

@@ -196,9 +196,15 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
       assert.equal(await p.locator('#detections-body tr').count(), 3);
       // The event stream passes with the cookie too.
       await p.locator('#live-status[data-state="live"]').waitFor();
-      const cookie = (await context.cookies(remote.url)).find((c) => c.name === 'tripline_token');
+      // The browser keeps a session id, never the token: it sends its cookies to every port of
+      // this address, so another service there must not learn the token from them.
+      const cookies = await context.cookies(remote.url);
+      assert.ok(cookies.every((c) => !c.value.includes(TOKEN)), 'a cookie holds the token');
+      const cookie = cookies.find((c) => c.name === 'tripline_session');
       assert.equal(cookie?.httpOnly, true);
       assert.equal(cookie.sameSite, 'Strict');
+      assert.match(cookie.value, /^[A-Za-z0-9_-]{43}$/);
+      assert.ok(cookie.expires > Date.now() / 1000 && cookie.expires <= Date.now() / 1000 + 12 * 3600 + 60, 'the cookie outlives its session');
       await p.close();
     } finally {
       await remote.stop();
