@@ -64,8 +64,10 @@ export class NatsOutput implements DetectionOutput {
   private closing = false;
   private stopped = false;
   private loop: Promise<void> | undefined;
-  private connectedOnce = false;
+  /** The server's disconnect was said (cleared by the reconnect, which is said too). */
   private disconnectedWarned = false;
+  /** A failure to connect or publish was said (cleared, and "sending again" said, once a batch goes through). */
+  private failingWarned = false;
   private readonly connectOptions: NodeConnectionOptions;
   private stopNow: () => void = () => undefined;
   private readonly stopSignal = new Promise<undefined>((resolve) => { this.stopNow = () => { resolve(undefined); }; });
@@ -178,7 +180,7 @@ export class NatsOutput implements DetectionOutput {
       if (this.nc !== nc || this.stopped) return;
       this.forget(nc);
       if (!this.closing) this.options.warn(`NATS ${this.options.config.url}: connection closed${error === undefined ? '' : ` (${natsErrorText(error)})`}; detections wait in the store, connecting again`);
-      this.disconnectedWarned = true;
+      this.failingWarned = true;
       this.kick();
     });
     try {
@@ -188,8 +190,6 @@ export class NatsOutput implements DetectionOutput {
       this.options.warn(`NATS ${this.options.config.url}: stream ${this.options.config.stream} could not be checked or created (${natsErrorText(error)}); publishing anyway`);
     }
     this.js = jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS });
-    if (this.connectedOnce && this.disconnectedWarned) this.options.warn(`NATS ${this.options.config.url}: connected`);
-    this.connectedOnce = true;
     return this.js;
   }
 
@@ -257,8 +257,8 @@ export class NatsOutput implements DetectionOutput {
         continue;
       }
       const js = await this.connection().catch((error: unknown) => {
-        if (!this.disconnectedWarned && !this.closing) this.options.warn(`NATS ${this.options.config.url}: cannot connect (${natsErrorText(error)}); detections wait in the store, trying again`);
-        this.disconnectedWarned = true;
+        if (!this.failingWarned && !this.disconnectedWarned && !this.closing) this.options.warn(`NATS ${this.options.config.url}: cannot connect (${natsErrorText(error)}); detections wait in the store, trying again`);
+        this.failingWarned = true;
         return undefined;
       });
       if (js === undefined) {
@@ -302,14 +302,18 @@ export class NatsOutput implements DetectionOutput {
       if (failed > 0) {
         this.counts.failures += failed;
         if (this.isStopped()) return;
-        if (!this.disconnectedWarned && !this.closing) {
+        if (!this.failingWarned && !this.disconnectedWarned && !this.closing) {
           this.options.warn(`NATS ${this.options.config.url}: ${String(failed)} revision(s) not acknowledged (${natsErrorText(firstError)}); they wait in the store and are sent again`);
-          this.disconnectedWarned = true;
+          this.failingWarned = true;
         }
         await this.nap(backoffMs);
         backoffMs = Math.min(backoffMs * 2, 5_000);
       } else {
         backoffMs = 250;
+        if (this.failingWarned) {
+          this.failingWarned = false;
+          this.options.warn(`NATS ${this.options.config.url}: sending again (${String(acked.length)} revision(s) acknowledged)`);
+        }
       }
     }
   }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { ensureStream } from '../../src/fleet/nats-connection.ts';
 import { NATS_SERVER, NatsServer } from './nats-server.ts';
 import { SimulatedHost, testNatsConfig } from './simulated-host.ts';
 
@@ -69,6 +70,25 @@ describe('NatsOutput recovery', { skip, timeout: 120_000 }, () => {
     assert.equal(host.nats.waiting(), 0);
     assert.notEqual(outputConnection(host), nc);
     assert.ok(host.warnings.some((w) => /connection closed.*connecting again/.test(w)), host.warnings.join('\n'));
+    await host.close();
+  });
+
+  it('says each failure after a recovery, and says the recovery ("sending again")', async () => {
+    const config = testNatsConfig(server.url);
+    const host = new SimulatedHost('failing-1', dir, config);
+    cleanups.push(() => host.close());
+    const jsm = await jetstreamManager(admin);
+    for (let round = 1; round <= 2; round++) {
+      host.detect();
+      await waitFor(`round ${String(round)}: revisions sent`, () => host.nats.waiting(), (n) => n === 0);
+      await jsm.streams.delete(STREAM);
+      host.detect();
+      await waitFor(`round ${String(round)}: failure said`, () => host.warnings.filter((w) => /not acknowledged/.test(w)).length, (n) => n === round);
+      await ensureStream(admin, config);
+      await waitFor(`round ${String(round)}: recovery said`, () => host.warnings.filter((w) => /sending again/.test(w)).length, (n) => n === round);
+      assert.equal(host.nats.waiting(), 0);
+    }
+    assert.equal(host.warnings.some((w) => /disconnected/.test(w)), false, host.warnings.join('\n'));
     await host.close();
   });
 });
