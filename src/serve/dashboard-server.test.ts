@@ -296,6 +296,22 @@ function externalAddress(): string | undefined {
   return undefined;
 }
 
+void describe('another loopback address', () => {
+  void test('--host 127.0.0.2 answers a request naming it in Host (and still refuses another name)', async () => {
+    const s = await startDashboardServer({ store, host: '127.0.0.2', port: 0, token: undefined, assets: ASSETS, log: () => undefined });
+    try {
+      assert.equal(s.loopback, true);
+      assert.equal(new URL(s.url).hostname, '127.0.0.2');
+      const page = await call(s.url, '/');
+      assert.equal(page.status, 200, page.body);
+      assert.equal((await call(s.url, '/api/detections')).status, 200);
+      assert.equal((await call(s.url, '/', { headers: { host: `evil.example:${String(s.port)}` } })).status, 421);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 void describe('off loopback', () => {
   void test('without a token the server refuses to start', async () => {
     await assert.rejects(startDashboardServer({ store, host: '0.0.0.0', port: 0, token: undefined, assets: ASSETS, log: () => undefined }), ServeRefusedError);

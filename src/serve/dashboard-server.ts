@@ -99,7 +99,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     });
   });
   const address = server.address() as AddressInfo;
-  bound.policy = { loopback, port: address.port, token: options.token, sessions: new SessionStore({ now }) };
+  bound.policy = { loopback, port: address.port, address: address.address, token: options.token, sessions: new SessionStore({ now }) };
   const hostInUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${hostInUrl}:${String(address.port)}/`,

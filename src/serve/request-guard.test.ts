@@ -48,6 +48,18 @@ void describe('loopback: the Host header (DNS rebinding)', () => {
       assert.equal(status(d), 421, String(host));
     }
   });
+  void test('the other loopback address it listens on passes too, as typed and as a browser normalizes it', () => {
+    const on2: AccessPolicy = { ...LOOPBACK, address: '127.0.0.2' };
+    for (const host of ['127.0.0.2:7077', '127.0.0.1:7077', 'localhost:7077']) assert.equal(guardRequest(get('/', { host }), on2).kind, 'pass', host);
+    for (const host of ['127.0.0.3:7077', '127.0.0.2:7078', '127.0.0.2', 'evil.example:7077']) assert.equal(status(guardRequest(get('/', { host }), on2)), 421, host);
+    const refused = guardRequest(get('/', { host: 'evil.example:7077' }), on2);
+    assert.match(refused.kind === 'refuse' ? refused.message : '', /127\.0\.0\.2:7077/);
+    assert.equal(status(guardRequest(get('/', { host: '127.0.0.2:7077' }), LOOPBACK)), 421, 'another loopback address than the one listened on');
+    const mapped: AccessPolicy = { ...LOOPBACK, address: '::ffff:127.0.0.2' };
+    for (const host of ['[::ffff:127.0.0.2]:7077', '[::ffff:7f00:2]:7077', '[::FFFF:7F00:2]:7077']) assert.equal(guardRequest(get('/', { host }), mapped).kind, 'pass', host);
+    assert.equal(status(guardRequest(get('/', { host: '[::ffff:7f00:3]:7077' }), mapped)), 421);
+    assert.equal(guardRequest(get('/', { host: '127.0.0.2' }), { ...on2, port: 80 }).kind, 'pass');
+  });
   void test('port 80 may be left out, as browsers do', () => {
     assert.equal(guardRequest(get('/', { host: 'localhost' }), { ...LOOPBACK, port: 80 }).kind, 'pass');
   });

@@ -65,6 +65,8 @@ export interface AccessPolicy {
   readonly loopback: boolean;
   /** The port it listens on (the Host header must name it). */
   readonly port: number;
+  /** The address it listens on, as the socket reports it (127.0.0.2, ::ffff:127.0.0.2): a browser names it in Host. */
+  readonly address?: string;
   /** When set, every request must carry it or a live session (required off loopback). */
   readonly token: string | undefined;
   /** The sessions `?token=` visits open (used only with a token). */
@@ -86,13 +88,24 @@ export type GuardDecision =
   /** Refused, with the status and a message safe to show (it names no secret). */
   | { readonly kind: 'refuse'; readonly status: number; readonly message: string; readonly headers?: Readonly<Record<string, string>> };
 
-/** The host names a browser may use for a loopback server on `port`. */
-function loopbackHosts(port: number): Set<string> {
-  const names = ['127.0.0.1', 'localhost', '[::1]'];
-  const hosts = new Set(names.map((n) => `${n}:${String(port)}`));
+/** How a browser writes `address` in a Host header: as typed, and as its URL parser normalizes it ([::ffff:7f00:2]). */
+function addressNames(address: string): string[] {
+  const bracketed = isIP(address) === 6 ? `[${address}]` : address;
+  const names = [bracketed.toLowerCase()];
+  try {
+    names.push(new URL(`http://${bracketed}/`).hostname);
+  } catch {
+    // Not a literal a URL can hold (a zone id): only the form as typed.
+  }
+  return names;
+}
+
+/** The host names a browser may use for a loopback server on `port` listening on `address`. */
+function loopbackHosts(port: number, address: string | undefined): string[] {
+  const names = [...new Set(['127.0.0.1', 'localhost', '[::1]', ...(address === undefined ? [] : addressNames(address))])];
+  const hosts = names.map((n) => `${n}:${String(port)}`);
   // A browser leaves the port out when it is the scheme's default.
-  if (port === 80) for (const n of names) hosts.add(n);
-  return hosts;
+  return port === 80 ? [...hosts, ...names] : hosts;
 }
 
 function header(request: GuardedRequest, name: string): string | undefined {
@@ -131,8 +144,9 @@ export function guardRequest(request: GuardedRequest, policy: AccessPolicy): Gua
   if (!target.startsWith('/')) return { kind: 'refuse', status: 400, message: 'the request target must be a path' };
   if (policy.loopback) {
     const host = header(request, 'host');
-    if (host === undefined || !loopbackHosts(policy.port).has(host.toLowerCase())) {
-      return { kind: 'refuse', status: 421, message: `the Host header must be 127.0.0.1:${String(policy.port)}, localhost:${String(policy.port)} or [::1]:${String(policy.port)} (this server only answers on loopback)` };
+    const allowed = loopbackHosts(policy.port, policy.address);
+    if (host === undefined || !allowed.includes(host.toLowerCase())) {
+      return { kind: 'refuse', status: 421, message: `the Host header must be ${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1) ?? ''} (this server only answers on loopback)` };
     }
   }
   let url: URL;
