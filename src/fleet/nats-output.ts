@@ -6,7 +6,7 @@
 // reconnect, or by the next run or watch with the same store. Reference: docs/fleet.md.
 
 import { hostname } from 'node:os';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { NatsConfig } from '../config/nats-config.ts';
 import type { Detection } from '../model/detection.ts';
@@ -19,6 +19,12 @@ import { connectionOptions, ensureStream, hostSubject, natsErrorText, natsSinkNa
 const BATCH = 128;
 /** How long a publish waits for JetStream's acknowledgement. */
 const PUBLISH_TIMEOUT_MS = 5_000;
+/**
+ * JetStream API errors of a publish that no resend can cure, for this message alone: larger
+ * than the stream's max_msg_size (10054), headers larger than its limit (10097).
+ */
+const REFUSED_FOR_GOOD = new Set([10054, 10097]);
+
 /** The outbox is looked at this often even when no output call woke the sender (another process's revisions, a retried store write). */
 const POLL_MS = 1_000;
 
@@ -45,7 +51,7 @@ export interface NatsOutputCounts {
   duplicates: number;
   /** Publish attempts that failed (then retried). */
   failures: number;
-  /** Revisions JetStream refused for good (larger than the server's max payload): acknowledged in the outbox, never sent. */
+  /** Revisions refused for good (larger than the server's max payload or the stream's max message size): acknowledged in the outbox, never sent. */
   refused: number;
 }
 
@@ -233,6 +239,12 @@ export class NatsOutput implements DetectionOutput {
     return JSON.stringify({ ...r.detection, revision: r.revision, state: r.state });
   }
 
+  /** A publish error that sending again cannot cure: the client's max_payload, or a JetStream API error about this message alone. */
+  private static refusedForGood(error: unknown): boolean {
+    if (error instanceof JetStreamApiError) return REFUSED_FOR_GOOD.has(error.code);
+    return error instanceof Error && /max.?payload|payload.*(too large|exceeded)/i.test(error.message);
+  }
+
   /** Read through a call: close() sets it while run() awaits (a plain read there looks constant to the type checker). */
   private isStopped(): boolean {
     return this.stopped;
@@ -280,7 +292,7 @@ export class NatsOutput implements DetectionOutput {
           acked.push(r.seq);
           if (result.value.duplicate) this.counts.duplicates++;
           else this.counts.published++;
-        } else if (/max.?payload|payload.*(too large|exceeded)/i.test((result.reason as Error).message)) {
+        } else if (NatsOutput.refusedForGood(result.reason)) {
           // Never accepted by this server, however often it is sent: counted and said, not kept forever.
           acked.push(r.seq);
           this.counts.refused++;

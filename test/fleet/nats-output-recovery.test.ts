@@ -11,7 +11,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ensureStream } from '../../src/fleet/nats-connection.ts';
 import { NATS_SERVER, NatsServer } from './nats-server.ts';
-import { SimulatedHost, testNatsConfig } from './simulated-host.ts';
+import { SimulatedHost, testNatsConfig, typicalDetection } from './simulated-host.ts';
 
 const skip = NATS_SERVER === undefined ? 'nats-server is not installed (apt-get install nats-server)' : false;
 const STREAM = 'TRIPLINE_DETECTIONS';
@@ -90,5 +90,28 @@ describe('NatsOutput recovery', { skip, timeout: 120_000 }, () => {
     }
     assert.equal(host.warnings.some((w) => /disconnected/.test(w)), false, host.warnings.join('\n'));
     await host.close();
+  });
+
+  it('counts and says a revision larger than the stream\'s max_msg_size as refused, and sends the ones after it', async () => {
+    const stream = 'TRIPLINE_SMALL';
+    const config = testNatsConfig(server.url, { stream });
+    const jsm = await jetstreamManager(admin);
+    // The template detection is 74 kB of JSON: over a 16 kB message limit; the typical one (16 files) is under it.
+    await jsm.streams.delete(STREAM).catch(() => undefined);
+    await jsm.streams.add({ name: stream, subjects: ['tripline.detections.>'], max_msg_size: 16_384 });
+    cleanups.push(() => jsm.streams.delete(stream));
+    const big = new SimulatedHost('big-1', dir, config);
+    cleanups.push(() => big.close());
+    big.detect();
+    await waitFor('both revisions refused', () => big.nats.counts.refused, (n) => n === 2);
+    assert.equal(big.nats.waiting(), 0);
+    assert.equal(big.warnings.filter((w) => /refused: .*message size exceeds maximum/i.test(w)).length, 2, big.warnings.join('\n'));
+    await big.close();
+    const small = new SimulatedHost('small-1', dir, config, typicalDetection());
+    cleanups.push(() => small.close());
+    small.detect();
+    await waitFor('the typical detection sent', () => small.nats.counts.published, (n) => n === 2);
+    assert.equal((await jsm.streams.info(stream)).state.messages, 2);
+    await small.close();
   });
 });
