@@ -136,6 +136,8 @@ void describe('dashboard in chromium', { skip: SKIP }, () => {
     assert.ok(await page.locator('svg.timeline g.access').count() >= 3);
     assert.equal(await page.locator('a[href="https://attack.mitre.org/tactics/TA0007/"]').count(), 1);
     assert.equal(await page.locator('a[href="https://attack.mitre.org/techniques/T1082/"]').count(), 1);
+    // The built-in recipe's docs/recipes/… page, on the project's site (documentation-link.ts).
+    assert.equal(await page.locator('a[href="https://github.com/tripline-dev/tripline/blob/main/docs/recipes/os_network_fingerprint.md"]', { hasText: 'documentation' }).count(), 1);
     assert.ok(await page.locator('ol.actions li').count() >= 1);
     assert.match(await page.locator('#detail-body').innerText(), /Revisions/);
     if (SCREENSHOTS) {

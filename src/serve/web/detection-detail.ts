@@ -6,6 +6,7 @@ import type { Detection, EvidenceFile } from '../../model/detection.ts';
 import { describeContainer, describePackage } from '../../model/detection.ts';
 import type { MitreRef } from '../../model/recipe.ts';
 import type { DetectionDetailResponse } from '../dashboard-api-types.ts';
+import { documentationUrl } from '../documentation-link.ts';
 import { mitreUrl } from '../mitre-link.ts';
 import { accessTimeline } from './access-timeline.ts';
 import { ancestryTree } from './ancestry-tree.ts';
@@ -24,6 +25,12 @@ function facts(rows: readonly (readonly [string, Child])[]): HTMLDListElement {
     dl.append(h('dt', {}, term), h('dd', {}, value));
   }
   return dl;
+}
+
+/** The recipe's documentation: a link only to the project's own pages (documentation-link.ts), else its text. */
+function documentation(value: string): HTMLElement {
+  const url = documentationUrl(value);
+  return h('span', {}, ' · ', url === undefined ? h('span', {}, 'documentation: ', h('code', {}, visible(value))) : link(url, {}, 'documentation'));
 }
 
 function mitre(ref: MitreRef, kind: string): HTMLElement {
@@ -108,7 +115,7 @@ export function renderDetail(data: DetectionDetailResponse): HTMLElement[] {
   ]));
   const attack = section('mitre-title', 'MITRE ATT&CK', h('ul', { className: 'mitre' },
     mitre(d.recipe.tactic, 'Tactic'), mitre(d.recipe.technique, 'Technique'), ...d.recipe.related.map((r) => mitre(r, 'Related'))),
-    h('p', {}, 'Recipe ', h('code', {}, visible(d.recipe.id)), ` version ${visible(d.recipe.version)}`, d.recipe.documentation === '' ? null : h('span', {}, ' · ', d.recipe.documentation.startsWith('https://') ? link(d.recipe.documentation, {}, 'documentation') : h('span', {}, 'documentation: ', h('code', {}, visible(d.recipe.documentation))))));
+    h('p', {}, 'Recipe ', h('code', {}, visible(d.recipe.id)), ` version ${visible(d.recipe.version)}`, d.recipe.documentation === '' ? null : documentation(d.recipe.documentation)));
   const guidance = section('guidance-title', `What it means (${visible(d.guidance.environment)})`,
     h('p', {}, visible(d.guidance.implications)),
     h('h4', {}, 'Recommended actions'),
