@@ -1,7 +1,7 @@
 // `tripline serve`'s command line and token: what is refused before anything listens.
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -56,6 +56,21 @@ void describe('the token', () => {
   void test('from a 0600 file, one line with or without its newline', () => {
     assert.equal(readServeToken(tokenFile('ok', `${TOKEN}\n`, 0o600), io()), TOKEN);
     assert.equal(readServeToken(tokenFile('ok2', TOKEN, 0o400), io()), TOKEN);
+  });
+  void test('through symbolic links, as a Kubernetes secret volume mounts it: the mode of the file read counts, not the link\'s', () => {
+    // token -> ..data/token, ..data -> ..2026_01_01 (the kubelet's layout)
+    const volume = join(dir, 'secret-volume');
+    mkdirSync(join(volume, '..2026_01_01'), { recursive: true });
+    symlinkSync('..2026_01_01', join(volume, '..data'));
+    symlinkSync('..data/token', join(volume, 'token'));
+    const target = tokenFile(join('secret-volume', '..2026_01_01', 'token'), `${TOKEN}\n`, 0o600);
+    assert.equal(readServeToken(join(volume, 'token'), io()), TOKEN);
+    chmodSync(target, 0o400);
+    assert.equal(readServeToken(join(volume, 'token'), io()), TOKEN);
+    chmodSync(target, 0o644);
+    assert.throws(() => readServeToken(join(volume, 'token'), io()), (e: unknown) => e instanceof UsageError && /readable by group or others \(mode 0644\)/.test(e.message));
+    chmodSync(target, 0o640);
+    assert.throws(() => readServeToken(join(volume, 'token'), io()), /mode 0640/);
   });
   void test('the file wins over TRIPLINE_SERVE_TOKEN; the variable alone works', () => {
     assert.equal(readServeToken(tokenFile('ok3', TOKEN, 0o600), io({ TRIPLINE_SERVE_TOKEN: `${TOKEN}x` })), TOKEN);

@@ -2,7 +2,6 @@
 // SIGTERM. Loopback only unless a token is given; the token comes from a file only its owner
 // can read (--token-file) or TRIPLINE_SERVE_TOKEN, never from the command line (ps shows it).
 
-import { lstatSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { documentTrust, readDocumentFile } from '../documents/document-file.ts';
 import { visible } from '../model/visible.ts';
@@ -62,9 +61,11 @@ export function readServeToken(tokenFile: string | undefined, io: CommandIo): st
   if (tokenFile !== undefined) {
     const path = resolve(io.cwd, tokenFile);
     // As root, only a file nobody else could have written: whoever writes it chooses the token.
+    // A link is followed (a Kubernetes secret volume is links): the mode is that of the file
+    // read, from its open descriptor, never the link's own 0777.
     const read = readDocumentFile(path, documentTrust(io.env));
     if ('error' in read) throw new UsageError(`serve: --token-file ${tokenFile}: ${read.error}${read.hint === undefined ? '' : ` (${read.hint})`}`);
-    const mode = lstatSync(path).mode;
+    const mode = read.mode;
     if ((mode & 0o044) !== 0) throw new UsageError(`serve: --token-file ${tokenFile}: readable by group or others (mode 0${(mode & 0o777).toString(8)}): anyone who reads it can open the dashboard; chmod 600 it`);
     const lines = read.text.replace(/\r?\n$/, '');
     if (lines.includes('\n')) throw new UsageError(`serve: --token-file ${tokenFile}: holds more than one line; put the token alone on the first line`);

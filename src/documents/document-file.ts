@@ -12,9 +12,12 @@ const MAX_DOCUMENT_BYTES = 1024 * 1024;
 /** The sticky bit (node's fs.constants has no S_ISVTX). */
 const S_ISVTX = 0o1000;
 
-/** The file's text, or why it cannot be used (`unsafe`: refused by the trust rule, with how to fix it). */
+/**
+ * The file's text and mode (of the file read, from its open descriptor: never a link's), or why
+ * it cannot be used (`unsafe`: refused by the trust rule, with how to fix it).
+ */
 export type DocumentRead =
-  | { readonly text: string }
+  | { readonly text: string; readonly mode: number }
   | { readonly error: string; readonly unsafe?: true; readonly hint?: string };
 
 /**
@@ -119,7 +122,7 @@ export function readDocumentFile(path: string, trust?: DocumentTrust): DocumentR
       }
     }
     if (st.size > MAX_DOCUMENT_BYTES) return { error: `larger than ${String(MAX_DOCUMENT_BYTES)} bytes (${String(st.size)})` };
-    return { text: readFileSync(fd, 'utf8') };
+    return { text: readFileSync(fd, 'utf8'), mode: st.mode };
   } catch (error) {
     return { error: (error as Error).message };
   } finally {
