@@ -119,7 +119,7 @@ export class NatsCollector {
     let backoffMs = 500;
     while (!this.isStopping()) {
       try {
-        const jsm = await ensureStream(nc, config);
+        const jsm = await ensureStream(nc, config, () => { log(`NATS ${config.url}: stream ${config.stream} was missing; created it`); });
         try {
           await jsm.consumers.info(config.stream, name);
         } catch {
@@ -129,8 +129,17 @@ export class NatsCollector {
           });
         }
         const consumer = await jetstream(nc).consumers.get(config.stream, name);
-        const messages = await consumer.consume({ max_messages: 1_000 });
+        // A consumer or stream deleted under it ends the loop into the retry below, which makes both again (the client would wait for ever).
+        const messages = await consumer.consume({ max_messages: 1_000, abort_on_missing_resource: true });
         this.messages = messages;
+        void (async () => {
+          for await (const s of messages.status()) {
+            if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') {
+              messages.stop(new Error(s.type === 'consumer_deleted' ? `consumer deleted (${s.description})` : s.type.replace(/_/g, ' ')));
+              break;
+            }
+          }
+        })().catch(() => undefined);
         if (this.isStopping()) messages.stop();
         log(`collecting from NATS ${config.url} (stream ${config.stream}, durable consumer ${name})`);
         backoffMs = 500;

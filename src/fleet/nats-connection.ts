@@ -100,9 +100,10 @@ export function connectionOptions(config: NatsConfig, clientName: string, env: N
 /**
  * The stream exists afterwards: created when absent, with the configured limits (age, bytes,
  * duplicate window), file storage, the oldest messages discarded at a limit. An existing
- * stream is used as it is (its administrator's limits win). Returns its manager.
+ * stream is used as it is (its administrator's limits win). Returns its manager; `created` is
+ * called when this call made it.
  */
-export async function ensureStream(nc: NatsConnection, config: NatsConfig): Promise<JetStreamManager> {
+export async function ensureStream(nc: NatsConnection, config: NatsConfig, created?: () => void): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
   try {
     await jsm.streams.info(config.stream);
@@ -121,11 +122,17 @@ export async function ensureStream(nc: NatsConnection, config: NatsConfig): Prom
       max_bytes: config.maxBytes,
       duplicate_window: config.duplicateWindowMs * 1_000_000,
     });
+    created?.();
   } catch (error) {
     // Another publisher made it meanwhile.
     if (!/already in use|already exists/i.test((error as Error).message)) throw error;
   }
   return jsm;
+}
+
+/** A publish or API error saying the stream is not there: no JetStream responder for the subject (nats.js says "jetstream is not enabled"), or stream not found. */
+export function isStreamMissing(error: unknown): boolean {
+  return isStreamNotFound(error) || (error as { name?: unknown }).name === 'JetStreamNotEnabled';
 }
 
 function isStreamNotFound(error: unknown): boolean {

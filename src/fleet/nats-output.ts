@@ -13,7 +13,7 @@ import type { Detection } from '../model/detection.ts';
 import type { DetectionOutput } from '../outputs/output.ts';
 import type { DetectionStore, SinkOutbox, StoredRevision } from '../store/detection-store.ts';
 import { openDetectionStore } from '../store/sqlite-detection-store.ts';
-import { connectionOptions, ensureStream, hostSubject, natsErrorText, natsSinkName } from './nats-connection.ts';
+import { connectionOptions, ensureStream, hostSubject, isStreamMissing, natsErrorText, natsSinkName } from './nats-connection.ts';
 
 /** Revisions published at once (in seq order, acknowledged together). */
 const BATCH = 128;
@@ -24,6 +24,9 @@ const PUBLISH_TIMEOUT_MS = 5_000;
  * than the stream's max_msg_size (10054), headers larger than its limit (10097).
  */
 const REFUSED_FOR_GOOD = new Set([10054, 10097]);
+
+/** A publish that finds no stream (deleted, wiped) makes it again, at most this often. */
+const ENSURE_STREAM_EVERY_MS = 5_000;
 
 /** The outbox is looked at this often even when no output call woke the sender (another process's revisions, a retried store write). */
 const POLL_MS = 1_000;
@@ -75,6 +78,7 @@ export class NatsOutput implements DetectionOutput {
   /** A failure to connect or publish was said (cleared, and "sending again" said, once a batch goes through). */
   private failingWarned = false;
   private readonly connectOptions: NodeConnectionOptions;
+  private lastEnsureStreamMs = 0;
   private stopNow: () => void = () => undefined;
   private readonly stopSignal = new Promise<undefined>((resolve) => { this.stopNow = () => { resolve(undefined); }; });
 
@@ -199,6 +203,19 @@ export class NatsOutput implements DetectionOutput {
     return this.js;
   }
 
+  /** The stream was not found by a publish (an administrator deleted it, the server's storage was wiped): made again (rate-limited), and said. */
+  private async ensureStreamAgain(): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined || Date.now() - this.lastEnsureStreamMs < ENSURE_STREAM_EVERY_MS) return;
+    this.lastEnsureStreamMs = Date.now();
+    const { url, stream } = this.options.config;
+    try {
+      await ensureStream(nc, this.options.config, () => { this.options.warn(`NATS ${url}: stream ${stream} was missing (deleted, or the server's storage wiped); created it again`); });
+    } catch (error) {
+      this.options.warn(`NATS ${url}: stream ${stream} not found by a publish, and it could not be checked or created (${natsErrorText(error)}); trying again`);
+    }
+  }
+
   /** Drops a closed connection: the next attempt connects anew (with the loop's backoff). */
   private forget(nc: NatsConnection): void {
     if (this.nc !== nc) return;
@@ -314,6 +331,7 @@ export class NatsOutput implements DetectionOutput {
       if (failed > 0) {
         this.counts.failures += failed;
         if (this.isStopped()) return;
+        if (results.some((r) => r.status === 'rejected' && isStreamMissing(r.reason))) await this.ensureStreamAgain();
         if (!this.failingWarned && !this.disconnectedWarned && !this.closing) {
           this.options.warn(`NATS ${this.options.config.url}: ${String(failed)} revision(s) not acknowledged (${natsErrorText(firstError)}); they wait in the store and are sent again`);
           this.failingWarned = true;

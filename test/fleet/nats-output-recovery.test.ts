@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { DEFAULT_CONSUMER, NatsCollector } from '../../src/fleet/nats-collector.ts';
 import { ensureStream } from '../../src/fleet/nats-connection.ts';
+import { openDetectionStore } from '../../src/store/sqlite-detection-store.ts';
 import { NATS_SERVER, NatsServer } from './nats-server.ts';
 import { SimulatedHost, testNatsConfig, typicalDetection } from './simulated-host.ts';
 
@@ -90,6 +92,48 @@ describe('NatsOutput recovery', { skip, timeout: 120_000 }, () => {
     }
     assert.equal(host.warnings.some((w) => /disconnected/.test(w)), false, host.warnings.join('\n'));
     await host.close();
+  });
+
+  it('makes the stream again when a publish finds it deleted, and says so', async () => {
+    const config = testNatsConfig(server.url);
+    const host = new SimulatedHost('wiped-0', dir, config, typicalDetection());
+    cleanups.push(() => host.close());
+    host.detect();
+    await waitFor('first revisions sent', () => host.nats.counts.published, (n) => n === 2);
+    const jsm = await jetstreamManager(admin);
+    await jsm.streams.delete(STREAM);
+    host.detect();
+    await waitFor('revisions after the deletion sent', () => host.nats.counts.published, (n) => n === 4);
+    assert.equal((await jsm.streams.info(STREAM)).state.messages, 2);
+    assert.equal(host.warnings.filter((w) => /stream TRIPLINE_DETECTIONS was missing.*created it again/.test(w)).length, 1, host.warnings.join('\n'));
+    await host.close();
+  });
+
+  it('makes the stream again when it is deleted under a running output and collector, and later revisions arrive', async () => {
+    const config = testNatsConfig(server.url);
+    // An empty stream: the collector's consumer delivers everything in it.
+    await (await jetstreamManager(admin)).streams.delete(STREAM).catch(() => undefined);
+    await ensureStream(admin, config);
+    const store = openDetectionStore({ path: join(dir, 'collector.db'), create: true });
+    const lines: string[] = [];
+    const collector = new NatsCollector({ config, consumer: DEFAULT_CONSUMER, store, clientName: 'test collector', env: {}, log: (l) => { lines.push(l); } });
+    cleanups.push(async () => { await collector.stop(); store.close(); });
+    const host = new SimulatedHost('wiped-1', dir, config, typicalDetection());
+    cleanups.push(() => host.close());
+    const first = host.detect();
+    await waitFor('first detection collected', () => collector.counts.recorded, (n) => n === 2);
+    const jsm = await jetstreamManager(admin);
+    await jsm.streams.delete(STREAM);
+    const second = host.detect();
+    // Made again by whichever comes first: the publisher (its failed publish) or the collector (its consumer deleted).
+    await waitFor('the stream made again, and said', () => [...host.warnings, ...lines].filter((w) => /stream TRIPLINE_DETECTIONS was missing/.test(w)).length, (n) => n >= 1);
+    await waitFor('second detection collected after the stream came back', () => collector.counts.recorded, (n) => n === 4, 60_000);
+    assert.equal(host.nats.waiting(), 0);
+    assert.deepEqual(store.list({ limit: 10 }).items.map((r) => r.id).sort(), [first, second].sort());
+    assert.ok(lines.some((l) => /consuming stream TRIPLINE_DETECTIONS failed/.test(l)), lines.join('\n'));
+    assert.equal(lines.filter((l) => /^collecting from NATS/.test(l)).length, 2, lines.join('\n'));
+    await host.close();
+    await collector.stop();
   });
 
   it('counts and says a revision larger than the stream\'s max_msg_size as refused, and sends the ones after it', async () => {
