@@ -80,6 +80,17 @@ describe('connectionOptions', () => {
     assert.throws(() => connectionOptions(config({ tokenFile: join(dir, 'absent') }), 'test', {}), NatsSetupError);
   });
 
+  it('judges a secret file given through a symlink by the file it reaches: 0600 accepted, 0644 refused', () => {
+    const privateTarget = file('linked-private-token', 'abc\n', 0o600);
+    const privateLink = join(dir, 'private-token-link');
+    symlinkSync(privateTarget, privateLink);
+    assert.ok(connectionOptions(config({ tokenFile: privateLink }), 'test', {}).authenticator !== undefined);
+    const openTarget = file('linked-open-token', 'abc\n', 0o644);
+    const openLink = join(dir, 'open-token-link');
+    symlinkSync(openTarget, openLink);
+    assert.throws(() => connectionOptions(config({ tokenFile: openLink }), 'test', {}), (e: unknown) => e instanceof NatsSetupError && /readable by group or others \(mode 0644\)/.test(e.message));
+  });
+
   it('as root, refuses a credential file reached through a link another user could have planted', { skip: process.geteuid?.() === 0 ? false : 'needs root' }, () => {
     const target = file('real-token', 'abc\n');
     const sub = mkdtempSync(join(dir, 'shared-'));

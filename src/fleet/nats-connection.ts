@@ -3,7 +3,6 @@
 // connection (credential and TLS files read with the root trust rule), the stream, the subject
 // of a host and the sink name of a server in the store's outbox.
 
-import { lstatSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { credsAuthenticator, tokenAuthenticator, usernamePasswordAuthenticator, type Authenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
@@ -47,7 +46,8 @@ function readTrustedFile(path: string, what: string, secret: boolean, env: NodeJ
   const read = readDocumentFile(path, documentTrust(env));
   if ('error' in read) throw new NatsSetupError(`NATS ${what} ${visible(path)}: ${read.error}${read.hint === undefined ? '' : ` (${read.hint})`}`);
   if (secret) {
-    const mode = lstatSync(path).mode;
+    // The mode of what was read (fstat of the opened file): a link's own mode (0777) says nothing, and a file given through one (a Kubernetes secret mount, certbot's live/*/privkey.pem) is judged by its target.
+    const mode = read.mode;
     if ((mode & 0o044) !== 0) throw new NatsSetupError(`NATS ${what} ${visible(path)}: readable by group or others (mode 0${(mode & 0o777).toString(8)}): anyone who reads it can publish or read detections as this client; chmod 600 it`);
   }
   return read.text;
