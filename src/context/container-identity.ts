@@ -14,6 +14,7 @@ import type { ContainerMetadata, ContainerResolver } from './runtime-client.ts';
 import { cgroupNamespaceDepth, containerFromAnchoredPath, containerFromKernelNames, pathFromKernelNames } from './container-cgroup-layout.ts';
 import { ProcessHistory, readAsSameProcess } from './process-history.ts';
 import { LIVE_PROC_READER } from './step-attribution.ts';
+import type { KernelCgroup } from '../model/kernel-cgroup.ts';
 
 /** How much of /proc/PID/cgroup is read (a line per v1 hierarchy; a few hundred bytes in practice). */
 export const CGROUP_READ_LIMIT = 64 * 1024;
@@ -138,22 +139,6 @@ export interface CgroupPathResolver {
   learn(id: bigint, path: string): string;
 }
 
-/** A process's cgroup as the kernel gave it (the eBPF stream's KernelCgroup): times in Unix ms. */
-export interface KernelCgroupReading {
-  readonly pid: number;
-  /** The process's start (EXEC), or its fork's time (FORK). */
-  readonly startMs: number;
-  /** When the kernel read it. */
-  readonly atMs: number;
-  readonly id: bigint;
-  /** An EXEC's (else a FORK's). */
-  readonly exec: boolean;
-  readonly leaf?: string;
-  readonly parent?: string;
-  /** The cgroup's depth (the root is 0) and its depth-1 directory's name: they anchor the names. */
-  readonly level?: number;
-  readonly top?: string;
-}
 
 /** A FORK (its time) and an EXEC (the kernel's start time) of one process are this close. */
 const SAME_PROCESS_MS = 10;
@@ -229,7 +214,7 @@ export class ContainerTracker implements ContainerView {
    * is left to /proc and its ancestry, as is an id neither maps. Of a FORK and an EXEC of one
    * process, the later reading stands.
    */
-  observeCgroup(seen: KernelCgroupReading): void {
+  observeCgroup(seen: KernelCgroup): void {
     const { pid, startMs, atMs, id } = seen;
     const cgroups = this.cgroups;
     if (cgroups === undefined || !Number.isSafeInteger(pid) || pid <= 0 || !Number.isFinite(startMs)) return;

@@ -14,6 +14,7 @@ import {
   argvFromBytes, parseBpfLine, procPathFromNames, WHY, type ArgvRecord, type BpfParseFailure, type BpfRecord, type ExecRecord, type FileRecord, type LostRecord, type ReadyRecord,
   type SyncRecord, type TickRecord,
 } from './bpftrace-line-parser.ts';
+import type { KernelCgroup } from '../../model/kernel-cgroup.ts';
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
@@ -72,28 +73,6 @@ export interface BpfStreamStats {
   readonly unparsedSamples: { line: number; reason: string; text: string }[];
 }
 
-/**
- * A process's cgroup v2 as the kernel gave it in an EXEC or FORK line: the process's at exec, the
- * child's at birth (its parent's as it forked). Told on arrival, before /proc is read and before
- * the line is applied.
- */
-export interface KernelCgroup {
-  readonly pid: number;
-  /** The process's start (EXEC) or its fork's time (FORK), Unix ms. */
-  readonly startMs: number;
-  /** When the kernel read it, Unix ms. */
-  readonly atMs: number;
-  /** The cgroup v2 id: the inode of the cgroup's directory on the cgroup2 mount. */
-  readonly id: bigint;
-  /** An EXEC's (else a FORK's). */
-  readonly exec: boolean;
-  /** The directory's name and its parent's, where the sensor read them in the kernel (EXEC of the compiled sensor). */
-  readonly leaf?: string;
-  readonly parent?: string;
-  /** The cgroup's depth (the root is 0) and its depth-1 directory's name (empty deeper than 4), with the names. */
-  readonly level?: number;
-  readonly top?: string;
-}
 
 export interface BpfStreamOptions {
   readonly procfs: ProcfsReader;
