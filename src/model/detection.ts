@@ -1,6 +1,6 @@
 // The detection event, schema tripline.detection/v1 (schema/detection-v1.schema.json).
 
-import type { ContainerRuntime, PodIdentity, ProcessNamespaces } from './container.ts';
+import type { ContainerIdentity, ProcessNamespaces } from './container.ts';
 import type { CiContext, EnvironmentKind } from './environment.ts';
 import type { Importance } from './importance.ts';
 import type { MitreRef, SubjectScope } from './recipe.ts';
@@ -30,15 +30,7 @@ export interface DetectionProcess {
 }
 
 /** A process's container in a detection: the cgroup's runtime and id, and what the runtime said (null until it answered). */
-export interface DetectionContainer {
-  readonly runtime: ContainerRuntime;
-  readonly id: string;
-  readonly name: string | null;
-  readonly image: string | null;
-  readonly imageDigest: string | null;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly pod: PodIdentity | null;
-}
+export type DetectionContainer = Omit<ContainerIdentity, 'resolved'>;
 
 export interface EvidenceFile {
   readonly path: string;

@@ -8,41 +8,19 @@
 // the busybox image ctr imports); skipped with the reason otherwise.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cleanEnv, parseJsonl, TRIPLINE_BIN, withTempDir } from '../e2e/run-tripline.ts';
+import { parseJsonl, withTempDir } from '../e2e/run-tripline.ts';
 import { busyboxImage, podmanUnavailable } from '../containers/podman.ts';
 import { containerdUnavailable, startContainerd } from '../containers/containerd.ts';
 import { ebpfUnavailable } from './ebpf-availability.ts';
-import { ATTACH_MS } from './watch-process.ts';
+import { ATTACH_MS, startWatch } from './watch-process.ts';
 
 const reason = ebpfUnavailable() ?? containerdUnavailable() ?? podmanUnavailable();
 
 const IMAGE = 'localhost/tripline-test-busybox:1';
-
-/** `tripline watch` run through `prefix` (here: in containerd's mount namespace), its stderr collected. */
-function startWatchWith(prefix: readonly string[], args: readonly string[]): { child: ReturnType<typeof spawn>; exited: Promise<number | null>; stderr: () => string; waitFor: (re: RegExp, ms: number) => Promise<void> } {
-  const [cmd, ...rest] = [...prefix, process.execPath, TRIPLINE_BIN, 'watch', ...args];
-  const child = spawn(cmd ?? process.execPath, rest, { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let text = '';
-  child.stderr.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
-  const kill = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
-  process.once('exit', kill);
-  setTimeout(kill, 600_000).unref();
-  const waitFor = (wanted: RegExp, ms: number): Promise<void> => new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + ms;
-    const check = (): void => {
-      if (wanted.test(text)) resolve();
-      else if (Date.now() > deadline || child.exitCode !== null) reject(new Error(`no ${String(wanted)} within ${String(ms)} ms: ${text}`));
-      else setTimeout(check, 50);
-    };
-    check();
-  });
-  return { child, exited, stderr: () => text, waitFor };
-}
 
 void test('watch names the container, image, pod and namespace of a sysctl -a in a containerd (CRI) container, from the bundle containerd wrote; an exception on a namespace silences only that one', { skip: reason ?? false, timeout: 600_000 }, () => withTempDir(async (dir) => {
   busyboxImage(IMAGE);
@@ -63,7 +41,7 @@ void test('watch names the container, image, pod and namespace of a sysctl -a in
     ].join('\n'), { mode: 0o644 });
     const jsonl = join(dir, 'watch.jsonl');
     // Tripline runs in containerd's mount namespace: it sees /run/containerd as a node's watch does (nsenter execs node).
-    const watch = startWatchWith(containerd.inNamespace([]), ['--config', config, '--jsonl', jsonl, '--environment', 'production']);
+    const watch = startWatch(['--config', config, '--jsonl', jsonl, '--environment', 'production'], containerd.inNamespace([]));
     try {
       await watch.waitFor(/tripline: watching every process/, ATTACH_MS);
       // The runtime is asked about a container when Tripline first sees one of its processes, in

@@ -17,8 +17,10 @@ export interface WatchProcess {
 /** How long to wait for "watching every process" (bpftrace's attach). */
 export const ATTACH_MS = 120_000;
 
-export function startWatch(args: readonly string[]): WatchProcess {
-  const child = spawn(process.execPath, [TRIPLINE_BIN, 'watch', ...args], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+/** `tripline watch ARGS`, run through `prefix` when given (e.g. nsenter into another mount namespace). */
+export function startWatch(args: readonly string[], prefix: readonly string[] = []): WatchProcess {
+  const [cmd = process.execPath, ...rest] = [...prefix, process.execPath, TRIPLINE_BIN, 'watch', ...args];
+  const child = spawn(cmd, rest, { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   child.stderr.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
